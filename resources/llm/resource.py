@@ -1,0 +1,181 @@
+"""The `llm` resource: one interface over llama.cpp, OpenAI-compatible servers and vLLM, per role.
+
+Every call goes through the call cache (keyed by backend, model and the full request) and is
+logged as one row of the call log, which the asset `core/llm_calls` copies into the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
+
+import dagster as dg
+import jsonschema
+
+from resources.llm.backends import Backend, get_backend
+from resources.llm.cache import CallCache, request_hash
+from resources.llm.types import (
+    ChoiceLogprobs, Completion, JsonResult, LLMBackendError, LLMConfigError, Messages, SequenceScore,
+)
+from resources.settings import RoleSettings, Settings, load_settings
+
+
+class RoleClient:
+    """Calls for one role (describer, judge, policy.p0, ...) on its configured backend and model."""
+
+    def __init__(self, role: str, spec: RoleSettings, backend: Backend, cache: CallCache,
+                 settings: Settings, asset: str | None = None, run_id: str | None = None):
+        self.role, self.spec, self.backend, self.cache = role, spec, backend, cache
+        self.asset, self.run_id = asset, run_id
+        price = settings.prices.get(backend.model)
+        self._price = (price.input, price.output) if price else None
+        if backend.name != "openai":
+            self._price = (0.0, 0.0)
+
+    # --- the interface ----------------------------------------------------------------------
+    def chat(self, messages: Messages, **params: Any) -> Completion:
+        request = self._request("chat", messages, params)
+        out, cached = self._call(request)
+        return Completion(text=out["text"], prompt_tokens=out["prompt_tokens"],
+                          completion_tokens=out["completion_tokens"],
+                          finish_reason=out.get("finish_reason"), truncated=out["truncated"],
+                          cached=cached)
+
+    def chat_json(self, messages: Messages, schema: dict, **params: Any) -> JsonResult:
+        """JSON constrained to `schema` where the backend can, validated, retried on failure.
+
+        A retry changes the request (seed + attempt, twice the max_tokens, since a cut-off
+        output is the usual cause), so it is not answered from the cache. The final failure is
+        returned with the raw text, never raised.
+        """
+        base = self._request("chat", messages, params)
+        base["json_schema"] = schema
+        raw, error, truncated = "", None, False
+        attempts = self.spec.json_retries + 1
+        for attempt in range(attempts):
+            request = dict(base)
+            if attempt:
+                request.update(attempt=attempt, seed=base["seed"] + attempt,
+                               max_tokens=base["max_tokens"] * 2 ** attempt)
+            out, _ = self._call(request)
+            raw, truncated = out["text"], out["truncated"]
+            try:
+                value = json.loads(raw)
+                jsonschema.validate(value, schema)
+                return JsonResult(value=value, raw=raw, attempts=attempt + 1, truncated=truncated)
+            except json.JSONDecodeError as exc:
+                error = f"not JSON: {exc}"
+            except jsonschema.ValidationError as exc:
+                error = f"does not fit the schema: {exc.message}"
+        return JsonResult(value=None, raw=raw, error=error, attempts=attempts, truncated=truncated)
+
+    def choice_logprobs(self, messages: Messages, options: Sequence[str] = ("A", "B"),
+                        **params: Any) -> ChoiceLogprobs:
+        request = self._request("choice", messages, params)
+        request.update(options=list(options), max_tokens=1)
+        out, _ = self._call(request)
+        return ChoiceLogprobs(logprobs=out["logprobs"], top=[tuple(t) for t in out["top"]],
+                              truncated=out["truncated"])
+
+    def score_sequence(self, messages: Messages, response: str) -> SequenceScore:
+        """Teacher forcing: log-probabilities of `response` as this role's model's reply."""
+        request = self._request("score", messages, {})
+        request["response"] = response
+        out, _ = self._call(request)
+        return SequenceScore(tokens=out["tokens"], token_logprobs=out["token_logprobs"],
+                             prompt_tokens=out["prompt_tokens"], boundary_ok=out["boundary_ok"],
+                             truncated=out["truncated"])
+
+    def run_batch(self, requests: Sequence[dict[str, Any]]) -> list[Any]:
+        """Run many requests ({"method": "chat"|"chat_json"|..., **kwargs}) in order of input.
+
+        Remote backends run `max_workers` at a time; a local model runs them one after another.
+        """
+        def run_one(req: dict[str, Any]) -> Any:
+            req = dict(req)
+            method = req.pop("method", "chat")
+            if method not in ("chat", "chat_json", "choice_logprobs", "score_sequence"):
+                raise LLMConfigError(f"run_batch: unknown method {method!r}")
+            return getattr(self, method)(**req)
+
+        workers = self.backend.max_workers
+        if workers <= 1:
+            return [run_one(r) for r in requests]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(run_one, requests))
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def _request(self, kind: str, messages: Messages, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(params) - {"temperature", "top_p", "max_tokens", "seed", "system_prompt"}
+        if unknown:
+            raise LLMConfigError(f"unknown parameter(s) {sorted(unknown)} for role '{self.role}'")
+        spec = self.spec.model_copy(update=params)
+        messages = [dict(m) for m in messages]
+        if spec.system_prompt and not any(m.get("role") == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": spec.system_prompt})
+        return {"kind": kind, "messages": messages, "temperature": spec.temperature,
+                "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed}
+
+    def _call(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        key = request_hash(self.backend.name, self.backend.model, request)
+        event = dict(run_id=self.run_id, asset=self.asset, role=self.role,
+                     backend=self.backend.name, model=self.backend.model,
+                     kind=request["kind"], request_hash=key)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.cache.log(**event, prompt_tokens=hit.get("prompt_tokens"),
+                           completion_tokens=hit.get("completion_tokens"), latency_s=0.0,
+                           cost_usd=0.0, cached=1, truncated=int(hit.get("truncated", False)))
+            return hit, True
+        handler: Callable[[dict], dict] = getattr(self.backend, request["kind"])
+        started = time.perf_counter()
+        try:
+            out = handler(request)
+        except LLMConfigError:
+            raise
+        except Exception as exc:  # backend failures: log, keep what is cached, fail clearly
+            self.cache.log(**event, latency_s=time.perf_counter() - started, cached=0,
+                           error=f"{type(exc).__name__}: {exc}")
+            raise LLMBackendError(
+                f"role '{self.role}' on {self.backend.name}:{self.backend.model} failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        latency = time.perf_counter() - started
+        self.cache.put(key, self.backend.name, self.backend.model, request, out)
+        self.cache.log(**event, prompt_tokens=out.get("prompt_tokens"),
+                       completion_tokens=out.get("completion_tokens"), latency_s=latency,
+                       cost_usd=self._cost(out), cached=0, truncated=int(out.get("truncated", False)))
+        return out, False
+
+    def _cost(self, out: dict[str, Any]) -> float | None:
+        if self._price is None:
+            return None
+        return ((out.get("prompt_tokens") or 0) * self._price[0]
+                + (out.get("completion_tokens") or 0) * self._price[1]) / 1e6
+
+
+class LLM(dg.ConfigurableResource):
+    """LLM calls by role; backends and models per role come from dagster_project.toml."""
+
+    settings_file: str = ""
+    cache_path: str = ""
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(self.settings_file or None)
+
+    @property
+    def cache(self) -> CallCache:
+        return CallCache(self.cache_path or self.settings.path("cache"))
+
+    def client(self, role: str, context: dg.AssetExecutionContext | None = None) -> RoleClient:
+        settings = self.settings
+        spec = settings.role(role)
+        backend = get_backend(spec, settings)
+        asset = run_id = None
+        if context is not None:
+            asset = context.asset_key.to_user_string()
+            run_id = context.run_id
+        return RoleClient(role, spec, backend, self.cache, settings, asset=asset, run_id=run_id)

@@ -1,0 +1,192 @@
+"""Load and validate `dagster_project.toml`, the project's one settings file.
+
+A bad key or value fails at load with a message naming the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "dagster_project.toml"
+
+Backend = Literal["llamacpp", "openai", "vllm"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+EMBEDDED_LLM = "smollm2-135m-instruct"
+EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
+FIXED_ROLES = ("describer", "classifier", "judge", "oracle", "namer")
+
+PATH_ENV = {
+    "warehouse": "VIBESCOPE_WAREHOUSE",
+    "snapshot": "VIBESCOPE_SNAPSHOT",
+    "reports": "VIBESCOPE_REPORTS",
+    "cache": "VIBESCOPE_CACHE",
+    "embedding_cache": "VIBESCOPE_EMBEDDING_CACHE",
+}
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Strict):
+    warehouse: str = "data/warehouse.duckdb"
+    snapshot: str = "data/warehouse_snapshot.duckdb"
+    reports: str = "reports"
+    cache: str = "data/llm_cache.sqlite"
+    embedding_cache: str = "data/embedding_cache.sqlite"
+
+
+class LlamaCppSettings(_Strict):
+    n_ctx: int = Field(2048, ge=128)
+    n_threads: int = Field(0, ge=0)
+    n_batch: int = Field(512, ge=1)
+
+
+class OpenAISettings(_Strict):
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    max_workers: int = Field(8, ge=1)
+    max_retries: int = Field(4, ge=0)
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class VLLMSettings(_Strict):
+    tensor_parallel_size: int = Field(1, ge=1)
+    max_model_len: int = Field(4096, ge=128)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    dtype: str = "auto"
+
+
+class Backends(_Strict):
+    llamacpp: LlamaCppSettings = LlamaCppSettings()
+    openai: OpenAISettings = OpenAISettings()
+    vllm: VLLMSettings = VLLMSettings()
+
+
+class RoleSettings(_Strict):
+    backend: Backend = "llamacpp"
+    model: str = EMBEDDED_LLM
+    temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(256, ge=1)
+    system_prompt: str | None = None
+    seed: int = 0
+    json_retries: int = Field(2, ge=0)  # extra attempts when output does not fit the JSON schema
+    # openai backend only: the served model's chat template (embedded name, .gguf path or HF id),
+    # needed to score given text (teacher forcing) over HTTP
+    chat_template: str | None = None
+
+
+class Price(_Strict):
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class EmbeddingSettings(_Strict):
+    model: str = EMBEDDED_EMBEDDER
+    batch_size: int = Field(64, ge=1)
+    device: str = "cpu"
+
+
+class HiddenStateSettings(_Strict):
+    model: str = EMBEDDED_LLM
+    device: str = "cpu"
+    batch_size: int = Field(8, ge=1)
+
+
+class Settings(_Strict):
+    file: Path = DEFAULT_SETTINGS_FILE
+    paths: Paths = Paths()
+    backends: Backends = Backends()
+    roles: dict[str, RoleSettings] = {}
+    prices: dict[str, Price] = {}
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    hidden_states: HiddenStateSettings = HiddenStateSettings()
+    pipelines: dict[str, dict[str, Any]] = {}
+
+    def path(self, name: str) -> Path:
+        """An absolute path from [paths]; the environment variable wins over the file."""
+        raw = os.environ.get(PATH_ENV[name]) or getattr(self.paths, name)
+        p = Path(raw)
+        return p if p.is_absolute() else (self.file.parent / p).resolve()
+
+    def role(self, name: str) -> RoleSettings:
+        if name not in self.roles:
+            raise SettingsError(
+                f"{self.file}: no role '{name}' under [roles]; configured roles: "
+                f"{', '.join(sorted(self.roles)) or '(none)'}"
+            )
+        return self.roles[name]
+
+    def pipeline_defaults(self, pipeline: str, allowed: set[str]) -> dict[str, Any]:
+        """The [pipelines.<pipeline>] table, checked against the keys the pipeline knows."""
+        section = self.pipelines.get(pipeline, {})
+        unknown = sorted(set(section) - allowed)
+        if unknown:
+            raise SettingsError(
+                f"{self.file}: unknown key(s) {', '.join(unknown)} in [pipelines.{pipeline}]; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+        return dict(section)
+
+
+def _flatten_roles(roles: dict[str, Any]) -> dict[str, Any]:
+    """[roles.policy.p0] arrives as {"policy": {"p0": {...}}}; name it "policy.p0"."""
+    flat: dict[str, Any] = {}
+    for name, value in roles.items():
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            for sub, sub_value in value.items():
+                flat[f"{name}.{sub}"] = sub_value
+        else:
+            flat[name] = value
+    return flat
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    if err["type"] == "literal_error":
+        allowed = err.get("ctx", {}).get("expected", "")
+        return f"'{key}' = {err.get('input')!r} is not allowed; allowed values: {allowed}"
+    return f"'{key}': {err['msg']} (got {err.get('input')!r})"
+
+
+def parse_settings(data: dict[str, Any], file: Path) -> Settings:
+    data = dict(data)
+    data["roles"] = _flatten_roles(data.get("roles", {}))
+    try:
+        return Settings(file=file, **data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise SettingsError(f"{file}: {problems}") from None
+
+
+@lru_cache(maxsize=8)
+def _load(path: str, mtime: float) -> Settings:
+    file = Path(path)
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"settings file not found: {file}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{file}: not valid TOML: {exc}") from None
+    return parse_settings(data, file.resolve())
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Settings from `path`, else $VIBESCOPE_SETTINGS, else the project's dagster_project.toml."""
+    file = Path(path or os.environ.get("VIBESCOPE_SETTINGS") or DEFAULT_SETTINGS_FILE)
+    mtime = file.stat().st_mtime if file.exists() else 0.0
+    return _load(str(file), mtime)

@@ -1,0 +1,219 @@
+"""The DuckDB warehouse: one file written only by Dagster, one read-only snapshot for everyone else.
+
+DuckDB lets one process open a file read-write or several open it read-only, never both. So:
+
+* writers take an inter-process file lock, open the file, run one short transaction, checkpoint,
+  close, and then publish a snapshot: a byte copy renamed over `snapshot` (atomic on POSIX);
+* readers (the app, ad-hoc SQL, and Python assets reading upstream tables) open the snapshot
+  read-only. A reader that has the old snapshot open keeps reading the old file; the next open
+  sees the new one. Readers never take the lock, so they neither block nor are blocked.
+
+A table is replaced inside one transaction, so after a crash either the old or the new table is
+there, never half of one. Slow work happens before `write_table` is called, never inside it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Literal, Sequence
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from filelock import FileLock
+from scipy import stats
+
+from resources.settings import load_settings
+
+TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+WRITE_LOCK_TIMEOUT_S = 900
+
+
+# --- scalar functions SQL needs for p-values (vectorised over Arrow arrays) ----------------
+def _unary(fn):
+    def udf(x: pa.Array) -> pa.Array:
+        values = x.to_numpy(zero_copy_only=False).astype(float)
+        return pa.array(fn(values), mask=np.isnan(values) | _nulls(x))
+
+    return udf
+
+
+def _binary(fn):
+    def udf(x: pa.Array, df: pa.Array) -> pa.Array:
+        a = x.to_numpy(zero_copy_only=False).astype(float)
+        b = df.to_numpy(zero_copy_only=False).astype(float)
+        out = fn(a, b)
+        return pa.array(out, mask=np.isnan(out) | _nulls(x) | _nulls(df))
+
+    return udf
+
+
+def _nulls(arr: pa.Array) -> np.ndarray:
+    return arr.is_null().to_numpy(zero_copy_only=False)
+
+
+UDFS = {
+    # name: (function, argument count, what it is)
+    "norm_sf": (_unary(stats.norm.sf), 1, "P(Z > z) for a standard normal Z"),
+    "norm_cdf": (_unary(stats.norm.cdf), 1, "P(Z <= z) for a standard normal Z"),
+    "norm_ppf": (_unary(stats.norm.ppf), 1, "standard normal quantile"),
+    "t_sf": (_binary(stats.t.sf), 2, "P(T > t) for Student's t with df degrees of freedom"),
+    "t_ppf": (_binary(stats.t.ppf), 2, "Student's t quantile with df degrees of freedom"),
+    "chi2_sf": (_binary(stats.chi2.sf), 2, "P(X > x) for chi-squared with df degrees of freedom"),
+}
+
+
+def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
+    for name, (fn, arity, _) in UDFS.items():
+        con.create_function(
+            name, fn, [duckdb.sqltypes.DOUBLE] * arity, duckdb.sqltypes.DOUBLE,
+            type="arrow", null_handling="special", side_effects=False,
+        )
+
+
+def connect_readonly(snapshot: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published snapshot, with the p-value UDFs."""
+    path = Path(snapshot)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no warehouse snapshot at {path}: materialize an asset first (make demo)"
+        )
+    con = duckdb.connect(str(path), read_only=True)
+    register_udfs(con)
+    return con
+
+
+def check_table_name(name: str) -> tuple[str, str]:
+    if not TABLE_NAME.match(name):
+        raise ValueError(f"table name {name!r} must look like 'schema.table' (lower case, digits, _)")
+    schema, table = name.split(".")
+    return schema, table
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse (paths from dagster_project.toml unless given here)."""
+
+    settings_file: str = ""
+    path: str = ""
+    snapshot_path: str = ""
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.path) if self.path else load_settings(self.settings_file or None).path("warehouse")
+
+    @property
+    def snapshot(self) -> Path:
+        if self.snapshot_path:
+            return Path(self.snapshot_path)
+        return load_settings(self.settings_file or None).path("snapshot")
+
+    # --- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short write transaction under the inter-process lock, then a new snapshot."""
+        db = self.db_path
+        db.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(db) + ".lock", timeout=WRITE_LOCK_TIMEOUT_S):
+            con = duckdb.connect(str(db))
+            try:
+                register_udfs(con)
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            self._publish_snapshot(db)
+
+    def _publish_snapshot(self, db: Path) -> None:
+        snap = self.snapshot
+        snap.parent.mkdir(parents=True, exist_ok=True)
+        tmp = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
+        shutil.copyfile(db, tmp)
+        os.replace(tmp, snap)
+
+    def write_table(
+        self,
+        name: str,
+        frame: pd.DataFrame,
+        mode: Literal["replace", "append", "upsert"] = "replace",
+        key: Sequence[str] = (),
+    ) -> int:
+        """Replace, append to, or upsert (by `key` columns) table `schema.table`; returns its row count."""
+        schema, table = check_table_name(name)
+        if mode == "upsert" and not key:
+            raise ValueError(f"write_table({name!r}, mode='upsert') needs key columns")
+        missing = [k for k in key if k not in frame.columns]
+        if missing:
+            raise KeyError(f"write_table({name!r}): key column(s) {missing} not in the frame")
+        with self.transaction() as con:
+            con.register("incoming", frame)
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            if mode == "replace":
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
+            else:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM incoming LIMIT 0")
+                if mode == "upsert":
+                    match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in key)
+                    con.execute(f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM incoming i WHERE {match})")
+                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+            return self._log_write(con, name)
+
+    def create_table_as(self, name: str, select_sql: str) -> int:
+        """Materialize a SELECT as table `name`, atomically; returns the row count."""
+        schema, _ = check_table_name(name)
+        with self.transaction() as con:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{select_sql}")
+            return self._log_write(con, name)
+
+    @staticmethod
+    def _log_write(con: duckdb.DuckDBPyConnection, name: str) -> int:
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        con.execute(
+            "CREATE SCHEMA IF NOT EXISTS core;"
+            "CREATE TABLE IF NOT EXISTS core.materializations"
+            " (table_name VARCHAR PRIMARY KEY, row_count BIGINT, materialized_at TIMESTAMPTZ)"
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO core.materializations VALUES (?, ?, ?)",
+            [name, rows, datetime.now(timezone.utc)],
+        )
+        return rows
+
+    # --- reading ----------------------------------------------------------------------------
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the latest snapshot (never blocks a writer)."""
+        con = connect_readonly(self.snapshot)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
+        with self.reader() as con:
+            return con.execute(sql, params or []).df()
+
+    def table_exists(self, name: str) -> bool:
+        if not self.snapshot.exists():
+            return False
+        schema, table = check_table_name(name)
+        with self.reader() as con:
+            return bool(con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                [schema, table],
+            ).fetchone()[0])
+

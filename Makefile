@@ -28,7 +28,7 @@ browser:
 
 demo: $(STAMP)
 	$(BIN)/dagster asset materialize -m definitions --select '*'
-	@$(BIN)/python -m resources.warehouse summary
+	@$(BIN)/python -m resources.warehouse_cli summary
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)

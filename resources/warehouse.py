@@ -90,6 +90,36 @@ def connect_readonly(snapshot: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     return con
 
 
+class ReadOnlyError(ValueError):
+    """A statement that would change something, sent where only reading is allowed."""
+
+
+def readonly_query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """Run one read-only statement (SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE) for a person.
+
+    The snapshot connection is read-only already; this also refuses what a read-only database
+    still allows (COPY ... TO a file, ATTACH, SET, INSTALL) with a message that says why.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise ReadOnlyError(f"cannot parse the query: {exc}") from None
+    if len(statements) != 1:
+        raise ReadOnlyError(f"send one statement at a time (got {len(statements)})")
+    stmt = statements[0]
+    is_summarize = isinstance(stmt, exp.Command) and stmt.name.upper() == "SUMMARIZE"
+    if not (isinstance(stmt, (exp.Query, exp.Describe, exp.Show)) or is_summarize):
+        raise ReadOnlyError(
+            f"the warehouse is read-only here: {stmt.key.upper()} statements are refused; "
+            "only SELECT, WITH, DESCRIBE, SHOW and SUMMARIZE run. Tables change only through "
+            "Dagster materializations."
+        )
+    return con.execute(sql).df()
+
+
 def check_table_name(name: str) -> tuple[str, str]:
     if not TABLE_NAME.match(name):
         raise ValueError(f"table name {name!r} must look like 'schema.table' (lower case, digits, _)")
@@ -216,4 +246,5 @@ class Warehouse(dg.ConfigurableResource):
                 "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
                 [schema, table],
             ).fetchone()[0])
+
 

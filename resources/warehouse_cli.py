@@ -1,0 +1,41 @@
+"""Look at the warehouse from a shell, read-only, on the published snapshot.
+
+    python -m resources.warehouse_cli summary
+    python -m resources.warehouse_cli sql "SELECT * FROM core.llm_call_stats"
+"""
+
+import argparse
+
+from resources.settings import load_settings
+from resources.warehouse import ReadOnlyError, connect_readonly, readonly_query
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m resources.warehouse_cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("summary", help="tables in the snapshot, their row counts and materialization times")
+    sql = sub.add_parser("sql", help="run one read-only query on the snapshot")
+    sql.add_argument("query")
+    args = parser.parse_args()
+    settings = load_settings()
+    snapshot = settings.path("snapshot")
+    with connect_readonly(snapshot) as con:
+        if args.command == "summary":
+            frame = con.execute(
+                "SELECT t.schema_name || '.' || t.table_name AS table_name,"
+                " coalesce(m.row_count, t.estimated_size) AS rows,"
+                " m.materialized_at FROM duckdb_tables() t LEFT JOIN core.materializations m"
+                " ON m.table_name = t.schema_name || '.' || t.table_name ORDER BY 1"
+            ).df()
+            print(frame.to_string(index=False))
+            print(f"\nwarehouse snapshot: {snapshot}\nreports: {settings.path('reports')}\n"
+                  "Dagster UI: make ui    app: make app    SQL: python -m resources.warehouse_cli sql '...'")
+        else:
+            try:
+                print(readonly_query(con, args.query).to_string(index=False))
+            except ReadOnlyError as exc:
+                raise SystemExit(f"refused: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -37,7 +37,7 @@ ui: $(STAMP)
 	$(BIN)/dagster dev -m definitions
 
 app: $(STAMP)
-	$(BIN)/streamlit run app/Home.py
+	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports

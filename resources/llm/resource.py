@@ -36,8 +36,8 @@ class RoleClient:
 
     # --- the interface ----------------------------------------------------------------------
     def chat(self, messages: Messages, **params: Any) -> Completion:
-        request = self._request("chat", messages, params)
-        out, cached = self._call(request)
+        request = self.build_request("chat", messages, params)
+        out, cached = self.call(request)
         return Completion(text=out["text"], prompt_tokens=out["prompt_tokens"],
                           completion_tokens=out["completion_tokens"],
                           finish_reason=out.get("finish_reason"), truncated=out["truncated"],
@@ -50,7 +50,7 @@ class RoleClient:
         output is the usual cause), so it is not answered from the cache. The final failure is
         returned with the raw text, never raised.
         """
-        base = self._request("chat", messages, params)
+        base = self.build_request("chat", messages, params)
         base["json_schema"] = schema
         raw, error, truncated = "", None, False
         attempts = self.spec.json_retries + 1
@@ -59,7 +59,7 @@ class RoleClient:
             if attempt:
                 request.update(attempt=attempt, seed=base["seed"] + attempt,
                                max_tokens=base["max_tokens"] * 2 ** attempt)
-            out, _ = self._call(request)
+            out, _ = self.call(request)
             raw, truncated = out["text"], out["truncated"]
             try:
                 value = json.loads(raw)
@@ -73,17 +73,17 @@ class RoleClient:
 
     def choice_logprobs(self, messages: Messages, options: Sequence[str] = ("A", "B"),
                         **params: Any) -> ChoiceLogprobs:
-        request = self._request("choice", messages, params)
+        request = self.build_request("choice", messages, params)
         request.update(options=list(options), max_tokens=1)
-        out, _ = self._call(request)
+        out, _ = self.call(request)
         return ChoiceLogprobs(logprobs=out["logprobs"], top=[tuple(t) for t in out["top"]],
                               truncated=out["truncated"])
 
     def score_sequence(self, messages: Messages, response: str) -> SequenceScore:
         """Teacher forcing: log-probabilities of `response` as this role's model's reply."""
-        request = self._request("score", messages, {})
+        request = self.build_request("score", messages, {})
         request["response"] = response
-        out, _ = self._call(request)
+        out, _ = self.call(request)
         return SequenceScore(tokens=out["tokens"], token_logprobs=out["token_logprobs"],
                              prompt_tokens=out["prompt_tokens"], boundary_ok=out["boundary_ok"],
                              truncated=out["truncated"])
@@ -107,7 +107,7 @@ class RoleClient:
             return list(pool.map(run_one, requests))
 
     # --- plumbing -----------------------------------------------------------------------------
-    def _request(self, kind: str, messages: Messages, params: dict[str, Any]) -> dict[str, Any]:
+    def build_request(self, kind: str, messages: Messages, params: dict[str, Any]) -> dict[str, Any]:
         unknown = set(params) - {"temperature", "top_p", "max_tokens", "seed", "system_prompt"}
         if unknown:
             raise LLMConfigError(f"unknown parameter(s) {sorted(unknown)} for role '{self.role}'")
@@ -118,7 +118,7 @@ class RoleClient:
         return {"kind": kind, "messages": messages, "temperature": spec.temperature,
                 "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed}
 
-    def _call(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         key = request_hash(self.backend.name, self.backend.model, request)
         event = dict(run_id=self.run_id, asset=self.asset, role=self.role,
                      backend=self.backend.name, model=self.backend.model,

@@ -1,0 +1,104 @@
+"""Shared fixtures: a project settings file under tmp_path, a llama.cpp server, Chromium."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the network, ever
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import urllib.request
+import pytest
+
+from resources.llm.backend_llamacpp import embedded_gguf
+from resources.settings import DEFAULT_SETTINGS_FILE, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_settings(path: Path, extra: str = "") -> Path:
+    """The project's settings file with every path moved under `path`'s folder, plus `extra`."""
+    text = DEFAULT_SETTINGS_FILE.read_text()
+    base = path.parent
+    for key, value in tomllib.loads(text)["paths"].items():
+        text = text.replace(f'{key} = "{value}"', f'{key} = "{base / value}"', 1)
+    path.write_text(text + "\n" + extra)
+    return path
+
+
+@pytest.fixture
+def settings_file(tmp_path, monkeypatch) -> Path:
+    """A fresh project (warehouse, snapshot, caches) under tmp_path, used by every resource."""
+    path = write_settings(tmp_path / "dagster_project.toml")
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
+    for var in ("VIBESCOPE_WAREHOUSE", "VIBESCOPE_SNAPSHOT", "VIBESCOPE_CACHE", "VIBESCOPE_REPORTS"):
+        monkeypatch.delenv(var, raising=False)
+    return path
+
+
+@pytest.fixture
+def settings(settings_file):
+    return load_settings(settings_file)
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"no answer from {url}")
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """llama.cpp's OpenAI-compatible server on 127.0.0.1 with the embedded model."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", embedded_gguf(),
+         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "2048", "--logits_all", "true"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; missing is a failure in CI (the browser tests must run there)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: `make test` installs it (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,119 @@
+"""A killed run resumes without repeating finished calls; batch files round-trip into the cache."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from resources.llm import LLM
+from resources.llm import batch
+from resources.settings import load_settings
+from resources.warehouse import Warehouse
+from tests.conftest import ROOT
+
+N = 12
+
+
+def run_llm_rows(settings_file, wait: bool = True) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.materialize", "llm_rows", json.dumps({"n": N})],
+        cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    if wait:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out[-3000:]
+    return proc
+
+
+def cached_responses(settings_file) -> int:
+    path = load_settings(settings_file).path("cache")
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0
+
+
+def test_sigkill_mid_run_then_rerun_repeats_no_finished_call(settings_file):
+    proc = run_llm_rows(settings_file, wait=False)
+    deadline = time.monotonic() + 300
+    while cached_responses(settings_file) < 4:
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = cached_responses(settings_file)
+    assert 4 <= done_before < N, "the kill came too late to test resuming"
+    wh = Warehouse(settings_file=str(settings_file))
+    assert not wh.table_exists("test.llm_rows")  # the killed run wrote no half table
+
+    run_llm_rows(settings_file)
+
+    calls = LLM(settings_file=str(settings_file)).cache.calls()
+    second = calls[calls.run_id == calls.run_id.iloc[-1]]
+    assert len(second) == N
+    assert int((~second.cached).sum()) == N - done_before  # only the unfinished calls ran
+    assert calls.loc[~calls.cached, "request_hash"].is_unique  # no call was made twice
+    rows = wh.query("SELECT i, count(*) AS n FROM test.llm_rows GROUP BY i ORDER BY i")
+    assert rows.i.tolist() == list(range(N)) and (rows.n == 1).all()
+
+
+def test_rerun_with_same_inputs_makes_no_backend_call(settings_file):
+    run_llm_rows(settings_file)
+    run_llm_rows(settings_file)
+    calls = LLM(settings_file=str(settings_file)).cache.calls()
+    assert calls.run_id.nunique() == 2
+    assert calls.groupby("run_id", sort=False).cached.sum().tolist() == [0, N]
+
+
+def test_batch_file_local_executor_and_ingest(settings_file, tmp_path):
+    requests = [{"method": "chat", "messages": [{"role": "user", "content": f"Count to {i}."}],
+                 "max_tokens": 16} for i in range(1, 5)]
+    requests.append({"method": "chat_json", "max_tokens": 48,
+                     "messages": [{"role": "user", "content": "A JSON object with a colour."}],
+                     "schema": {"type": "object", "properties": {"colour": {"type": "string"}},
+                                "required": ["colour"]}})
+    writer = LLM(settings_file=str(settings_file), cache_path=str(tmp_path / "runner.sqlite"))
+    path = batch.write_requests(writer.client("describer"), requests + requests[:1], tmp_path / "b.jsonl")
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert len(lines) == 5  # the repeated request is written once
+    assert {tuple(sorted(x)) for x in lines} == {("body", "custom_id", "method", "url")}
+    assert lines[-1]["body"]["response_format"]["type"] == "json_schema"
+
+    out = batch.run_locally(writer.client("describer"), path)
+    results = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["response"]["status_code"] for r in results] == [200] * 5
+    assert all(r["response"]["body"]["choices"][0]["message"]["content"] for r in results)
+
+    # a fresh cache (another machine, say) gets the answers from the output file alone
+    reader = LLM(settings_file=str(settings_file), cache_path=str(tmp_path / "fresh.sqlite"))
+    client = reader.client("describer")
+    assert batch.ingest(client, path) == {"ok": 5, "failed": 0, "unknown": 0}
+    replies = client.run_batch(requests)
+    assert [r.cached for r in replies[:4]] == [True] * 4
+    assert replies[4].ok and "colour" in replies[4].value
+    assert int((~reader.cache.calls().cached).sum()) == 0  # nothing reached the backend
+
+
+def test_batch_file_for_another_model_is_refused(settings_file, tmp_path):
+    llm = LLM(settings_file=str(settings_file), cache_path=str(tmp_path / "c.sqlite"))
+    path = batch.write_requests(llm.client("describer"), [{"messages": [{"role": "user", "content": "hi"}]}],
+                                tmp_path / "b.jsonl")
+    meta = json.loads(path.with_suffix(".meta.json").read_text())
+    meta["model"] = "gpt-4o-mini"
+    path.with_suffix(".meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="written for llamacpp:gpt-4o-mini"):
+        batch.run_locally(llm.client("describer"), path)
+    with pytest.raises(FileNotFoundError, match="no batch output"):
+        meta["model"] = "smollm2-135m-instruct"
+        path.with_suffix(".meta.json").write_text(json.dumps(meta))
+        batch.ingest(llm.client("describer"), path)

@@ -1,0 +1,71 @@
+"""dagster_project.toml: validated at load, errors name the key and the allowed values."""
+
+import subprocess
+import sys
+
+import pytest
+
+from resources.settings import SettingsError, load_settings
+from tests.conftest import ROOT, write_settings
+
+
+def test_project_settings_load_with_every_role():
+    s = load_settings()
+    assert {"describer", "classifier", "judge", "oracle", "namer"} <= set(s.roles)
+    assert s.path("warehouse").is_absolute()
+
+
+def test_bad_backend_names_key_and_allowed_values(tmp_path):
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace('[roles.judge]\nbackend = "llamacpp"',
+                                              '[roles.judge]\nbackend = "llamacp"'))
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    msg = str(err.value)
+    assert "roles.judge.backend" in msg and "llamacp" in msg
+    assert all(b in msg for b in ("llamacpp", "openai", "vllm"))
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = write_settings(tmp_path / "s.toml", "[embeddings2]\nmodel = 'x'\n")
+    with pytest.raises(SettingsError, match="unknown key 'embeddings2'"):
+        load_settings(path)
+
+
+def test_out_of_range_value_is_named(tmp_path):
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace("max_workers = 8", "max_workers = 0"))
+    with pytest.raises(SettingsError, match="backends.openai.max_workers"):
+        load_settings(path)
+
+
+def test_policy_roles_are_named_with_a_dot(tmp_path):
+    path = write_settings(tmp_path / "s.toml", '[roles.policy.p0]\nbackend = "llamacpp"\n'
+                                               'system_prompt = "Be helpful."\ntemperature = 0.5\n')
+    s = load_settings(path)
+    assert s.role("policy.p0").temperature == 0.5
+    with pytest.raises(SettingsError, match="configured roles: .*policy.p0"):
+        s.role("policy.p9")
+
+
+def test_environment_overrides_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIBESCOPE_WAREHOUSE", str(tmp_path / "elsewhere.duckdb"))
+    assert load_settings().path("warehouse") == tmp_path / "elsewhere.duckdb"
+
+
+def test_pipeline_defaults_reject_unknown_keys(tmp_path):
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace("health_roles =", "health_rolez ="))
+    with pytest.raises(SettingsError, match=r"health_rolez.*\[pipelines.core\].*allowed: health_roles"):
+        load_settings(path).pipeline_defaults("core", {"health_roles"})
+
+
+def test_code_location_refuses_a_bad_settings_file(tmp_path):
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace('[roles.namer]\nbackend = "llamacpp"',
+                                              '[roles.namer]\nbackend = "anthropic"'))
+    out = subprocess.run([sys.executable, "-c", "import definitions"], cwd=ROOT, text=True,
+                         capture_output=True, env={**__import__("os").environ,
+                                                   "VIBESCOPE_SETTINGS": str(path)})
+    assert out.returncode != 0
+    assert "roles.namer.backend" in out.stderr and "'anthropic'" in out.stderr

@@ -1,0 +1,116 @@
+"""The warehouse: atomic writes, p-value UDFs, read-only access that never blocks a writer."""
+
+import os
+import subprocess
+import sys
+import time
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from resources.warehouse import ReadOnlyError, Warehouse, connect_readonly, readonly_query
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def wh(settings_file) -> Warehouse:
+    return Warehouse(settings_file=str(settings_file))
+
+
+def test_replace_append_upsert(wh):
+    assert wh.write_table("t.a", pd.DataFrame({"k": [1, 2], "v": ["x", "y"]})) == 2
+    assert wh.write_table("t.a", pd.DataFrame({"k": [3], "v": ["z"]}), mode="append") == 3
+    assert wh.write_table("t.a", pd.DataFrame({"k": [1], "v": ["X"]}), mode="upsert", key=["k"]) == 3
+    got = wh.query("SELECT k, v FROM t.a ORDER BY k")
+    assert got.to_dict("list") == {"k": [1, 2, 3], "v": ["X", "y", "z"]}
+    assert wh.query("SELECT row_count FROM core.materializations WHERE table_name = 't.a'").iloc[0, 0] == 3
+
+
+def test_failed_write_leaves_the_old_table(wh):
+    wh.write_table("t.a", pd.DataFrame({"k": [1, 2, 3]}))
+    with pytest.raises(duckdb.Error):
+        wh.create_table_as("t.a", "SELECT k, 1 / 0 AS boom FROM t.a UNION ALL SELECT 'x', error('stop')")
+    assert wh.query("SELECT count(*) AS n FROM t.a").n[0] == 3
+
+
+def test_bad_names_and_keys_are_refused(wh):
+    with pytest.raises(ValueError, match="schema.table"):
+        wh.write_table("no_schema", pd.DataFrame({"a": [1]}))
+    with pytest.raises(KeyError, match=r"\['id'\]"):
+        wh.write_table("t.a", pd.DataFrame({"a": [1]}), mode="upsert", key=["id"])
+
+
+def test_pvalue_udfs_match_scipy(wh):
+    z = np.array([-3.0, -1.0, 0.0, 0.5, 1.96, 4.0])
+    dfs = np.array([1.0, 3.0, 10.0, 30.0, 100.0, 5.0])
+    wh.write_table("t.z", pd.DataFrame({"z": z, "df": dfs}))
+    got = wh.query("SELECT norm_sf(z) AS ns, norm_cdf(z) AS nc, t_sf(z, df) AS ts, "
+                   "chi2_sf(z * z, df) AS cs, norm_ppf(0.975) AS q FROM t.z")
+    np.testing.assert_allclose(got.ns, stats.norm.sf(z), rtol=1e-12)
+    np.testing.assert_allclose(got.nc, stats.norm.cdf(z), rtol=1e-12)
+    np.testing.assert_allclose(got.ts, stats.t.sf(z, dfs), rtol=1e-12)
+    np.testing.assert_allclose(got.cs, stats.chi2.sf(z * z, dfs), rtol=1e-12)
+    assert got.q[0] == pytest.approx(1.959963984540054)
+    assert wh.query("SELECT norm_sf(NULL::DOUBLE) AS p").p.isna().all()
+
+
+@pytest.mark.parametrize("sql", [
+    "DROP TABLE t.a", "INSERT INTO t.a VALUES (9)", "COPY t.a TO '/tmp/leak.csv'",
+    "ATTACH '/tmp/other.duckdb' AS o", "SELECT 1; DROP TABLE t.a",
+])
+def test_readonly_sql_refuses_changes(wh, sql):
+    wh.write_table("t.a", pd.DataFrame({"k": [1]}))
+    with wh.reader() as con:
+        with pytest.raises(ReadOnlyError):
+            readonly_query(con, sql)
+        assert readonly_query(con, "SELECT count(*) AS n FROM t.a").n[0] == 1
+
+
+def test_readers_never_block_and_are_never_blocked_by_a_materialization(settings_file, wh):
+    """A Dagster run replaces a table 20 times while another process reads the snapshot."""
+    wh.write_table("test.numbers", pd.DataFrame({"i": range(10), "version": -1}))
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.materialize", "numbers", '{"rounds": 20, "rows": 200000}'],
+        cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    reader = subprocess.run(
+        [sys.executable, "-c", READER, str(wh.snapshot)], cwd=ROOT, capture_output=True, text=True,
+        timeout=300,
+    )
+    out, _ = writer.communicate(timeout=300)
+    assert writer.returncode == 0, out[-3000:]
+    assert reader.returncode == 0, reader.stderr[-3000:]
+    reads = [tuple(map(int, line.split(","))) for line in reader.stdout.splitlines()]
+    versions = {v for v, _, _ in reads}
+    # every read saw one whole version of the table: rows = 200000 + 1000 * version
+    assert all(n == (10 if v == -1 else 200_000 + 1000 * v) for v, n, _ in reads)
+    assert len(versions) >= 3, f"reads saw only versions {versions}: they did not overlap the writes"
+    assert max(ms for _, _, ms in reads) < 2000, "a read waited on the writer"
+    assert wh.query("SELECT max(version) AS v FROM test.numbers").v[0] == 19
+
+
+READER = """
+import sys, time
+from resources.warehouse import connect_readonly
+snapshot = sys.argv[1]
+deadline = time.monotonic() + 240
+last = None
+while time.monotonic() < deadline:
+    t0 = time.perf_counter()
+    con = connect_readonly(snapshot)
+    v, n = con.execute("SELECT max(version), count(*) FROM test.numbers").fetchone()
+    con.close()
+    print(f"{v},{n},{int((time.perf_counter() - t0) * 1000)}", flush=True)
+    if v == 19:
+        break
+    time.sleep(0.01)
+"""
+
+
+def test_snapshot_missing_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make demo"):
+        connect_readonly(tmp_path / "none.duckdb")

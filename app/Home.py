@@ -15,8 +15,8 @@ with warehouse() as con:
 by_schema = overview.groupby("schema").agg(tables=("table", "count"), rows=("rows", "sum"))
 cols = st.columns(max(len(by_schema), 1))
 for col, (schema, row) in zip(cols, by_schema.iterrows()):
-    col.metric(f"schema {schema}", f"{int(row.tables)} tables", f"{int(row.rows):,} rows",
-               delta_color="off")
+    col.metric(f"schema {schema}", f"{int(row.tables)} tables")
+    col.caption(f"{int(row.rows):,} rows")
 
 st.subheader("Tables")
 st.dataframe(overview, hide_index=True, use_container_width=True,

@@ -54,11 +54,11 @@ def settings(settings_file):
     return load_settings(settings_file)
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read()[-2000:]}")
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -70,17 +70,18 @@ def wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
 
 
 @pytest.fixture(scope="session")
-def llama_server():
+def llama_server(tmp_path_factory):
     """llama.cpp's OpenAI-compatible server on 127.0.0.1 with the embedded model."""
     port = free_port()
+    log = tmp_path_factory.mktemp("llama_server") / "server.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", embedded_gguf(),
          "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
          "--n_ctx", "2048", "--logits_all", "true"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", proc)
+        wait_http(f"http://127.0.0.1:{port}/v1/models", proc, log)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()

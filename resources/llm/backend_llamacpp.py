@@ -108,6 +108,9 @@ class LlamaCppBackend:
         if "json_schema" in request:  # grammar-constrained decoding from the JSON schema
             kwargs["response_format"] = {"type": "json_object", "schema": request["json_schema"]}
         with self.lock:
+            # evaluate the whole prompt: reusing a cached prefix runs other kernels and can change
+            # the answer, and the same request must give the same answer whatever ran before it
+            self.llm.reset()
             out = self.llm.create_chat_completion(messages=messages, **kwargs)
         choice = out["choices"][0]
         return {"text": choice["message"]["content"] or "",

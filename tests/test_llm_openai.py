@@ -1,0 +1,142 @@
+"""The openai backend against llama.cpp's OpenAI-compatible server on 127.0.0.1, and its faults."""
+
+import http.server
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from resources.llm import LLM, CapabilityError, LLMBackendError, LLMConfigError
+from tests.conftest import write_settings
+
+Q = [{"role": "user", "content": "Name one colour of the rainbow."}]
+
+
+def openai_settings(tmp_path, monkeypatch, base_url, model="smollm2", extra=""):
+    roles = "".join(
+        f'[roles."{role}"]\nbackend = "openai"\nmodel = "{model}"\nmax_tokens = 32\n'
+        f'chat_template = "smollm2-135m-instruct"\n' for role in ("remote", "remote_classifier"))
+    path = write_settings(tmp_path / "s.toml", roles + extra)
+    text = path.read_text().replace('base_url = ""', f'base_url = "{base_url}"')
+    path.write_text(text.replace("max_retries = 4", "max_retries = 2"))
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
+    return LLM(settings_file=str(path))
+
+
+@pytest.mark.slow
+def test_chat_json_choice_and_scoring_through_the_server(llama_server, tmp_path, monkeypatch):
+    llm = openai_settings(tmp_path, monkeypatch, llama_server)
+    remote = llm.client("remote")
+    reply = remote.chat(Q)
+    assert reply.text and reply.prompt_tokens > 0 and not reply.cached
+    assert remote.chat(Q).cached
+
+    person = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    out = remote.chat_json([{"role": "user", "content": "A JSON object with a name."}], person)
+    assert out.ok, out.raw
+
+    choice = llm.client("remote_classifier").choice_logprobs(
+        [{"role": "user", "content": "Is fire hot? Answer only with 'A' for yes or 'B' for no."}])
+    assert any(v is not None for v in choice.logprobs.values()) or choice.top
+
+    # teacher forcing over HTTP (echo + logprobs) agrees with the in-process backend
+    local = LLM(settings_file=str(tmp_path / "s.toml"), cache_path=str(tmp_path / "l.sqlite"))
+    text = "Red is a colour of the rainbow."
+    over_http = remote.score_sequence(Q, text)
+    in_process = local.client("describer").score_sequence(Q, text)
+    assert over_http.tokens == in_process.tokens
+    np.testing.assert_allclose(over_http.token_logprobs, in_process.token_logprobs, atol=0.25)
+    assert abs(over_http.logprob - in_process.logprob) < 0.05 * abs(in_process.logprob) + 0.5
+
+
+@pytest.mark.slow
+def test_unknown_model_lists_the_served_ones(llama_server, tmp_path, monkeypatch):
+    llm = openai_settings(tmp_path, monkeypatch, llama_server, model="gpt-4o")
+    with pytest.raises(LLMConfigError, match="'gpt-4o' is not served.*served models: smollm2"):
+        llm.client("remote").chat(Q)
+
+
+def test_missing_api_key_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm = openai_settings(tmp_path, monkeypatch, "")
+    with pytest.raises(LLMConfigError, match="OPENAI_API_KEY"):
+        llm.client("remote")
+
+
+class FlakyServer(http.server.BaseHTTPRequestHandler):
+    """Answers /v1/models, then `fail` times with `status`, then a valid chat completion."""
+
+    counts = {"chat": 0}
+    fail, status = 0, 503
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("retry-after-ms", "10")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._send(200, {"object": "list", "data": [{"id": "flaky", "object": "model"}]})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        FlakyServer.counts["chat"] += 1
+        if FlakyServer.counts["chat"] <= FlakyServer.fail:
+            self._send(FlakyServer.status, {"error": {"message": "try later"}})
+            return
+        self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "flaky",
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": "fine"}}],
+                         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+
+
+@pytest.fixture
+def flaky():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_transient_errors_are_retried_then_succeed(flaky, tmp_path, monkeypatch, status):
+    FlakyServer.counts["chat"], FlakyServer.fail, FlakyServer.status = 0, 2, status
+    llm = openai_settings(tmp_path, monkeypatch, f"http://127.0.0.1:{flaky.server_port}/v1", "flaky")
+    assert llm.client("remote").chat(Q).text == "fine"
+    assert FlakyServer.counts["chat"] == 3
+
+
+def test_persistent_errors_fail_clearly_and_keep_finished_calls(flaky, tmp_path, monkeypatch):
+    FlakyServer.counts["chat"], FlakyServer.fail, FlakyServer.status = 0, 0, 503
+    llm = openai_settings(tmp_path, monkeypatch, f"http://127.0.0.1:{flaky.server_port}/v1", "flaky")
+    client = llm.client("remote")
+    assert client.chat(Q).text == "fine"  # a finished call
+    FlakyServer.fail = 10**6
+    with pytest.raises(LLMBackendError, match=r"role 'remote' on openai:flaky failed.*503"):
+        client.chat([{"role": "user", "content": "another question"}])
+    assert FlakyServer.counts["chat"] == 1 + 3  # max_retries = 2: three tries
+    assert client.chat(Q).cached  # the finished call is still cached
+    calls = llm.cache.calls()
+    assert calls.error.notna().sum() == 1 and "503" in calls.error.dropna().iloc[0]
+
+
+def test_connection_refused_is_a_clear_failure(tmp_path, monkeypatch):
+    from tests.conftest import free_port
+
+    llm = openai_settings(tmp_path, monkeypatch, f"http://127.0.0.1:{free_port()}/v1", "x")
+    with pytest.raises(LLMBackendError, match="Connection"):
+        llm.client("remote").chat(Q)
+
+
+def test_scoring_without_a_chat_template_names_backends_that_can(flaky, tmp_path, monkeypatch):
+    path = write_settings(tmp_path / "s.toml", '[roles.r]\nbackend = "openai"\nmodel = "flaky"\n')
+    path.write_text(path.read_text().replace('base_url = ""', f'base_url = "http://127.0.0.1:{flaky.server_port}/v1"'))
+    with pytest.raises(CapabilityError, match="llamacpp, vllm"):
+        LLM(settings_file=str(path)).client("r").score_sequence(Q, "text")

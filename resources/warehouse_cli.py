@@ -5,12 +5,14 @@
 """
 
 import argparse
+import warnings
 
 from resources.settings import load_settings
 from resources.warehouse import ReadOnlyError, connect_readonly, readonly_query
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", message="The inplace keyword")  # raised inside duckdb's .df()
     parser = argparse.ArgumentParser(prog="python -m resources.warehouse_cli")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("summary", help="tables in the snapshot, their row counts and materialization times")

@@ -16,7 +16,7 @@ from resources.settings import load_settings
 from resources.warehouse import Warehouse
 from tests.conftest import ROOT
 
-N = 12
+N = 8
 
 
 def run_llm_rows(settings_file, wait: bool = True) -> subprocess.Popen:
@@ -73,6 +73,17 @@ def test_rerun_with_same_inputs_makes_no_backend_call(settings_file):
     calls = LLM(settings_file=str(settings_file)).cache.calls()
     assert calls.run_id.nunique() == 2
     assert calls.groupby("run_id", sort=False).cached.sum().tolist() == [0, N]
+
+
+def test_two_processes_share_one_cache(settings_file):
+    """Two runs of the same asset at once (as Dagster's multiprocess executor may): no errors."""
+    procs = [run_llm_rows(settings_file, wait=False) for _ in range(2)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out[-3000:]
+    calls = LLM(settings_file=str(settings_file)).cache.calls()
+    assert len(calls) == 2 * N and calls.error.isna().all()
+    assert cached_responses(settings_file) == N  # one stored answer per distinct request
 
 
 def test_batch_file_local_executor_and_ingest(settings_file, tmp_path):

@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# cje-eval 0.3.0, the reference the CJE tests compare with, pins numpy<2.1 and pandas<3: it gets
+# a virtual environment of its own and is never imported by vibescope itself.
+REFERENCE_STAMP := .venv-cje/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -20,6 +23,11 @@ $(STAMP): pyproject.toml requirements.lock
 	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	touch $(STAMP)
 
+$(REFERENCE_STAMP): requirements-cje.lock
+	$(PYTHON) -m venv .venv-cje
+	.venv-cje/bin/python -m pip install --quiet -r requirements-cje.lock
+	touch $(REFERENCE_STAMP)
+
 # Debian's Chromium, for the app's browser tests (Playwright drives it; it downloads no browser).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -30,7 +38,7 @@ demo: $(STAMP)
 	$(BIN)/dagster asset materialize -m definitions --select '*'
 	@$(BIN)/python -m resources.warehouse_cli summary
 
-test: $(STAMP) browser
+test: $(STAMP) $(REFERENCE_STAMP) browser
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 ui: $(STAMP)
@@ -40,4 +48,4 @@ app: $(STAMP)
 	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1
 
 clean:
-	rm -rf $(VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports
+	rm -rf $(VENV) .venv-cje $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports

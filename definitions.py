@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.core import role_health
+import assets
 from assets.core.llm_calls import LLM_KIND, build_llm_calls
 from assets.sql_models import SqlModelError, load_sql_checks, load_sql_models
 from resources import build_resources
@@ -12,7 +12,7 @@ from resources.settings import load_settings
 
 load_settings()  # a bad settings file fails here, naming the key and the allowed values
 
-python_assets = dg.load_assets_from_modules([role_health])
+python_assets = list(dg.load_assets_from_package_module(assets))
 llm_assets = [a for a in python_assets if any(LLM_KIND in spec.kinds for spec in a.specs)]
 python_assets.append(build_llm_calls([k for a in llm_assets for k in a.keys]))
 sql_assets = load_sql_models()

@@ -130,8 +130,11 @@ class Settings(_Strict):
         return self.roles[name]
 
     def pipeline_defaults(self, pipeline: str, allowed: set[str]) -> dict[str, Any]:
-        """The [pipelines.<pipeline>] table, checked against the keys the pipeline knows."""
-        section = self.pipelines.get(pipeline, {})
+        """The [pipelines.<pipeline>] table ("cje.report" is [pipelines.cje.report]), checked
+        against the keys the pipeline knows."""
+        section: Any = self.pipelines
+        for part in pipeline.split("."):
+            section = section.get(part, {}) if isinstance(section, dict) else {}
         unknown = sorted(set(section) - allowed)
         if unknown:
             raise SettingsError(
@@ -190,3 +193,18 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     file = Path(path or os.environ.get("VIBESCOPE_SETTINGS") or DEFAULT_SETTINGS_FILE)
     mtime = file.stat().st_mtime if file.exists() else 0.0
     return _load(str(file), mtime)
+
+
+def with_settings_defaults(config_cls, pipeline: str, settings_file: str | None = None):
+    """`config_cls` with its defaults replaced by [pipelines.<pipeline>] of the settings file, so
+    the Dagster launchpad shows the project's defaults; a key the class lacks is an error."""
+    from pydantic import create_model
+
+    fields = config_cls.model_fields
+    overrides = load_settings(settings_file).pipeline_defaults(pipeline, set(fields))
+    if not overrides:
+        return config_cls
+    return create_model(
+        config_cls.__name__, __base__=config_cls, __doc__=config_cls.__doc__,
+        **{k: (fields[k].annotation, v) for k, v in overrides.items()},
+    )

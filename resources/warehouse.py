@@ -95,7 +95,7 @@ class ReadOnlyError(ValueError):
 
 
 def readonly_query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """Run one read-only statement (SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE) for a person.
+    """Run one read-only statement (SELECT, WITH, PIVOT, DESCRIBE, SHOW, SUMMARIZE) for a person.
 
     The snapshot connection is read-only already; this also refuses what a read-only database
     still allows (COPY ... TO a file, ATTACH, SET, INSTALL) with a message that says why.
@@ -111,10 +111,10 @@ def readonly_query(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
         raise ReadOnlyError(f"send one statement at a time (got {len(statements)})")
     stmt = statements[0]
     is_summarize = isinstance(stmt, exp.Command) and stmt.name.upper() == "SUMMARIZE"
-    if not (isinstance(stmt, (exp.Query, exp.Describe, exp.Show)) or is_summarize):
+    if not (isinstance(stmt, (exp.Query, exp.Pivot, exp.Describe, exp.Show)) or is_summarize):
         raise ReadOnlyError(
             f"the warehouse is read-only here: {stmt.key.upper()} statements are refused; "
-            "only SELECT, WITH, DESCRIBE, SHOW and SUMMARIZE run. Tables change only through "
+            "only SELECT, WITH, PIVOT, DESCRIBE, SHOW and SUMMARIZE run. Tables change only through "
             "Dagster materializations."
         )
     return con.execute(sql).df()

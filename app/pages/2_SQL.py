@@ -7,7 +7,7 @@ from snapshot import warehouse
 
 st.set_page_config(page_title="vibescope · SQL", layout="wide")
 st.title("SQL")
-st.caption("Read-only: SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE. Functions: "
+st.caption("Read-only: SELECT, WITH, PIVOT, DESCRIBE, SHOW, SUMMARIZE. Functions: "
            + ", ".join(f"`{name}`" for name in UDFS))
 
 query = st.text_area("query", "SELECT * FROM core.llm_call_stats", height=160)

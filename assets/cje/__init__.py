@@ -1,0 +1,1 @@
+"""Causal judge evaluation: off-policy estimates of LLM policies from logged responses."""

@@ -1,0 +1,78 @@
+"""Judge -> oracle calibration: cross-fitted isotonic regression on the calibration labels.
+
+cje.calibrated_rewards: every judged response (logged, fresh, probe) with its fold, the
+out-of-fold reward, the reward of the model fitted on all labels and the K delete-one-fold
+rewards (for the oracle-uncertainty jackknife), and a flag for judge scores outside the range
+the labels cover (there the calibration extrapolates).
+cje.calibration_summary: label counts, Spearman and out-of-fold R^2 of judge vs oracle.
+cje.calibration_curve: the fitted map on a grid, and binned oracle means, for plots.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.cje.config import CalibrationConfig
+from assets.cje.estimators import fit_calibration, folds_of, spearman_and_r2
+from resources.warehouse import Warehouse
+
+LABELS = """
+    SELECT j.prompt_id, j.judge_score, o.oracle_label
+    FROM cje.oracle_labels AS o
+    JOIN cje.judge_scores AS j USING (prompt_id, policy, source, draw_idx)
+    WHERE o.split = 'calibration' AND j.judge_score IS NOT NULL
+"""
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["cje", "calibrated_rewards"], deps=[["cje", "judge_scores"], ["cje", "oracle_labels"]],
+                     group_name="cje", kinds={"duckdb", "python"}),
+        dg.AssetSpec(["cje", "calibration_summary"], deps=[["cje", "oracle_labels"]], group_name="cje",
+                     kinds={"duckdb", "python"}),
+        dg.AssetSpec(["cje", "calibration_curve"], deps=[["cje", "oracle_labels"]], group_name="cje",
+                     kinds={"duckdb", "python"}),
+    ],
+    name="cje_calibrated_rewards",
+    description=__doc__,
+)
+def calibrated_rewards(config: CalibrationConfig, warehouse: Warehouse):
+    labels = warehouse.query(LABELS)
+    folds = folds_of(labels.prompt_id, config.n_folds, config.fold_seed)
+    s, y = labels.judge_score.to_numpy(float), labels.oracle_label.to_numpy(float)
+    cal = fit_calibration(s, y, folds, config.n_folds, config.fold_seed)
+
+    judged = warehouse.query("SELECT * FROM cje.judge_scores WHERE judge_score IS NOT NULL")
+    oof, reps = cal.apply(judged.prompt_id, judged.judge_score)
+    rewards = judged.assign(
+        fold=folds_of(judged.prompt_id, config.n_folds, config.fold_seed),
+        reward=oof,
+        reward_full=cal.full_model.predict(judged.judge_score.to_numpy(float)),
+        reward_jackknife=list(reps.T),
+        outside_label_range=(judged.judge_score < s.min()) | (judged.judge_score > s.max()),
+    )
+    rho, r2 = spearman_and_r2(s, y, cal.oof(s, folds))
+    per_fold = np.bincount(folds, minlength=config.n_folds)
+    summary = pd.DataFrame([{
+        "n_labels": len(y), "n_folds": config.n_folds, "min_labels_per_fold": int(per_fold.min()),
+        "spearman": rho, "r2_out_of_fold": r2, "judge_min_labelled": s.min(),
+        "judge_max_labelled": s.max(), "oracle_min": y.min(), "oracle_max": y.max(),
+        "n_outside_label_range": int(rewards.outside_label_range.sum()),
+    }])
+    grid = np.linspace(min(s.min(), judged.judge_score.min()), max(s.max(), judged.judge_score.max()), 101)
+    bins = pd.qcut(s, q=min(10, len(np.unique(s))), duplicates="drop")
+    binned = pd.DataFrame({"s": s, "y": y, "bin": bins}).groupby("bin", observed=True).agg(
+        judge_score=("s", "mean"), oracle=("y", "mean"), n=("y", "size"))
+    curve = pd.concat([
+        pd.DataFrame({"kind": "fit", "judge_score": grid, "oracle": cal.full_model.predict(grid), "n": None}),
+        binned.assign(kind="bin")[["kind", "judge_score", "oracle", "n"]],
+    ], ignore_index=True)
+
+    for name, frame in (("calibrated_rewards", rewards), ("calibration_summary", summary),
+                        ("calibration_curve", curve)):
+        rows = warehouse.write_table(f"cje.{name}", frame)
+        meta = {"dagster/row_count": rows}
+        if name == "calibrated_rewards":
+            meta.update(n_folds=config.n_folds, fold_seed=config.fold_seed,
+                        spearman=float(rho), r2_out_of_fold=float(r2))
+        yield dg.MaterializeResult(asset_key=["cje", name], metadata=meta)

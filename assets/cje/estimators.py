@@ -1,0 +1,259 @@
+"""Judge calibration and off-policy estimators, on numpy arrays (no I/O, no Dagster).
+
+Notation, per target policy: n logged rows i with importance weight w_i = pi(a_i|x_i)/pi0(a_i|x_i)
+(from `cje.importance_weights`), judge score S_i, calibrated reward R_i = f(S_i) on the oracle's
+scale, and for the direct term the policy's fresh draws at the same prompts.
+
+* Calibration: isotonic regression of oracle label on judge score, cross-fitted over K folds
+  (fold = hash of prompt_id, as cje-eval assigns them). Model f_k is fitted on the labels
+  outside fold k; a row's reward is f_{fold(row)}(S) (out of fold).
+* Estimators and their influence functions (IF; SE = sd(IF)/sqrt(n)):
+    ips       mean(w R)                          IF = w R - v
+    snips     sum(w R) / sum(w)                  IF = w (R - v) / mean(w)
+    cal_ips   mean(w~ R), w~ = monotone-in-S     IF = w~ R - v
+              projection of w, scaled to mean one (isotonic in the better-fitting direction)
+    dr        mean(g + w~ (R - q))               IF = g + w~ (R - q) - v
+              q = outcome model (isotonic of R on S, cross-fitted), g = mean of q over the
+              policy's fresh draws at the prompt
+    direct    mean(g_f), g_f = mean of R over the policy's fresh draws at the prompt
+* Oracle uncertainty: a delete-one-fold jackknife. Replicate k recomputes the estimate with
+  rewards f_k(S) on every row; var_oracle = (K-1)/K * sum_k (v_k - mean v)^2 is added to the IF
+  variance, so the CI also covers the error of learning f from few labels.
+* The CI is v -/+ t(0.975, df) * se with Welch-Satterthwaite degrees of freedom: the jackknife
+  variance rests on K - 1 degrees of freedom only, and with few labels it dominates. With
+  normal quantiles the DR and direct CIs covered a known truth in 88% of 200 simulated seeds;
+  with these, in 94.5% (tests/cje/test_simulation_coverage.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+from sklearn.isotonic import IsotonicRegression
+
+ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
+
+
+def fold_of(prompt_id: str, n_folds: int = 5, seed: int = 42) -> int:
+    """Stable fold of a prompt (blake2b of "prompt_id-seed-n_folds"), the same as cje-eval's."""
+    digest = hashlib.blake2b(f"{prompt_id}-{seed}-{n_folds}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n_folds
+
+
+def folds_of(prompt_ids, n_folds: int = 5, seed: int = 42) -> np.ndarray:
+    return np.array([fold_of(str(p), n_folds, seed) for p in prompt_ids], dtype=int)
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray, increasing: bool = True) -> IsotonicRegression:
+    return IsotonicRegression(increasing=increasing, out_of_bounds="clip").fit(x, y)
+
+
+@dataclass
+class Calibration:
+    """K fold models f_k (each fitted without fold k's labels) and one model on all labels."""
+
+    fold_models: list[IsotonicRegression]
+    full_model: IsotonicRegression
+    n_folds: int
+    seed: int
+    label_range: tuple[float, float]
+
+    def oof(self, scores: np.ndarray, folds: np.ndarray) -> np.ndarray:
+        """Out-of-fold rewards: each row through the model fitted without its fold."""
+        out = np.empty(len(scores))
+        for k, model in enumerate(self.fold_models):
+            mask = folds == k
+            if mask.any():
+                out[mask] = model.predict(scores[mask])
+        return out
+
+    def apply(self, prompt_ids, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(out-of-fold rewards, (K, n) rewards of each jackknife replicate) for these rows."""
+        scores = np.asarray(scores, dtype=float)
+        oof = self.oof(scores, folds_of(prompt_ids, self.n_folds, self.seed))
+        return oof, np.stack([m.predict(scores) for m in self.fold_models])
+
+
+def fit_calibration(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_folds: int,
+                    seed: int = 42) -> Calibration:
+    if len(labels) < n_folds:
+        raise ValueError(f"{len(labels)} oracle labels is fewer than n_folds={n_folds}")
+    empty = [k for k in range(n_folds) if (folds != k).sum() == 0]
+    if empty:
+        raise ValueError(f"fold(s) {empty} leave no labels to fit a calibrator on")
+    models = [_isotonic(scores[folds != k], labels[folds != k]) for k in range(n_folds)]
+    return Calibration(models, _isotonic(scores, labels), n_folds, seed,
+                       (float(labels.min()), float(labels.max())))
+
+
+def monotone_weights(w: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Weights projected onto functions of S that are monotone (the better of the two
+    directions), clipped at 0 and scaled to mean one. E[w f(S)] = E[E[w|S] f(S)], so with a
+    reward that is a function of S nothing is lost when E[w|S] is monotone, and the variance
+    of the extreme raw weights is gone."""
+    fits = [_isotonic(s, w, inc).predict(s) for inc in (True, False)]
+    best = min(fits, key=lambda f: float(np.sum((w - f) ** 2)))
+    best = np.clip(best, 0.0, None)
+    mean = best.mean()
+    return best / mean if mean > 0 else np.full_like(w, np.nan)
+
+
+def outcome_model(s: np.ndarray, r: np.ndarray, folds: np.ndarray, n_folds: int) -> list:
+    """q_k: isotonic regression of the calibrated reward on S, fitted outside fold k."""
+    return [_isotonic(s[folds != k], r[folds != k]) if (folds != k).any() else None
+            for k in range(n_folds)]
+
+
+def _predict_by_fold(models: list, s: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    out = np.empty(len(s))
+    for k, model in enumerate(models):
+        mask = folds == k
+        if mask.any():
+            out[mask] = model.predict(s[mask])
+    return out
+
+
+@dataclass
+class PolicyData:
+    """One policy's inputs. Logged rows (aligned): prompt id, weight, judge score, calibrated
+    reward (out of fold) and its K jackknife replicates. Fresh draws: the same per draw
+    (several draws per prompt allowed)."""
+
+    prompt_ids: np.ndarray
+    weights: np.ndarray
+    scores: np.ndarray
+    rewards: np.ndarray
+    reward_reps: np.ndarray  # (K, n)
+    fresh_prompt_ids: np.ndarray
+    fresh_scores: np.ndarray
+    fresh_rewards: np.ndarray
+    fresh_reward_reps: np.ndarray  # (K, m)
+    n_folds: int = 5
+    seed: int = 42
+
+    @classmethod
+    def calibrated(cls, cal: "Calibration", prompt_ids, weights, scores, fresh_prompt_ids=(),
+                   fresh_scores=()) -> "PolicyData":
+        r, reps = cal.apply(prompt_ids, scores)
+        fr, freps = cal.apply(fresh_prompt_ids, fresh_scores) if len(fresh_scores) else (
+            np.array([]), np.zeros((cal.n_folds, 0)))
+        return cls(np.asarray(prompt_ids, dtype=object), np.asarray(weights, float),
+                   np.asarray(scores, float), r, reps, np.asarray(fresh_prompt_ids, dtype=object),
+                   np.asarray(fresh_scores, float), fr, freps, cal.n_folds, cal.seed)
+
+
+@dataclass
+class Estimate:
+    estimator: str
+    v_hat: float
+    se: float
+    se_if: float
+    se_oracle: float
+    n: int
+    df: float  # Welch-Satterthwaite degrees of freedom of se
+    ci_low: float
+    ci_high: float
+    prompt_ids: np.ndarray  # the rows (or prompts) the influence function is over
+    influence: np.ndarray
+    jackknife: np.ndarray   # v_hat of each delete-one-fold replicate
+    reason: str | None = None  # why the estimate is NaN, when it is
+
+
+def _finish(name, v, influence, replicates, prompt_ids, reason=None) -> Estimate:
+    n = len(influence)
+    if reason is not None or n == 0 or not np.isfinite(v):
+        nan = float("nan")
+        return Estimate(name, nan, nan, nan, nan, n, nan, nan, nan, prompt_ids, influence,
+                        np.asarray(replicates, float), reason or "no rows")
+    var_if = float(np.var(influence, ddof=1) / n) if n > 1 else float("nan")
+    k = len(replicates)
+    var_oracle = (k - 1) / k * float(np.sum((replicates - np.mean(replicates)) ** 2)) if k > 1 else 0.0
+    se = float(np.sqrt(var_if + var_oracle))
+    df = satterthwaite_df(var_if, n - 1, var_oracle, k - 1)
+    half = float(stats.t.ppf(0.975, df)) * se
+    return Estimate(name, float(v), se, float(np.sqrt(var_if)), float(np.sqrt(var_oracle)), n, df,
+                    float(v - half), float(v + half), prompt_ids, influence,
+                    np.asarray(replicates, float))
+
+
+def satterthwaite_df(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
+    """Degrees of freedom of var_a + var_b (each estimated with its own df)."""
+    denominator = (var_a ** 2 / df_a if df_a > 0 else 0.0) + (var_b ** 2 / df_b if df_b > 0 else 0.0)
+    return float((var_a + var_b) ** 2 / denominator) if denominator > 0 else float("inf")
+
+
+def _fresh_means(ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of `values` per prompt id, ids sorted."""
+    uniq, inverse = np.unique(ids.astype(str), return_inverse=True)
+    sums = np.bincount(inverse, weights=values)
+    return uniq, sums / np.bincount(inverse)
+
+
+def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
+    """All five estimators for one policy (NaN with a reason where one cannot be computed)."""
+    K = data.n_folds
+    folds = folds_of(data.prompt_ids, K, data.seed)
+    w, s, r, rep_r = data.weights, data.scores, data.rewards, data.reward_reps
+    ids = data.prompt_ids
+    out: dict[str, Estimate] = {}
+
+    total = w.sum()
+    zero_weight = None if (len(w) and total > 0) else "total importance weight is zero"
+    out["ips"] = _finish("ips", np.mean(w * r) if len(w) else np.nan, w * r - np.mean(w * r),
+                         [np.mean(w * x) for x in rep_r], ids, None if len(w) else "no rows")
+    if zero_weight is None:
+        v = np.sum(w * r) / total
+        out["snips"] = _finish("snips", v, w * (r - v) / w.mean(),
+                               [np.sum(w * x) / total for x in rep_r], ids)
+        wt = monotone_weights(w, s)
+        v = np.mean(wt * r)
+        out["cal_ips"] = _finish("cal_ips", v, wt * r - v, [np.mean(wt * x) for x in rep_r], ids)
+    else:
+        for name in ("snips", "cal_ips"):
+            out[name] = _finish(name, np.nan, np.array([]), [], ids, zero_weight)
+
+    # the direct term: the policy's own fresh draws at each prompt
+    if len(data.fresh_scores) == 0:
+        for name in ("dr", "direct"):
+            out[name] = _finish(name, np.nan, np.array([]), [], ids, "no fresh draws for this policy")
+        return out
+    f_ids = data.fresh_prompt_ids.astype(str)
+    f_folds = folds_of(f_ids, K, data.seed)
+    f_s = data.fresh_scores
+    prompts, g_direct = _fresh_means(f_ids, data.fresh_rewards)
+    v = g_direct.mean()
+    out["direct"] = _finish("direct", v, g_direct - v,
+                            [_fresh_means(f_ids, x)[1].mean() for x in data.fresh_reward_reps],
+                            prompts)
+    if zero_weight is not None:
+        out["dr"] = _finish("dr", np.nan, np.array([]), [], ids, zero_weight)
+        return out
+    index = {p: j for j, p in enumerate(prompts)}
+    missing = [p for p in ids.astype(str) if p not in index]
+    if missing:
+        out["dr"] = _finish("dr", np.nan, np.array([]), [], ids,
+                            f"{len(missing)} logged prompts have no fresh draw (e.g. {missing[0]})")
+        return out
+    at = np.array([index[p] for p in ids.astype(str)])
+    wt = monotone_weights(w, s)
+
+    def dr_terms(rewards: np.ndarray) -> np.ndarray:
+        q_models = outcome_model(s, rewards, folds, K)
+        q = _predict_by_fold(q_models, s, folds)
+        g = _fresh_means(f_ids, _predict_by_fold(q_models, f_s, f_folds))[1][at]
+        return g + wt * (rewards - q)
+
+    phi = dr_terms(r)
+    v = phi.mean()
+    out["dr"] = _finish("dr", v, phi - v, [dr_terms(x).mean() for x in rep_r], ids)
+    return out
+
+
+def spearman_and_r2(scores: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, float]:
+    rho = float(stats.spearmanr(scores, labels).statistic) if len(labels) > 2 else float("nan")
+    ss_res = float(np.sum((labels - predictions) ** 2))
+    ss_tot = float(np.sum((labels - labels.mean()) ** 2))
+    return rho, (1 - ss_res / ss_tot) if ss_tot > 0 else float("nan")

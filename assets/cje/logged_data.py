@@ -1,0 +1,162 @@
+"""Ingest logged data, fresh draws and oracle probes (cje-eval's JSONL formats) into cje.* tables.
+
+Tables: cje.policies, cje.prompts, cje.responses, cje.teacher_forced_logprobs, cje.judge_scores,
+cje.oracle_labels. Oracle labels of logged rows beyond `oracle_fraction` are masked from
+calibration (seeded, stratified by judge score) and kept as split 'validation'.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from assets.cje.config import LoggedDataConfig
+from resources.datasets import DatasetError
+from resources.warehouse import Warehouse
+
+BASE = "base"
+TABLES = ("policies", "prompts", "responses", "teacher_forced_logprobs", "judge_scores", "oracle_labels")
+REQUIRED = ("prompt", "response", "base_policy_logprob", "judge_score")
+
+
+def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    rows = []
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{line_no}: not JSON ({exc})") from None
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise DatasetError(f"{path}:{line_no}: missing field(s) {', '.join(missing)}")
+        rows.append(row)
+    if not rows:
+        raise DatasetError(f"{path}: no rows")
+    return rows
+
+
+def _prompt_id(row: dict, path: Path, line_no: int) -> str:
+    pid = row.get("prompt_id") or (row.get("metadata") or {}).get("prompt_id")
+    if not pid:
+        raise DatasetError(f"{path}:{line_no}: no prompt_id (top level or metadata.prompt_id)")
+    return str(pid)
+
+
+def _number(value) -> float:
+    """A log-probability or score as float; null stays NaN (flagged downstream, not dropped)."""
+    return float(value) if value is not None else math.nan
+
+
+def choose_calibration_labels(judge: np.ndarray, n_rows: int, fraction: float, seed: int) -> np.ndarray:
+    """Indices (into the labelled rows) whose labels calibration may use: round(fraction * n_rows)
+    of them, stratified by judge-score quantile, seeded. All of them when fewer are available."""
+    keep = int(round(fraction * n_rows))
+    if keep >= len(judge):
+        return np.arange(len(judge))
+    if keep < 2:
+        raise DatasetError(f"oracle_fraction {fraction} of {n_rows} logged rows leaves {keep} "
+                           "oracle label(s); calibration needs at least as many as its folds")
+    for bins in (5, 4, 3, 2):
+        strata = pd.qcut(judge, q=bins, labels=False, duplicates="drop")
+        try:
+            chosen, _ = train_test_split(np.arange(len(judge)), train_size=keep,
+                                         stratify=strata, random_state=seed)
+            return np.sort(chosen)
+        except ValueError:  # a stratum too small to split: use coarser ones
+            continue
+    return np.sort(np.random.default_rng(seed).choice(len(judge), size=keep, replace=False))
+
+
+def _draws(directory: str, suffix: str, required: tuple[str, ...]) -> dict[str, list[dict]]:
+    if not directory:
+        return {}
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: folder not found")
+    return {p.name.removesuffix(suffix): read_jsonl(p, required)
+            for p in sorted(folder.glob(f"*{suffix}"))}
+
+
+def build_tables(config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
+    if not 0 < config.oracle_fraction <= 1:
+        raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
+    path = Path(config.logged_data)
+    logged = read_jsonl(path, REQUIRED)
+    ids = [_prompt_id(r, path, i) for i, r in enumerate(logged, start=1)]
+    dupes = pd.Series(ids)[pd.Series(ids).duplicated()].unique()
+    if len(dupes):
+        raise DatasetError(f"{path}: duplicate prompt_id(s) {', '.join(map(str, dupes[:5]))}"
+                           f"{' ...' if len(dupes) > 5 else ''}: each logged prompt must appear once")
+    targets = sorted({p for r in logged for p in (r.get("target_policy_logprobs") or {})})
+    fresh = _draws(config.fresh_draws_dir, "_responses.jsonl", ("prompt_id", "judge_score"))
+    probes = _draws(config.probe_dir, "_probe.jsonl", ("prompt_id", "oracle_label"))
+    unknown = [p for p in config.identical_policies if p not in targets]
+    if unknown:
+        raise DatasetError(f"identical_policies names {unknown}, which {path} has no log-probs for; "
+                           f"its target policies: {', '.join(targets)}")
+
+    policies = pd.DataFrame({"policy": [BASE, *targets],
+                             "is_base": [True] + [False] * len(targets),
+                             "declared_identical": [False] + [t in config.identical_policies for t in targets]})
+    prompts = {pid: r["prompt"] for pid, r in zip(ids, logged)}
+    responses, judge, oracle, logprobs = [], [], [], []
+    labelled: list[tuple[list, float]] = []  # (oracle row, judge score) of logged rows
+    for pid, r in zip(ids, logged):
+        responses.append((pid, BASE, "logged", 0, r["response"]))
+        judge.append((pid, BASE, "logged", 0, _number(r["judge_score"])))
+        logprobs.append((pid, BASE, _number(r["base_policy_logprob"])))
+        for t in targets:
+            logprobs.append((pid, t, _number((r.get("target_policy_logprobs") or {}).get(t))))
+        if r.get("oracle_label") is not None:
+            row = [pid, BASE, "logged", 0, float(r["oracle_label"]), "validation"]
+            oracle.append(row)
+            labelled.append((row, _number(r["judge_score"])))
+    if not labelled:
+        raise DatasetError(f"{path}: no row has an oracle_label; calibration needs some")
+    for i in choose_calibration_labels(np.array([j for _, j in labelled]), len(logged),
+                                       config.oracle_fraction, config.seed):
+        labelled[i][0][5] = "calibration"
+    for source, by_policy in (("fresh", fresh), ("probe", probes)):
+        for policy, rows in by_policy.items():
+            for r in rows:
+                pid, draw = str(r["prompt_id"]), int(r.get("draw_idx", 0))
+                prompts.setdefault(pid, r.get("prompt", ""))
+                responses.append((pid, policy, source, draw, r.get("response", "")))
+                if r.get("judge_score") is not None:
+                    judge.append((pid, policy, source, draw, float(r["judge_score"])))
+                if r.get("oracle_label") is not None:
+                    oracle.append([pid, policy, source, draw, float(r["oracle_label"]), source])
+    key = ["prompt_id", "policy", "source", "draw_idx"]
+    return {
+        "policies": policies,
+        "prompts": pd.DataFrame(list(prompts.items()), columns=["prompt_id", "prompt"]),
+        "responses": pd.DataFrame(responses, columns=[*key, "response"]),
+        "teacher_forced_logprobs": pd.DataFrame(logprobs, columns=["prompt_id", "policy", "logprob"]),
+        "judge_scores": pd.DataFrame(judge, columns=[*key, "judge_score"]),
+        "oracle_labels": pd.DataFrame(oracle, columns=[*key, "oracle_label", "split"]),
+    }
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["cje", t], group_name="cje", kinds={"duckdb", "python"}) for t in TABLES],
+    name="cje_logged_data",
+    description=__doc__,
+)
+def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, warehouse: Warehouse):
+    tables = build_tables(config)
+    labels = tables["oracle_labels"]
+    for name in TABLES:
+        rows = warehouse.write_table(f"cje.{name}", tables[name])
+        meta = {"dagster/row_count": rows}
+        if name == "oracle_labels":
+            meta.update({f"labels_{k}": int(v) for k, v in labels["split"].value_counts().items()})
+            meta.update(oracle_fraction=config.oracle_fraction, seed=config.seed)
+        yield dg.MaterializeResult(asset_key=["cje", name], metadata=meta)

@@ -1,0 +1,52 @@
+-- Importance weights per logged prompt and policy (the base too, whose weights are 1): the
+-- log-ratio log pi(a|x) - log pi0(a|x) of the logged base response, the raw weight exp(log-ratio)
+-- and the self-normalised weight (mean one over the policy's valid rows). A row whose
+-- log-probabilities are missing, non-finite or positive, or whose weight overflows, is flagged
+-- in `problem` and gets no weight; it is kept so that the count of such rows stays visible.
+WITH base_logprobs AS (
+    SELECT prompt_id, logprob AS base_logprob
+    FROM cje.teacher_forced_logprobs
+    WHERE policy = 'base'
+),
+
+policy_logprobs AS (
+    SELECT lp.prompt_id, lp.policy, lp.logprob AS policy_logprob
+    FROM cje.teacher_forced_logprobs AS lp
+    JOIN cje.policies AS p USING (policy)
+),
+
+checked AS (
+    SELECT
+        b.prompt_id,
+        p.policy,
+        b.base_logprob,
+        p.policy_logprob,
+        CASE
+            WHEN b.base_logprob IS NULL OR p.policy_logprob IS NULL THEN 'missing log-probability'
+            WHEN NOT isfinite(b.base_logprob) OR NOT isfinite(p.policy_logprob) THEN 'non-finite log-probability'
+            WHEN b.base_logprob > 0 OR p.policy_logprob > 0 THEN 'positive log-probability'
+            WHEN p.policy_logprob - b.base_logprob > 709 THEN 'weight overflows a double'
+        END AS problem
+    FROM base_logprobs AS b
+    JOIN policy_logprobs AS p USING (prompt_id)
+),
+
+weighted AS (
+    SELECT
+        *,
+        CASE WHEN problem IS NULL THEN policy_logprob - base_logprob END AS log_ratio,
+        CASE WHEN problem IS NULL THEN exp(policy_logprob - base_logprob) END AS weight
+    FROM checked
+)
+
+SELECT
+    prompt_id,
+    policy,
+    base_logprob,
+    policy_logprob,
+    log_ratio,
+    weight,
+    weight / avg(weight) OVER (PARTITION BY policy) AS normalized_weight,
+    problem
+FROM weighted
+ORDER BY policy, prompt_id

@@ -1,0 +1,122 @@
+"""Bad logged data: flagged and counted, or refused with a message naming the file and row."""
+
+import math
+
+import numpy as np
+import pytest
+
+from assets.cje.config import SAMPLE
+from resources.datasets import DatasetError
+from resources.warehouse import Warehouse
+from tests.cje.conftest import materialize_cje, sample_rows, write_logged
+
+N = 300
+
+
+def run(settings_file, tmp_path, rows, **config):
+    path = write_logged(tmp_path / "logged.jsonl", rows)
+    return materialize_cje(settings_file, logged_data=str(path), **config)
+
+
+def failure_message(result) -> str:
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    return error.message
+
+
+def test_bad_logprobs_are_flagged_counted_and_excluded(settings_file, tmp_path):
+    rows = sample_rows(N)
+    rows[0]["target_policy_logprobs"]["clone"] = float("nan")
+    rows[1]["target_policy_logprobs"]["clone"] = 3.5            # positive: impossible
+    rows[2]["base_policy_logprob"] = None                       # missing
+    del rows[3]["target_policy_logprobs"]["unhelpful"]          # target missing on a row
+    rows[4]["target_policy_logprobs"]["unhelpful"] = float("-inf")
+    assert run(settings_file, tmp_path, rows).success
+    wh = Warehouse()
+    problems = wh.query("""SELECT policy, problem, count(*) AS n FROM cje.importance_weights
+                           WHERE problem IS NOT NULL GROUP BY ALL ORDER BY ALL""")
+    got = {(r.policy, r.problem): r.n for r in problems.itertuples()}
+    assert got[("clone", "missing log-probability")] == 2  # the NaN and the missing base
+    assert got[("clone", "positive log-probability")] == 1
+    assert got[("unhelpful", "missing log-probability")] == 2
+    assert got[("unhelpful", "non-finite log-probability")] == 1
+    diag = wh.query("SELECT policy, n, n_flagged FROM cje.weight_diagnostics").set_index("policy")
+    assert diag.loc["clone", "n_flagged"] == 3 and diag.loc["clone", "n"] == N - 3
+    assert diag.loc["unhelpful", "n_flagged"] == 3
+    rails = wh.query("SELECT subject FROM cje.guard_rails WHERE rule = 'flagged_logprobs'").subject
+    assert set(rails) >= {"clone", "unhelpful", "base", "parallel_universe_prompt"}
+
+
+def test_zero_total_weight_is_critical_and_nan_with_reason(settings_file, tmp_path):
+    rows = sample_rows(N)
+    for r in rows:
+        r["target_policy_logprobs"]["unhelpful"] = r["base_policy_logprob"] - 800.0  # exp underflows to 0
+    assert run(settings_file, tmp_path, rows).success
+    wh = Warehouse()
+    assert wh.query("SELECT status FROM cje.weight_diagnostics WHERE policy = 'unhelpful'").status[0] == "CRITICAL"
+    est = wh.query("SELECT * FROM cje.policy_estimates WHERE policy = 'unhelpful'").set_index("estimator")
+    for name in ("snips", "cal_ips", "dr"):
+        assert math.isnan(est.loc[name, "v_hat"]) and est.loc[name, "reason"] == "total importance weight is zero"
+    assert est.loc["ips", "v_hat"] == 0.0 and np.isfinite(est.loc["direct", "v_hat"])
+
+
+def test_duplicate_prompt_ids_are_refused(settings_file, tmp_path):
+    rows = sample_rows(N)
+    rows[7]["metadata"]["prompt_id"] = rows[3]["metadata"]["prompt_id"]
+    path = write_logged(tmp_path / "dupes.jsonl", rows)
+    result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(path))
+    assert not result.success
+    msg = failure_message(result)
+    assert "dupes.jsonl" in msg and rows[3]["metadata"]["prompt_id"] in msg and "duplicate" in msg
+
+
+@pytest.mark.parametrize("fraction, message", [
+    (0.004, "leaves 1 oracle label"),
+    (1.5, "oracle_fraction must be in (0, 1]"),
+])
+def test_oracle_fraction_errors(settings_file, tmp_path, fraction, message):
+    path = write_logged(tmp_path / "logged.jsonl", sample_rows(N))
+    result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(path),
+                             oracle_fraction=fraction)
+    assert not result.success and message in failure_message(result)
+
+
+def test_fewer_labels_than_folds_is_a_clear_error(settings_file, tmp_path):
+    rows = sample_rows(N)
+    labelled = [r for r in rows if r.get("oracle_label") is not None]
+    for r in labelled[3:]:
+        r.pop("oracle_label")
+    path = write_logged(tmp_path / "logged.jsonl", rows)
+    result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(path))
+    assert not result.success
+    assert "3 oracle labels is fewer than n_folds=5" in failure_message(result)
+
+
+def test_judge_scores_outside_the_labelled_range_are_flagged(settings_file, tmp_path):
+    rows = sample_rows(N)
+    for r in rows:
+        if r.get("oracle_label") is not None:
+            r["judge_score"] = min(max(r["judge_score"], 0.3), 0.9)  # labels only see 0.3..0.9
+    rows[0]["judge_score"], rows[1]["judge_score"] = 0.05, 0.99
+    rows[0].pop("oracle_label", None), rows[1].pop("oracle_label", None)
+    assert run(settings_file, tmp_path, rows).success
+    wh = Warehouse()
+    flagged = wh.query("""SELECT prompt_id FROM cje.calibrated_rewards
+                          WHERE outside_label_range AND source = 'logged'""").prompt_id
+    assert {rows[0]["metadata"]["prompt_id"], rows[1]["metadata"]["prompt_id"]} <= set(flagged)
+    assert wh.query("SELECT count(*) AS n FROM cje.guard_rails WHERE rule = 'judge_outside_label_range'").n[0] == 1
+
+
+def test_malformed_rows_name_file_and_line(settings_file, tmp_path):
+    rows = sample_rows(5)
+    path = write_logged(tmp_path / "logged.jsonl", rows)
+    path.write_text(path.read_text() + "{not json\n")
+    result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(path))
+    assert "logged.jsonl:6: not JSON" in failure_message(result)
+    del rows[2]["judge_score"]
+    write_logged(path, rows)
+    result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(path))
+    assert "logged.jsonl:3: missing field(s) judge_score" in failure_message(result)
+    result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(tmp_path / "nope.jsonl"))
+    assert "nope.jsonl: file not found" in failure_message(result)

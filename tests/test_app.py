@@ -75,3 +75,37 @@ def test_home_tables_and_sql_pages(app_url, page, artifacts):
     box.press("Control+Enter")
     page.get_by_role("button", name="Run").click()
     page.get_by_text("DROP statements are refused", exact=False).wait_for()
+
+
+@pytest.fixture
+def cje_app_url(settings_file, tmp_path):
+    from tests.cje.conftest import materialize_cje
+
+    assert materialize_cje(settings_file).success
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_cje_page(cje_app_url, page, artifacts):
+    page.goto(f"{cje_app_url}/CJE")
+    page.get_by_text("Policy values (95% CI)").wait_for()
+    page.get_by_text("Judge → oracle calibration").wait_for()
+    page.get_by_text("guard rail violation", exact=False).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 3
+    page.wait_for_timeout(1500)
+    page.screenshot(path=artifacts / "app_cje.png", full_page=True)

@@ -49,4 +49,3 @@ SELECT
     weight / avg(weight) OVER (PARTITION BY policy) AS normalized_weight,
     problem
 FROM weighted
-ORDER BY policy, prompt_id

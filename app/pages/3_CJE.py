@@ -1,0 +1,73 @@
+"""Causal judge evaluation: policy values with CIs, weight diagnostics, calibration, pairwise tests."""
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from snapshot import warehouse
+
+st.set_page_config(page_title="vibescope · CJE", layout="wide")
+st.title("Causal judge evaluation")
+
+with warehouse() as con:
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'cje'").fetchall()}
+    if "policy_estimates" not in have:
+        st.info("No CJE results yet: materialize the `cje` group in Dagster (or `make demo`).")
+        st.stop()
+    estimates = con.execute("SELECT * FROM cje.policy_estimates").df()
+    weights = con.execute("SELECT * FROM cje.weight_diagnostics").df()
+    curve = con.execute("SELECT * FROM cje.calibration_curve").df()
+    calibration = con.execute("SELECT * FROM cje.calibration_summary").df()
+    pairwise = con.execute("SELECT * FROM cje.pairwise_tests").df()
+    rails = con.execute("SELECT * FROM cje.guard_rails").df()
+
+estimators = list(dict.fromkeys(estimates.estimator))
+estimator = st.radio("estimator", estimators, index=estimators.index("dr") if "dr" in estimators else 0,
+                     horizontal=True)
+
+st.subheader("Policy values (95% CI)")
+shown = estimates[estimates.estimator == estimator]
+fig = go.Figure()
+fig.add_trace(go.Scatter(
+    x=shown.v_hat, y=shown.policy, mode="markers", name="estimate",
+    error_x=dict(type="data", symmetric=False, array=shown.ci_high - shown.v_hat,
+                 arrayminus=shown.v_hat - shown.ci_low)))
+fig.add_trace(go.Scatter(x=shown.oracle_truth, y=shown.policy, mode="markers", name="oracle truth",
+                         marker=dict(symbol="x", size=10)))
+fig.update_layout(height=300, xaxis_title="value on the oracle's scale", margin=dict(t=10))
+st.plotly_chart(fig, use_container_width=True)
+st.dataframe(shown.drop(columns=["estimator"]), hide_index=True, use_container_width=True)
+with st.expander("every estimator"):
+    st.dataframe(estimates, hide_index=True, use_container_width=True)
+
+st.subheader("Importance weights")
+st.dataframe(weights, hide_index=True, use_container_width=True)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Judge → oracle calibration")
+    row = calibration.iloc[0]
+    st.caption(f"{int(row.n_labels)} labels, Spearman {row.spearman:.3f}, "
+               f"out-of-fold R² {row.r2_out_of_fold:.3f}")
+    fit, bins = curve[curve.kind == "fit"], curve[curve.kind == "bin"]
+    cal = px.scatter(bins, x="judge_score", y="oracle", size="n", labels={"oracle": "oracle label"})
+    cal.add_trace(go.Scatter(x=fit.judge_score, y=fit.oracle, mode="lines", name="isotonic fit"))
+    st.plotly_chart(cal, use_container_width=True)
+with right:
+    st.subheader("Pairwise tests (Holm-adjusted p)")
+    pw = pairwise[pairwise.estimator == estimator]
+    policies = list(dict.fromkeys([*estimates.policy]))
+    matrix = pd.DataFrame(index=policies, columns=policies, dtype=float)
+    for r in pw.itertuples():
+        matrix.loc[r.policy_a, r.policy_b] = matrix.loc[r.policy_b, r.policy_a] = r.p_holm
+    st.plotly_chart(px.imshow(matrix, text_auto=".3f", zmin=0, zmax=1, color_continuous_scale="viridis_r"),
+                    use_container_width=True)
+    st.dataframe(pw, hide_index=True, use_container_width=True)
+
+st.subheader("Guard rails")
+if rails.empty:
+    st.success("No guard rail is broken.")
+else:
+    st.warning(f"{len(rails)} guard rail violation(s)")
+    st.dataframe(rails, hide_index=True, use_container_width=True)

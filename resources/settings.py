@@ -50,7 +50,7 @@ class Paths(_Strict):
 class LlamaCppSettings(_Strict):
     n_ctx: int = Field(2048, ge=128)
     n_threads: int = Field(0, ge=0)
-    n_batch: int = Field(512, ge=1)
+    n_batch: int = Field(64, ge=1)
 
 
 class OpenAISettings(_Strict):

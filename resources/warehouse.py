@@ -59,6 +59,15 @@ def _nulls(arr: pa.Array) -> np.ndarray:
     return arr.is_null().to_numpy(zero_copy_only=False)
 
 
+def _ternary(fn):
+    def udf(x: pa.Array, y: pa.Array, z: pa.Array) -> pa.Array:
+        args = [a.to_numpy(zero_copy_only=False).astype(float) for a in (x, y, z)]
+        out = fn(*args)
+        return pa.array(out, mask=np.isnan(out) | _nulls(x) | _nulls(y) | _nulls(z))
+
+    return udf
+
+
 UDFS = {
     # name: (function, argument count, what it is)
     "norm_sf": (_unary(stats.norm.sf), 1, "P(Z > z) for a standard normal Z"),
@@ -67,6 +76,7 @@ UDFS = {
     "t_sf": (_binary(stats.t.sf), 2, "P(T > t) for Student's t with df degrees of freedom"),
     "t_ppf": (_binary(stats.t.ppf), 2, "Student's t quantile with df degrees of freedom"),
     "chi2_sf": (_binary(stats.chi2.sf), 2, "P(X > x) for chi-squared with df degrees of freedom"),
+    "binom_sf": (_ternary(stats.binom.sf), 3, "P(X > k) for X ~ Binomial(n, p): binom_sf(k, n, p)"),
 }
 
 

@@ -20,6 +20,14 @@ def llm(settings_file) -> LLM:
     return LLM(settings_file=str(settings_file))
 
 
+@pytest.fixture(scope="module")
+def reference_llama():
+    """A separate llama.cpp instance with logits_all, for llama-cpp-python's own logprobs paths."""
+    from llama_cpp import Llama
+
+    return Llama(model_path=embedded_gguf(), n_ctx=2048, logits_all=True, verbose=False)
+
+
 def backend_calls(llm: LLM) -> int:
     calls = llm.cache.calls()
     return int((~calls.cached & calls.error.isna()).sum())
@@ -63,7 +71,7 @@ def test_long_input_is_truncated_and_recorded(llm):
     assert llm.cache.calls().truncated.tolist() == [True]
 
 
-def test_choice_logprobs_equal_llama_cpp_own_logprobs(llm):
+def test_choice_logprobs_equal_llama_cpp_own_logprobs(llm, reference_llama):
     client = llm.client("classifier")
     messages = [{"role": "user", "content": "Is water wet? Answer only with 'A' for yes or 'B' for no."}]
     out = client.choice_logprobs(messages, options=["A", "B"])
@@ -72,7 +80,7 @@ def test_choice_logprobs_equal_llama_cpp_own_logprobs(llm):
     # independent path: llama.cpp's own completion with logprobs over the same rendered prompt
     backend = client.backend
     prompt = backend.render(messages)
-    ref = backend.llm.create_completion(prompt, max_tokens=1, logprobs=10, temperature=0)
+    ref = reference_llama.create_completion(prompt, max_tokens=1, logprobs=10, temperature=0)
     top = ref["choices"][0]["logprobs"]["top_logprobs"][0]
     for option in ("A", "B"):
         if option in top:
@@ -81,17 +89,34 @@ def test_choice_logprobs_equal_llama_cpp_own_logprobs(llm):
     assert top[best_token] == pytest.approx(best_lp, abs=1e-3)
 
 
+def test_kv_cache_reuse_gives_what_a_fresh_model_gives(llm, settings):
+    """Two prompts sharing a long prefix: the second reuses cached chunks, bit for bit."""
+    from resources.llm.backend_llamacpp import LlamaCppBackend
+
+    shared = "Background: " + "Rivers carry water from mountains to the sea. " * 30
+    requests = [{"kind": "choice", "options": ["A", "B"], "messages": [
+        {"role": "user", "content": f"{shared}\nQuestion {q}: answer 'A' or 'B'."}]}
+        for q in ("one", "two")]
+    used = llm.client("classifier").backend
+    used.choice(requests[0])
+    reused = used.choice(requests[1])
+    fresh = LlamaCppBackend("smollm2-135m-instruct", settings.backends.llamacpp).choice(requests[1])
+    assert reused == fresh
+    score_request = {"kind": "score", "messages": requests[0]["messages"], "response": "A, surely."}
+    assert used.score(score_request) == LlamaCppBackend(
+        "smollm2-135m-instruct", settings.backends.llamacpp).score(score_request)
+
+
 def test_multi_token_option_is_refused(llm):
     with pytest.raises(LLMConfigError, match="single-token"):
         llm.client("classifier").choice_logprobs(Q, options=["Absolutely", "B"])
 
 
-def test_score_sequence_reproduces_generation_logprobs(llm):
+def test_score_sequence_reproduces_generation_logprobs(llm, reference_llama):
     """Teacher forcing a greedy reply gives back the log-probs llama.cpp reported generating it."""
     client = llm.client("describer")
-    backend = client.backend
-    gen = backend.llm.create_chat_completion(Q, max_tokens=24, temperature=0, logprobs=True,
-                                             top_logprobs=1)
+    gen = reference_llama.create_chat_completion(Q, max_tokens=24, temperature=0, logprobs=True,
+                                                 top_logprobs=1)
     text = gen["choices"][0]["message"]["content"]
     generated = gen["choices"][0]["logprobs"]["content"]
     score = client.score_sequence(Q, text)

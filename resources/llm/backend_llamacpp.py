@@ -62,12 +62,12 @@ class LlamaCppBackend:
 
         self.model = model
         self.n_ctx = settings.n_ctx
-        # logits_all: score_sequence and choice_logprobs read the logits of every position
         self.llm = Llama(model_path=resolve_gguf(model), n_ctx=settings.n_ctx,
                          n_threads=settings.n_threads or None, n_batch=settings.n_batch,
-                         logits_all=True, verbose=False)
+                         n_ubatch=settings.n_batch, verbose=False)
         self.render = chat_formatter(self.llm, model)
         self.lock = threading.Lock()
+        self._reusable = 0  # leading tokens in the KV cache that were evaluated in aligned chunks
 
     # --- tokens ---------------------------------------------------------------------------
     def tokenize(self, text: str, special: bool = True) -> list[int]:
@@ -80,9 +80,33 @@ class LlamaCppBackend:
         return fit_messages(messages, self.count, self.n_ctx - reserve)
 
     def _next_token_logprobs(self) -> np.ndarray:
-        logits = np.asarray(self.llm.scores[self.llm.n_tokens - 1], dtype=np.float64)
+        """Log-softmax of the logits after the last evaluated token."""
+        import llama_cpp
+
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm.ctx, -1),
+                                       shape=(self.llm.n_vocab(),)).astype(np.float64)
         top = logits.max()
         return logits - (top + np.log(np.exp(logits - top).sum()))
+
+    def _evaluate(self, ids: list[int]) -> None:
+        """Evaluate `ids`, reusing the KV cache only in whole n_batch chunks aligned at 0.
+
+        llama.cpp evaluates a prompt in chunks of n_batch tokens, and a token's numbers depend on
+        the chunk it was computed in. A chunk [k*n_batch, (k+1)*n_batch) of the same tokens is
+        computed the same way whatever follows it, so reusing only such chunks gives exactly what
+        evaluating from scratch gives, while prompts that share a long prefix (one classifier
+        prompt over many texts) skip most of it.
+        """
+        n_batch = self.llm.n_batch
+        cached = self.llm.input_ids[: min(self.llm.n_tokens, self._reusable)]
+        common = 0
+        limit = min(len(cached), len(ids) - 1)  # always evaluate the last token
+        while common < limit and cached[common] == ids[common]:
+            common += 1
+        keep = common // n_batch * n_batch
+        self.llm.n_tokens = keep
+        self.llm.eval(ids[keep:])
+        self._reusable = len(ids) // n_batch * n_batch
 
     def _teacher_force(self, prompt_ids: list[int], response_ids: list[int]) -> list[float]:
         """Log-probs of `response_ids` after `prompt_ids`, evaluated exactly as generation does.
@@ -92,12 +116,12 @@ class LlamaCppBackend:
         ~0.1 nats per token on quantised models, and this way a sampled response's teacher-forced
         log-probs equal the ones reported while sampling it (to ~1e-7).
         """
-        self.llm.reset()
-        self.llm.eval(prompt_ids)
+        self._evaluate(prompt_ids)
         out = []
         for token in response_ids:
             out.append(float(self._next_token_logprobs()[token]))
             self.llm.eval([token])
+        self._reusable = min(self._reusable, len(prompt_ids))  # the response went token by token
         return out
 
     # --- calls ----------------------------------------------------------------------------
@@ -111,6 +135,7 @@ class LlamaCppBackend:
             # evaluate the whole prompt: reusing a cached prefix runs other kernels and can change
             # the answer, and the same request must give the same answer whatever ran before it
             self.llm.reset()
+            self._reusable = 0
             out = self.llm.create_chat_completion(messages=messages, **kwargs)
         choice = out["choices"][0]
         return {"text": choice["message"]["content"] or "",
@@ -130,10 +155,9 @@ class LlamaCppBackend:
         messages, truncated = self._fit(request["messages"], 1)
         ids = self.tokenize(self.render(messages))
         with self.lock:
-            self.llm.reset()
-            self.llm.eval(ids)
+            self._evaluate(ids)
             lp = self._next_token_logprobs()
-        top = np.argsort(lp)[::-1][:5]
+        top = np.argsort(lp)[::-1][:20]
         return {"logprobs": {o: float(lp[i]) for o, i in option_ids.items()},
                 "top": [[self.llm.detokenize([int(i)]).decode(errors="replace"), float(lp[i])]
                         for i in top],

@@ -96,7 +96,7 @@ class OpenAIBackend:
             # a tokenizer may give "A" or " A"; the best-scoring spelling stands for the option
             seen = [lp for tok, lp in top if tok.strip() == option]
             logprobs[option] = max(seen) if seen else None
-        return {"logprobs": logprobs, "top": [list(t) for t in top[:5]],
+        return {"logprobs": logprobs, "top": [list(t) for t in top],
                 "prompt_tokens": out.usage.prompt_tokens if out.usage else None,
                 "completion_tokens": 1, "truncated": False}
 

@@ -61,7 +61,7 @@ class VLLMBackend:
         for option in request["options"]:
             seen = [lp for tok, lp in top if tok.strip() == option]
             logprobs[option] = max(seen) if seen else None
-        return {"logprobs": logprobs, "top": [list(t) for t in top[:5]],
+        return {"logprobs": logprobs, "top": [list(t) for t in top],
                 "prompt_tokens": len(out.prompt_token_ids), "completion_tokens": 1, "truncated": False}
 
     def score(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -170,12 +170,17 @@ class LLM(dg.ConfigurableResource):
     def cache(self) -> CallCache:
         return CallCache(self.cache_path or self.settings.path("cache"))
 
-    def client(self, role: str, context: dg.AssetExecutionContext | None = None) -> RoleClient:
+    def client(self, role: str, context: dg.AssetExecutionContext | None = None,
+               model: str = "") -> RoleClient:
+        """The role's client; `model` replaces the role's model on the same backend (run config)."""
         settings = self.settings
         spec = settings.role(role)
+        if model:
+            spec = spec.model_copy(update={"model": model})
         backend = get_backend(spec, settings)
         asset = run_id = None
-        if context is not None:
-            asset = context.asset_key.to_user_string()
+        if context is not None:  # a multi-asset is named by its op (e.g. diff_loop)
+            keys = list(context.selected_asset_keys)
+            asset = keys[0].to_user_string() if len(keys) == 1 else context.op_def.name
             run_id = context.run_id
         return RoleClient(role, spec, backend, self.cache, settings, asset=asset, run_id=run_id)

@@ -50,8 +50,11 @@ class ChoiceLogprobs:
     """Log-probabilities of each option as the single next token (None: not among those seen)."""
 
     logprobs: dict[str, float | None]
-    top: list[tuple[str, float]] = field(default_factory=list)
+    top: list[tuple[str, float]] = field(default_factory=list)  # the 20 likeliest next tokens
     truncated: bool = False
+
+    def in_top(self, option: str) -> bool:
+        return any(token.strip() == option for token, _ in self.top)
 
     def best(self) -> str | None:
         seen = {k: v for k, v in self.logprobs.items() if v is not None}

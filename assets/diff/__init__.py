@@ -1,0 +1,1 @@
+"""Dataset difference: an LLM writes a classifier prompt that tells dataset A from dataset B."""

@@ -1,0 +1,34 @@
+"""Run config of the dataset-difference pipeline; defaults from [pipelines.diff.<asset>]."""
+
+import dagster as dg
+
+from resources.settings import with_settings_defaults
+
+
+class RowsConfig(dg.Config):
+    a: str = "sample:em_base"             # dataset A: sample:<name>, hf:<id>, or a csv/jsonl/json/parquet path
+    b: str = "sample:em_high_severity"    # dataset B
+    text_column: str = "answer"
+    text_column_b: str = ""               # "" = text_column
+    pair_key: str = ""                    # sort both by this column, so comparable rows share an index
+    max_rows: int = 0                     # per side after balancing; 0 = all
+    test_fraction: float = 0.5            # index positions the describer never sees
+    seed: int = 0
+
+
+class LoopConfig(dg.Config):
+    batch_size: int = 16        # rows from each side per describer call
+    epochs: int = 1
+    extra_prompt: str = ""      # added to every describer prompt
+    model: str = ""             # "" = the describer's and classifier's models in dagster_project.toml
+    description_max_tokens: int = 256
+    max_unseen_per_iteration: int = 0  # unseen index positions each loop prompt is tested on; 0 = all
+
+
+class ReportConfig(dg.Config):
+    output_dir: str = ""        # "" = <reports>/diff/<time>
+
+
+RowsConfig = with_settings_defaults(RowsConfig, "diff.rows")
+LoopConfig = with_settings_defaults(LoopConfig, "diff.iterations")
+ReportConfig = with_settings_defaults(ReportConfig, "diff.report")

@@ -1,0 +1,139 @@
+"""`diff.iterations` and `diff.predictions`: the describer writes, a fresh classifier answers.
+
+For each batch of seen index positions (batch_size rows from each side, in order, `epochs`
+passes), the describer (role `describer`) sees the rows, the earlier descriptions and their
+accuracy, and writes a description; the classifier (role `classifier`, a fresh context per row)
+then answers A or B for the batch's rows and the unseen rows. Every row is classified twice with
+the answer tokens swapped; P(A) from the softmax of the two tokens' log-probabilities is averaged
+over both orders. An order where neither token is among the 20 likeliest is an abstention. The
+last description then classifies every row (stage `final`, iteration = the last one); a logistic
+regression on length gives the `length_baseline` stage (iteration 0), to expose length confounds.
+"""
+
+import math
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from assets.core.llm_calls import LLM_KIND
+from assets.diff import prompts
+from assets.diff.config import LoopConfig
+from resources.llm import LLM, RoleClient
+from resources.warehouse import Warehouse
+
+ORDERS = (("A", "B"), ("B", "A"))  # (token meaning dataset A, token meaning dataset B)
+
+
+def classify(client: RoleClient, description: str, text: str) -> dict:
+    """P(row is from A) with label-bias control; None where both orders abstained."""
+    p_orders, truncated = [], False
+    for label_a, label_b in ORDERS:
+        message = prompts.CLASSIFIER.format(description=description, text=text,
+                                            label_a=label_a, label_b=label_b)
+        out = client.choice_logprobs([{"role": "user", "content": message}], options=["A", "B"])
+        truncated |= out.truncated
+        la, lb = out.logprobs[label_a], out.logprobs[label_b]
+        if not (out.in_top(label_a) or out.in_top(label_b)) or (la is None and lb is None):
+            p_orders.append(None)
+            continue
+        la, lb = (-math.inf if la is None else la), (-math.inf if lb is None else lb)
+        top = max(la, lb)
+        p_orders.append(math.exp(la - top) / (math.exp(la - top) + math.exp(lb - top)))
+    return {"p_a_direct": p_orders[0], "p_a_swapped": p_orders[1],
+            "p_a": combine(*p_orders), "abstained": p_orders == [None, None],
+            "input_truncated": truncated}
+
+
+def combine(p_direct: float | None, p_swapped: float | None) -> float | None:
+    """P(A) averaged over the two label orders (one order alone when the other abstained).
+    A classifier that always answers "A" gets 1 and 0 here: 0.5, so it scores 50%."""
+    seen = [p for p in (p_direct, p_swapped) if p is not None]
+    return float(np.mean(seen)) if seen else None
+
+
+def describe(client: RoleClient, batch: pd.DataFrame, history: list[tuple[str, float]],
+             extra_prompt: str, max_tokens: int) -> tuple[str, bool]:
+    shown = "\n".join(prompts.ROW.format(side=r.side, index=r.idx, text=r.text)
+                      for r in batch.sort_values(["side", "idx"]).itertuples())
+    past = ""
+    if history:
+        past = prompts.HISTORY.format(entries="\n".join(
+            prompts.HISTORY_ENTRY.format(accuracy=f"{acc:.2f}", prompt=p) for p, acc in history))
+    message = prompts.DESCRIBER.format(n=len(batch) // 2, rows=shown, history=past,
+                                       extra=f"\n{extra_prompt}\n" if extra_prompt else "")
+    out = client.chat([{"role": "system", "content": prompts.DESCRIBER_SYSTEM},
+                       {"role": "user", "content": message}], max_tokens=max_tokens)
+    return out.text.strip(), out.truncated
+
+
+def batches(seen_positions: list[int], batch_size: int, epochs: int):
+    for epoch in range(1, epochs + 1):
+        for start in range(0, len(seen_positions), batch_size):
+            yield epoch, seen_positions[start:start + batch_size]
+
+
+def length_baseline(rows: pd.DataFrame) -> pd.DataFrame:
+    """P(A) from a logistic regression on log length, fitted on the seen rows."""
+    seen = rows[rows.split == "seen"]
+    x = lambda f: np.log1p(f.n_chars.to_numpy(float)).reshape(-1, 1)  # noqa: E731
+    model = LogisticRegression().fit(x(seen), (seen.side == "A").astype(int))
+    p = model.predict_proba(x(rows))[:, list(model.classes_).index(1)]
+    return pd.DataFrame({"row_id": rows.row_id, "p_a": p, "p_a_direct": p, "p_a_swapped": p,
+                         "abstained": False, "input_truncated": False})
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["diff", "iterations"], deps=[["diff", "rows"]], group_name="diff",
+                     kinds={"duckdb", LLM_KIND},
+                     description="One row per describer call: its description and what it saw."),
+        dg.AssetSpec(["diff", "predictions"], deps=[["diff", "rows"]], group_name="diff",
+                     kinds={"duckdb", LLM_KIND},
+                     description="P(A) per row and stage (loop iteration, final, length baseline)."),
+    ],
+    name="diff_loop",
+    description=__doc__,
+)
+def loop(context: dg.AssetExecutionContext, config: LoopConfig, llm: LLM, warehouse: Warehouse):
+    rows = warehouse.query("SELECT * FROM diff.rows ORDER BY side, idx")
+    describer = llm.client("describer", context, model=config.model)
+    classifier = llm.client("classifier", context, model=config.model)
+    seen = sorted(rows.loc[rows.split == "seen", "idx"].unique().tolist())
+    unseen = sorted(rows.loc[rows.split == "unseen", "idx"].unique().tolist())
+    if config.max_unseen_per_iteration:
+        unseen = unseen[: config.max_unseen_per_iteration]
+    plan = list(batches(seen, config.batch_size, config.epochs))
+    iterations, predictions, history = [], [], []
+    for iteration, (epoch, positions) in enumerate(plan, start=1):
+        batch = rows[rows.idx.isin(positions)]
+        description, truncated = describe(describer, batch, history, config.extra_prompt,
+                                          config.description_max_tokens)
+        tested = rows[rows.idx.isin(positions) | rows.idx.isin(unseen)]
+        for r in tested.itertuples():
+            predictions.append({"stage": "loop", "iteration": iteration, "row_id": r.row_id,
+                                **classify(classifier, description, r.text)})
+        done = [p for p in predictions[-len(tested):] if p["p_a"] is not None]
+        by_id = dict(zip(rows.row_id, rows.side))
+        seen_done = [p for p in done if p["row_id"] in set(batch.row_id)]
+        accuracy = (np.mean([(p["p_a"] >= 0.5) == (by_id[p["row_id"]] == "A") for p in seen_done])
+                    if seen_done else float("nan"))  # shown to the next describer call
+        history.append((description, accuracy))
+        iterations.append({"iteration": iteration, "epoch": epoch, "batch_positions": positions,
+                           "description": description, "rows_shown": len(batch),
+                           "describer_input_truncated": truncated})
+        context.log.info(f"iteration {iteration}/{len(plan)}: accuracy on its batch {accuracy:.2f}")
+    final = history[-1][0]
+    for r in rows.itertuples():
+        predictions.append({"stage": "final", "iteration": len(plan), "row_id": r.row_id,
+                            **classify(classifier, final, r.text)})
+    frame = pd.concat([pd.DataFrame(predictions),
+                       length_baseline(rows).assign(stage="length_baseline", iteration=0)],
+                      ignore_index=True)
+    n_iter = warehouse.write_table("diff.iterations", pd.DataFrame(iterations))
+    yield dg.MaterializeResult(asset_key=["diff", "iterations"], metadata={"dagster/row_count": n_iter})
+    n_pred = warehouse.write_table("diff.predictions", frame)
+    yield dg.MaterializeResult(asset_key=["diff", "predictions"], metadata={
+        "dagster/row_count": n_pred, "abstained": int(frame.abstained.sum()),
+        "input_truncated": int(frame.input_truncated.sum())})

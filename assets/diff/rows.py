@@ -1,0 +1,69 @@
+"""`diff.rows`: datasets A and B side by side, balanced, split into seen and unseen rows.
+
+Rows keep their order (sorted by `pair_key` when given), so row i of A and row i of B form
+index position i; batches are made from positions without shuffling. A seeded share of the
+positions (`test_fraction`) is `unseen`: the describer never sees them, and the headline metrics
+are computed on them. When A and B differ in size, the larger is sampled down (seeded, order
+kept) and the materialization reports it.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.diff.config import RowsConfig
+from resources.datasets import DatasetError, Datasets
+from resources.warehouse import Warehouse
+
+
+def _side(datasets: Datasets, source: str, column: str, pair_key: str) -> pd.DataFrame:
+    frame = datasets.load(source, columns=[column, *([pair_key] if pair_key else [])])
+    frame = frame.assign(source_row=np.arange(len(frame)), text=frame[column])
+    frame = frame[frame.text.notna() & frame.text.astype(str).str.strip().ne("")]
+    if frame.empty:
+        raise DatasetError(f"{source}: no non-empty text in column {column!r}")
+    if pair_key:
+        frame = frame.sort_values(pair_key, kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def build_rows(config: RowsConfig, datasets: Datasets) -> tuple[pd.DataFrame, dict]:
+    if not 0 < config.test_fraction < 1:
+        raise DatasetError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
+    a = _side(datasets, config.a, config.text_column, config.pair_key)
+    b = _side(datasets, config.b, config.text_column_b or config.text_column, config.pair_key)
+    n = min(len(a), len(b), config.max_rows or len(a) + len(b))
+    rng = np.random.default_rng(config.seed)
+    report = {"rows_a": len(a), "rows_b": len(b), "rows_per_side": n}
+    sides = []
+    for name, frame in (("A", a), ("B", b)):
+        if len(frame) > n:  # balance: keep n rows, in their order
+            report[f"sampled_{name}"] = f"{n} of {len(frame)}"
+            frame = frame.iloc[np.sort(rng.choice(len(frame), size=n, replace=False))]
+        sides.append(frame.reset_index(drop=True).assign(side=name, idx=np.arange(n)))
+    unseen = set(rng.choice(n, size=max(1, round(n * config.test_fraction)), replace=False).tolist())
+    if len(unseen) == n:
+        raise DatasetError(f"{n} rows per side leave no seen rows at test_fraction {config.test_fraction}")
+    rows = pd.concat(sides, ignore_index=True)
+    rows["split"] = np.where(rows.idx.isin(unseen), "unseen", "seen")
+    rows["row_id"] = rows.side + ":" + rows.idx.astype(str)
+    rows["pair_value"] = rows[config.pair_key].astype(str) if config.pair_key else None
+    rows["n_chars"] = rows.text.astype(str).str.len()
+    rows["source"] = np.where(rows.side == "A", config.a, config.b)
+    columns = ["row_id", "side", "idx", "split", "text", "n_chars", "pair_value", "source", "source_row"]
+    return rows[columns].astype({"text": str}), report
+
+
+@dg.asset(key=["diff", "rows"], group_name="diff", kinds={"duckdb", "python"})
+def rows(context: dg.AssetExecutionContext, config: RowsConfig, datasets: Datasets,
+         warehouse: Warehouse) -> dg.MaterializeResult:
+    """Datasets A and B, balanced, with index positions split into seen and unseen."""
+    frame, report = build_rows(config, datasets)
+    if report["rows_a"] != report["rows_b"]:
+        context.log.warning(f"A has {report['rows_a']} rows and B {report['rows_b']}: "
+                            f"each side sampled to {report['rows_per_side']}")
+    n = warehouse.write_table("diff.rows", frame)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, **report, "a": config.a, "b": config.b,
+                                          "text_column_a": config.text_column,
+                                          "text_column_b": config.text_column_b or config.text_column,
+                                          "unseen_positions": int((frame.split == "unseen").sum() // 2)})

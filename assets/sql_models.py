@@ -1,8 +1,9 @@
 """dbt-style SQL models: `sql/<schema>/<name>.sql` -> table `<schema>.<name>` -> asset `<schema>/<name>`.
 Dependencies are the tables a query reads, found with sqlglot (CTE names are not tables). The
 leading `--` comment block is the asset's description. `sql/checks/<name>.sql` returns offending
-rows (zero rows pass) and becomes an asset check on every table it reads; header lines
-`-- severity: warn` and `-- blocking: true` set how a failure counts.
+rows (zero rows pass) and becomes an asset check on every table it reads, or on the one named by a
+header line `-- asset: schema.table`; header lines `-- severity: warn` and `-- blocking: true`
+set how a failure counts.
 """
 
 
@@ -21,7 +22,7 @@ from resources.warehouse import Warehouse
 SQL_ROOT = PROJECT_ROOT / "sql"
 CHECKS_DIR = "checks"
 PREVIEW_ROWS = 10
-HEADER_OPTION = re.compile(r"^(severity|blocking)\s*:\s*(\S+)\s*$", re.IGNORECASE)
+HEADER_OPTION = re.compile(r"^(severity|blocking|asset)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
 
 class SqlModelError(RuntimeError):
@@ -111,10 +112,17 @@ def check_definition(check: SqlFile) -> dg.AssetChecksDefinition:
     severity = check.options.get("severity", "error")
     if severity not in ("error", "warn"):
         raise SqlModelError(f"{_rel(check.path)}: severity must be 'error' or 'warn', got {severity!r}")
-    keys = [dg.AssetKey(list(t)) for t in check.reads]
+    reads = [dg.AssetKey(list(t)) for t in check.reads]
+    keys = reads
+    if "asset" in check.options:
+        keys = [dg.AssetKey(check.options["asset"].split("."))]
+        if keys[0] not in reads:
+            raise SqlModelError(f"{_rel(check.path)}: names asset {check.options['asset']}, "
+                                "which the check does not read")
     specs = [
         dg.AssetCheckSpec(name=check.name, asset=key, description=check.description or None,
-                          blocking=check.options.get("blocking") == "true")
+                          blocking=check.options.get("blocking") == "true",
+                          additional_deps=[k for k in reads if k != key])
         for key in keys
     ]
 

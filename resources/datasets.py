@@ -82,3 +82,22 @@ class Datasets(dg.ConfigurableResource):
             raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}; "
                                f"it has: {', '.join(map(str, frame.columns))}")
         return frame.head(limit) if limit is not None else frame
+
+
+def first_turn(cell) -> str:
+    """The first user turn of an Arena `prompt` cell (a JSON list of turns) or the text itself."""
+    import json
+
+    if isinstance(cell, str) and cell.startswith("["):
+        try:
+            turns = json.loads(cell)
+            return str(turns[0]) if turns else ""
+        except json.JSONDecodeError:
+            return cell
+    return "" if cell is None else str(cell)
+
+
+def looks_english(text: str, threshold: float = 0.9) -> bool:
+    """A cheap filter: most letters are ASCII (no language model needed; errs on mixed text)."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isascii() for c in letters) / len(letters) >= threshold

@@ -55,6 +55,11 @@ def _number(value) -> float:
     return float(value) if value is not None else math.nan
 
 
+def _finite(value) -> bool:
+    """A usable label: present and a finite number (NaN and null mean no label)."""
+    return value is not None and math.isfinite(float(value))
+
+
 def choose_calibration_labels(judge: np.ndarray, n_rows: int, fraction: float, seed: int) -> np.ndarray:
     """Indices (into the labelled rows) whose labels calibration may use: round(fraction * n_rows)
     of them, stratified by judge-score quantile, seeded. All of them when fewer are available."""
@@ -115,7 +120,7 @@ def build_tables(config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
         logprobs.append((pid, BASE, _number(r["base_policy_logprob"])))
         for t in targets:
             logprobs.append((pid, t, _number((r.get("target_policy_logprobs") or {}).get(t))))
-        if r.get("oracle_label") is not None:
+        if _finite(r.get("oracle_label")):
             row = [pid, BASE, "logged", 0, float(r["oracle_label"]), "validation"]
             oracle.append(row)
             labelled.append((row, _number(r["judge_score"])))
@@ -132,7 +137,7 @@ def build_tables(config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
                 responses.append((pid, policy, source, draw, r.get("response", "")))
                 if r.get("judge_score") is not None:
                     judge.append((pid, policy, source, draw, float(r["judge_score"])))
-                if r.get("oracle_label") is not None:
+                if _finite(r.get("oracle_label")):
                     oracle.append([pid, policy, source, draw, float(r["oracle_label"]), source])
     key = ["prompt_id", "policy", "source", "draw_idx"]
     return {

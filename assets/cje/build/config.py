@@ -1,0 +1,42 @@
+"""Run config of the CJE log builder; defaults from [pipelines.cje_logs.<asset>]."""
+
+import dagster as dg
+
+from resources.settings import with_settings_defaults
+
+
+class PromptsConfig(dg.Config):
+    source: str = "sample:arena"   # Arena battles (their first user turns); or hf:..., or a file
+    prompt_column: str = "prompt"
+    max_samples: int = 1000
+    seed: int = 42
+    filter_english: bool = True
+
+
+class PoliciesConfig(dg.Config):
+    base_policy: str = "p0"                          # role policy.<name> that logs the responses
+    target_policies: list[str] = ["pi_clone", "pi_bad"]
+    base_model: str = ""       # "" = each role's model; else replaces the model of every policy
+    temperature: float = -1.0  # < 0 = each role's own
+    top_p: float = -1.0        # < 0 = each role's own
+
+
+class JudgeConfig(dg.Config):
+    proxy_model: str = ""      # "" = role judge's model
+
+
+class OracleConfig(dg.Config):
+    oracle_fraction: float = 0.25  # of the base's rows (calibration) and of each target's (validation)
+    seed: int = 42
+    oracle_model: str = ""         # "" = role oracle's model
+
+
+class ExportConfig(dg.Config):
+    output_dir: str = ""       # "" = <reports>/cje_logs
+
+
+PromptsConfig = with_settings_defaults(PromptsConfig, "cje_logs.prompts")
+PoliciesConfig = with_settings_defaults(PoliciesConfig, "cje_logs.responses")
+JudgeConfig = with_settings_defaults(JudgeConfig, "cje_logs.judge_scores")
+OracleConfig = with_settings_defaults(OracleConfig, "cje_logs.oracle_labels")
+ExportConfig = with_settings_defaults(ExportConfig, "cje_logs.export")

@@ -162,3 +162,9 @@ def poll(client: RoleClient, path: str | Path) -> str:
     if batch.status == "completed" and batch.output_file_id:
         output_path(path).write_text(api.files.content(batch.output_file_id).text)
     return batch.status
+
+
+def pending(client: RoleClient, path: str | Path) -> list[str]:
+    """custom_ids of the batch whose answers are not in the call cache yet."""
+    meta = _read_meta(client, Path(path))
+    return [key for key in meta["requests"] if client.cache.get(key) is None]

@@ -1,0 +1,1 @@
+"""Arena behaviours: how models differ in Chatbot Arena battles, and which differences win."""

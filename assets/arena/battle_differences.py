@@ -1,0 +1,72 @@
+"""`arena.battle_differences`: per battle, the describer's list of behaviours that tell A from B.
+
+Model names are hidden from the describer (A and B only) and A/B keep the data's order. The
+output is constrained to a JSON schema where the backend can; output that does not parse after
+the retries is kept with its error (the battle then has no properties, and is counted).
+`batches` writes OpenAI Batch API files instead (data/batches/arena_differences.jsonl); run them
+(`resources.llm.batch.submit`/`poll`, or `run_locally`), `ingest`, and materialize again: the
+answers then come from the cache. `describer_source: planted` uses the fictional dataset's
+ground truth instead of an LLM.
+"""
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from assets.arena import prompts
+from assets.arena.config import DifferencesConfig
+from assets.core.llm_calls import LLM_KIND
+from resources.llm import LLM, batch
+from resources.warehouse import Warehouse
+
+MAX_CHARS = 3000  # per response, before the backend's own truncation to its context window
+
+
+def request(b, config: DifferencesConfig) -> dict:
+    message = prompts.DESCRIBER.format(prompt=b.prompt[:MAX_CHARS], response_a=b.response_a[:MAX_CHARS],
+                                       response_b=b.response_b[:MAX_CHARS], max_properties=config.max_properties)
+    return {"messages": [{"role": "system", "content": prompts.DESCRIBER_SYSTEM},
+                         {"role": "user", "content": message}],
+            "schema": prompts.differences_schema(config.max_properties),
+            "temperature": config.temperature, "top_p": config.top_p, "max_tokens": config.max_tokens}
+
+
+@dg.asset(key=["arena", "battle_differences"], deps=[["arena", "battles"]], group_name="arena",
+          kinds={"duckdb", LLM_KIND})
+def battle_differences(context: dg.AssetExecutionContext, config: DifferencesConfig, llm: LLM,
+                       warehouse: Warehouse) -> dg.MaterializeResult:
+    """The describer's properties per battle (JSON), or the parse error and raw output."""
+    battles = warehouse.query("SELECT * FROM arena.battles ORDER BY battle_id")
+    if config.describer_source == "planted":
+        if battles.planted_properties.isna().all():
+            raise ValueError("describer_source 'planted' needs the fictional dataset (its battles carry "
+                             "their planted properties)")
+        rows = [{"battle_id": b.battle_id, "properties_json": b.planted_properties, "error": None, "raw": None,
+                 "input_truncated": False} for b in battles.itertuples()]
+    elif config.describer_source == "llm":
+        client = llm.client("describer", context, model=config.model_name)
+        requests = [request(b, config) for b in battles.itertuples()]
+        if config.batches:
+            path = batch.write_requests(client, [{"method": "chat_json", **r} for r in requests],
+                                        llm.settings.path("cache").parent / "batches" / "arena_differences.jsonl")
+            waiting = batch.pending(client, path)
+            if waiting:  # nothing is called live in batch mode
+                raise RuntimeError(f"{len(waiting)} of {len(requests)} requests wait for their batch: {path} "
+                                   "(+ .meta.json). Run it (resources.llm.batch.submit and poll, or "
+                                   "run_locally), ingest it, and materialize again")
+        if config.max_workers and hasattr(client.backend, "max_workers"):
+            client.backend.max_workers = config.max_workers
+        results = client.run_batch([{"method": "chat_json", **r} for r in requests])
+        rows = [{"battle_id": b.battle_id,
+                 "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
+                 "error": r.error, "raw": None if r.ok else r.raw, "input_truncated": r.truncated}
+                for b, r in zip(battles.itertuples(), results)]
+    else:
+        raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted")
+    frame = pd.DataFrame(rows)
+    n = warehouse.write_table("arena.battle_differences", frame)
+    parsed = int(frame.error.isna().sum())
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "parsed": parsed,
+                                          "parse_rate": parsed / max(n, 1),
+                                          "input_truncated": int(frame.input_truncated.sum())})

@@ -1,0 +1,129 @@
+"""`arena.battles`: one row per battle (prompt, both models' responses, the human winner).
+
+Sources: `arena` (bundled LMSYS sample, or hf:lmarena-ai/arena-human-preference-100k), `webdev`
+(hf:lmarena-ai/webdev-arena-preference-10k; code, commentary and logs flattened into text),
+`coding` (arena battles whose prompt is about programming), `fictional` (planted behaviours, see
+fictional.py), or a local file with the bundled sample's columns. Multi-turn battles keep every
+turn; `prompt`, `response_a` and `response_b` join the turns for the describer.
+"""
+
+import json
+import re
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.arena import fictional
+from assets.arena.config import BattlesConfig
+from resources.datasets import DatasetError, Datasets, looks_english
+from resources.warehouse import Warehouse
+
+WINNERS = {"model_a", "model_b", "tie", "tie (bothbad)"}
+CODE = re.compile(r"\b(python|javascript|typescript|java|c\+\+|rust|golang|sql|code|function|"
+                  r"script|bug|compile|regex|api|html|css|algorithm|program)\b", re.IGNORECASE)
+SAMPLE_COLUMNS = ["model_a", "model_b", "prompt", "response_a", "response_b"]
+
+
+def flatten(content) -> str:
+    """Text of a message's content, whatever its shape (webdev's code/commentary/logs parts too)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return "\n".join(flatten(v) for v in content.values() if v)
+    if isinstance(content, (list, tuple, np.ndarray)):
+        return "\n".join(flatten(v) for v in content)
+    return str(content)
+
+
+def _turns(cell) -> list[str]:
+    if isinstance(cell, str) and cell.startswith("["):
+        try:
+            return [flatten(t) for t in json.loads(cell)]
+        except json.JSONDecodeError:
+            pass
+    return [flatten(cell)]
+
+
+def _from_conversations(frame: pd.DataFrame) -> pd.DataFrame:
+    """HF arena exports: conversation_a/b are lists of {role, content}."""
+    def split(conv, role):
+        return [flatten(m.get("content")) for m in conv if m.get("role") == role]
+
+    return pd.DataFrame({
+        "battle_id": frame.get("question_id", pd.Series(range(len(frame)))).astype(str),
+        "model_a": frame.model_a, "model_b": frame.model_b,
+        "prompt_turns": frame.conversation_a.map(lambda c: split(c, "user")),
+        "response_a_turns": frame.conversation_a.map(lambda c: split(c, "assistant")),
+        "response_b_turns": frame.conversation_b.map(lambda c: split(c, "assistant")),
+        "winner": frame.winner.astype(str)})
+
+
+def _from_sample_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [c for c in SAMPLE_COLUMNS if c not in frame.columns]
+    if not {"winner"} <= set(frame.columns) and not {"winner_model_a", "winner_model_b", "winner_tie"} <= set(frame.columns):
+        missing.append("winner (or winner_model_a, winner_model_b, winner_tie)")
+    if missing:
+        raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}")
+    if "winner" in frame:
+        winner = frame.winner.astype(str)
+    else:
+        winner = np.select([frame.winner_model_a == 1, frame.winner_model_b == 1, frame.winner_tie == 1],
+                           ["model_a", "model_b", "tie"], default="unknown")
+    return pd.DataFrame({
+        "battle_id": frame["id"].astype(str) if "id" in frame else pd.Series(range(len(frame))).astype(str),
+        "model_a": frame.model_a, "model_b": frame.model_b,
+        "prompt_turns": frame.prompt.map(_turns), "response_a_turns": frame.response_a.map(_turns),
+        "response_b_turns": frame.response_b.map(_turns), "winner": winner})
+
+
+def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
+    if config.dataset == "fictional":
+        prompts = datasets.load("sample:arena").prompt.map(lambda c: _turns(c)[0])
+        prompts = [p for p in prompts if looks_english(p) and 10 < len(p) < 300][:80]
+        frame = fictional.battles(prompts, config.num_samples, config.seed)
+    else:
+        source = {"webdev": "hf:lmarena-ai/webdev-arena-preference-10k"}.get(config.dataset, config.source)
+        if config.dataset not in ("arena", "webdev", "coding"):
+            source = config.dataset  # a local file
+        raw = datasets.load(source, split="test" if config.dataset == "webdev" else "train")
+        frame = _from_conversations(raw) if "conversation_a" in raw else _from_sample_columns(raw, source)
+        unknown = frame.loc[~frame.winner.isin(WINNERS), "winner"].value_counts()
+        if len(unknown):
+            raise DatasetError(f"{source}: unknown winner value(s) "
+                               + ", ".join(f"{v!r} ({n} rows)" for v, n in unknown.items())
+                               + f"; expected one of {', '.join(sorted(WINNERS))}")
+        frame["winner"] = frame.winner.replace({"tie (bothbad)": "tie"})
+        frame["planted_properties"] = None
+    frame["prompt"] = frame.prompt_turns.map(lambda t: "\n\n".join(t))
+    frame["response_a"] = frame.response_a_turns.map(lambda t: "\n\n".join(t))
+    frame["response_b"] = frame.response_b_turns.map(lambda t: "\n\n".join(t))
+    frame["n_turns"] = frame.prompt_turns.map(len)
+    frame["empty_response"] = frame.response_a.str.strip().eq("") | frame.response_b.str.strip().eq("")
+    if config.dataset == "coding":
+        frame = frame[frame.prompt.str.contains(CODE)]
+    if config.filter_english:
+        frame = frame[frame.prompt.map(looks_english)]
+    if config.exclude_ties:
+        frame = frame[frame.winner != "tie"]
+    if config.models:
+        frame = frame[frame.model_a.isin(config.models) & frame.model_b.isin(config.models)]
+    if frame.empty:
+        raise DatasetError(f"dataset {config.dataset!r}: no battles left after filtering")
+    if len(frame) > config.num_samples:
+        frame = frame.sample(n=config.num_samples, random_state=config.seed).sort_index()
+    return frame.reset_index(drop=True)
+
+
+@dg.asset(key=["arena", "battles"], group_name="arena", kinds={"duckdb", "python"})
+def battles(context: dg.AssetExecutionContext, config: BattlesConfig, datasets: Datasets,
+            warehouse: Warehouse) -> dg.MaterializeResult:
+    """Battles with the human winner; see the module docstring for the sources."""
+    frame = load_battles(config, datasets)
+    n = warehouse.write_table("arena.battles", frame.assign(dataset=config.dataset))
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": n, "models": int(pd.concat([frame.model_a, frame.model_b]).nunique()),
+        "ties": int((frame.winner == "tie").sum()), "empty_responses": int(frame.empty_response.sum()),
+        "multi_turn": int((frame.n_turns > 1).sum())})

@@ -1,0 +1,58 @@
+"""`arena.prompt_categories`: what the prompts are about, at two levels.
+
+Prompts are embedded, clustered (HDBSCAN; outliers go to the nearest cluster, so no prompt is
+left without a category) into narrower categories, which are grouped into broad ones; the role
+`namer` names both levels from example prompts.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.arena import clustering, prompts
+from assets.arena.config import CategoriesConfig
+from assets.core.llm_calls import LLM_KIND
+from resources.embeddings import Embeddings
+from resources.llm import LLM, RoleClient
+from resources.warehouse import Warehouse
+
+EXAMPLES = 6
+
+
+def name(client: RoleClient, texts: list[str], fallback: str) -> str:
+    shown = "\n".join(f"- {t[:200]}" for t in texts)
+    out = client.chat_json([{"role": "user", "content": prompts.CATEGORY_LABEL.format(members=shown)}],
+                           prompts.NAME_SCHEMA, max_tokens=32)
+    return out.value["name"].strip() if out.ok and out.value["name"].strip() else fallback
+
+
+@dg.asset(key=["arena", "prompt_categories"], deps=[["arena", "battles"]], group_name="arena",
+          kinds={"duckdb", LLM_KIND})
+def prompt_categories(context: dg.AssetExecutionContext, config: CategoriesConfig, embeddings: Embeddings,
+                      llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
+    """broad_category_id, broad_category, narrower_category_id, narrower_category per battle."""
+    battles = warehouse.query("SELECT battle_id, prompt FROM arena.battles ORDER BY battle_id")
+    vectors = embeddings.encode(battles.prompt.str.slice(0, 2000).tolist())
+    result = clustering.cluster(vectors, config.min_cluster_size, enable_dim_reduction=len(battles) >= 50)
+    if result.warning:
+        context.log.warning(result.warning)
+    namer = llm.client("namer", context)
+    narrower, broad = {}, {}
+    for k in sorted(set(result.fine)):
+        members = battles.prompt[result.fine == k]
+        narrower[k] = name(namer, members.head(EXAMPLES).tolist(), f"Category {k}")
+    for g in sorted(set(result.coarse.values())):
+        ks = [k for k, v in result.coarse.items() if v == g]
+        shown = [narrower[k] for k in ks] + battles.prompt[np.isin(result.fine, ks)].head(3).tolist()
+        broad[g] = name(namer, shown, f"Group {g}")
+    frame = pd.DataFrame({
+        "battle_id": battles.battle_id,
+        "broad_category_id": [result.coarse[k] for k in result.fine],
+        "broad_category": [broad[result.coarse[k]] for k in result.fine],
+        "narrower_category_id": result.fine,
+        "narrower_category": [narrower[k] for k in result.fine],
+        "was_outlier": result.was_outlier,
+    })
+    n = warehouse.write_table("arena.prompt_categories", frame)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "narrower": len(narrower),
+                                          "broad": len(broad), "min_cluster_size": result.min_cluster_size})

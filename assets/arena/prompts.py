@@ -1,0 +1,65 @@
+"""Prompts and the JSON schema of the arena pipeline's LLM steps."""
+
+DESCRIBER_SYSTEM = (
+    "You compare two AI assistants' responses to the same user prompt and list the behaviours "
+    "that distinguish them. You never know which models wrote them."
+)
+
+DESCRIBER = """User prompt:
+{prompt}
+
+Response of model A:
+{response_a}
+
+Response of model B:
+{response_b}
+
+List up to {max_properties} behaviours in which A and B differ: for each, which model shows it,
+a short general description (e.g. "Answers in a bulleted list"), a category, whether it is
+general or specific to this prompt, its impact, why it matters, short quotes as evidence, whether
+it contains errors, whether it is unexpected, and whether it is positive, negative or style."""
+
+PROPERTY = {
+    "type": "object",
+    "properties": {
+        "model": {"enum": ["A", "B"]},
+        "property_description": {"type": "string"},
+        "category": {"type": "string"},
+        "type": {"enum": ["General", "Context-Specific"]},
+        "impact": {"enum": ["Low", "Medium", "High"]},
+        "reason": {"type": "string"},
+        "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "contains_errors": {"type": "boolean"},
+        "unexpected_behavior": {"type": "boolean"},
+        "behavior_type": {"enum": ["Positive", "Negative", "Style"]},
+    },
+    "required": ["model", "property_description", "category", "type", "impact", "reason", "evidence",
+                 "contains_errors", "unexpected_behavior", "behavior_type"],
+    "additionalProperties": False,
+}
+
+
+def differences_schema(max_properties: int) -> dict:
+    return {"type": "object", "properties": {"properties": {"type": "array", "items": PROPERTY,
+                                                            "maxItems": max_properties}},
+            "required": ["properties"], "additionalProperties": False}
+
+
+CLUSTER_LABEL = """These descriptions of AI-assistant behaviours were grouped together:
+{members}
+
+These nearby descriptions are NOT in the group:
+{non_members}
+
+Give the group a short label (at most 8 words) and one sentence saying what it covers and how it
+differs from the descriptions not in the group."""
+
+CATEGORY_LABEL = """These user prompts to an AI assistant were grouped together:
+{members}
+
+Name the topic they share in at most 5 words."""
+
+LABEL_SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}, "description": {"type": "string"}},
+                "required": ["label", "description"], "additionalProperties": False}
+NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+               "additionalProperties": False}

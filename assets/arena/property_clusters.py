@@ -1,0 +1,80 @@
+"""`arena.property_clusters` and `arena.cluster_labels`: behaviours grouped fine and coarse.
+
+Property descriptions are embedded, optionally reduced with UMAP (`enable_dim_reduction`),
+clustered with HDBSCAN (`min_cluster_size`), outliers assigned to the nearest cluster when
+`assign_outliers` (flagged), and fine clusters grouped into coarse ones (`hierarchical`). The
+role `namer` labels every cluster contrastively: it sees members near the centroid and the
+nearest descriptions outside the cluster.
+"""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.arena import clustering, prompts
+from assets.arena.config import ClustersConfig
+from assets.core.llm_calls import LLM_KIND
+from resources.embeddings import Embeddings
+from resources.llm import LLM, RoleClient
+from resources.warehouse import Warehouse
+
+SHOWN, CONTRAST = 8, 5
+
+
+def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: np.ndarray) -> dict:
+    centroid = vectors[members].mean(axis=0)
+    sims = vectors @ centroid
+    inside = np.where(members)[0][np.argsort(-sims[members])][:SHOWN]
+    outside = np.where(~members)[0][np.argsort(-sims[~members])][:CONTRAST]
+    unique = lambda idx: list(dict.fromkeys(texts[idx]))  # noqa: E731
+    message = prompts.CLUSTER_LABEL.format(members="\n".join(f"- {t}" for t in unique(inside)),
+                                           non_members="\n".join(f"- {t}" for t in unique(outside)) or "(none)")
+    out = client.chat_json([{"role": "user", "content": message}], prompts.LABEL_SCHEMA, max_tokens=96)
+    if out.ok and out.value["label"].strip():
+        return {"label": out.value["label"].strip(), "description": out.value["description"].strip(), "error": None}
+    return {"label": str(texts[inside[0]]), "description": "", "error": out.error}  # the central member
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["arena", "property_clusters"], deps=[["arena", "behavior_properties"]],
+                        group_name="arena", kinds={"duckdb", "python"}),
+           dg.AssetSpec(["arena", "cluster_labels"], deps=[["arena", "behavior_properties"]],
+                        group_name="arena", kinds={"duckdb", LLM_KIND})],
+    name="arena_property_clusters",
+    description=__doc__,
+)
+def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, embeddings: Embeddings,
+                      llm: LLM, warehouse: Warehouse):
+    props = warehouse.query("SELECT property_id, battle_id, model, property_description "
+                            "FROM arena.behavior_properties ORDER BY property_id")
+    if props.empty:
+        raise ValueError("arena.behavior_properties is empty: no battle yielded a parseable property")
+    texts = props.property_description.to_numpy(object)
+    vectors = embeddings.encode(texts.tolist())
+    result = clustering.cluster(vectors, config.min_cluster_size, config.enable_dim_reduction,
+                                config.assign_outliers, config.hierarchical, config.seed)
+    if result.warning:
+        context.log.warning(result.warning)
+    fine = result.fine
+    coarse = np.array([result.coarse[k] for k in fine])
+    assigned = pd.DataFrame({"property_id": props.property_id, "battle_id": props.battle_id, "model": props.model,
+                             "fine_cluster_id": fine, "coarse_cluster_id": coarse,
+                             "was_outlier": result.was_outlier, "x": result.xy[:, 0], "y": result.xy[:, 1]})
+    namer = llm.client("namer", context)
+    labels = []
+    for level, ids in (("fine", fine), ("coarse", coarse)):
+        for k in sorted(set(ids)):
+            members = ids == k
+            parent = int(result.coarse[k]) if level == "fine" else None
+            text = ({"label": "Outliers", "description": "Not in any cluster.", "error": None} if k == -1
+                    else label(namer, texts, vectors, members))
+            labels.append({"level": level, "cluster_id": int(k), "parent_cluster_id": parent,
+                           "size": int(members.sum()), **text})
+    labels = pd.DataFrame(labels)
+    yield dg.MaterializeResult(asset_key=["arena", "property_clusters"], metadata={
+        "dagster/row_count": warehouse.write_table("arena.property_clusters", assigned),
+        "fine_clusters": int(len(set(fine) - {-1})), "coarse_clusters": int(len(set(coarse) - {-1})),
+        "outliers": int(result.was_outlier.sum()), "min_cluster_size": result.min_cluster_size})
+    yield dg.MaterializeResult(asset_key=["arena", "cluster_labels"], metadata={
+        "dagster/row_count": warehouse.write_table("arena.cluster_labels", labels),
+        "label_errors": int(labels.error.notna().sum())})

@@ -1,0 +1,147 @@
+"""Arena behaviours: planted behaviours recovered; every metric re-derived with pandas + statsmodels."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+
+from resources import build_resources
+from resources.datasets import DatasetError, Datasets
+from resources.warehouse import Warehouse
+from tests.test_app import page  # noqa: F401  (the Chromium page fixture)
+
+FICTIONAL = {"ops": {"arena__battles": {"config": {"dataset": "fictional", "num_samples": 120}},
+                     "arena__battle_differences": {"config": {"describer_source": "planted"}},
+                     "arena_property_clusters": {"config": {"enable_dim_reduction": False}}}}
+
+
+@pytest.fixture(scope="module")
+def fictional_warehouse(tmp_path_factory):
+    from tests.conftest import write_settings
+
+    path = write_settings(tmp_path_factory.mktemp("arena") / "dagster_project.toml")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIBESCOPE_SETTINGS", str(path))
+        import definitions
+
+        result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)),
+                                selection=dg.AssetSelection.groups("arena"), run_config=FICTIONAL)
+        assert result.success
+        yield Warehouse(settings_file=str(path))
+
+
+def test_planted_behaviours_are_recovered(fictional_warehouse):
+    wh = fictional_warehouse
+    members = wh.query("""SELECT c.coarse_cluster_id, c.fine_cluster_id, p.model
+                          FROM arena.property_clusters c JOIN arena.behavior_properties p USING (property_id)""")
+    for model in ("fictional-bullets", "fictional-apologetic", "fictional-curious"):
+        for level in ("fine_cluster_id", "coarse_cluster_id"):
+            # the cluster holding most of this model's properties comes >= 80% from this model
+            home = members[members.model == model][level].mode()[0]
+            share = (members[members[level] == home].model == model).mean()
+            assert share >= 0.8, f"{model}: its {level} {home} is only {share:.0%} its own"
+    assert "fictional-plain" not in set(members.model)  # it has no planted behaviour
+    categories = wh.query("SELECT * FROM arena.prompt_categories")
+    assert categories.broad_category.notna().all() and categories.narrower_category.notna().all()
+    assert len(categories) == 120
+
+
+def test_metrics_equal_pandas_and_statsmodels(fictional_warehouse):
+    wh = fictional_warehouse
+    battles = wh.query("SELECT battle_id, model_a, model_b, winner FROM arena.battles")
+    clusters = wh.query("SELECT battle_id, model, fine_cluster_id, coarse_cluster_id FROM arena.property_clusters")
+    got = wh.query("SELECT * FROM arena.model_cluster_metrics")
+    sides = pd.concat([
+        battles.assign(model=battles.model_a, outcome=battles.winner.map({"model_a": "win", "model_b": "loss", "tie": "tie"})),
+        battles.assign(model=battles.model_b, outcome=battles.winner.map({"model_b": "win", "model_a": "loss", "tie": "tie"})),
+    ])[["battle_id", "model", "outcome"]]
+    checked = 0
+    for level in ("fine", "coarse"):
+        col = f"{level}_cluster_id"
+        expected = []
+        for k in sorted(clusters[col].unique()):
+            shows = set(map(tuple, clusters.loc[clusters[col] == k, ["battle_id", "model"]].to_numpy()))
+            s = sides.assign(shows=[(b, m) in shows for b, m in zip(sides.battle_id, sides.model)])
+            for model, g in s.groupby("model"):
+                w, wo = g[g.shows], g[~g.shows]
+                others = s[s.model != model]
+                row = {"cluster_id": k, "model": model, "battles": len(g), "battles_with": len(w),
+                       "proportion": len(w) / len(g), "proportion_delta": len(w) / len(g) - others.shows.mean(),
+                       "p_value": np.nan}
+                dw = w[w.outcome != "tie"]
+                dwo = wo[wo.outcome != "tie"]
+                if len(dw) and len(dwo):
+                    kw, kwo = (dw.outcome == "win").sum(), (dwo.outcome == "win").sum()
+                    row["win_rate_with"], row["win_rate_without"] = kw / len(dw), kwo / len(dwo)
+                    row["ci"] = proportion_confint(kw, len(dw), method="wilson")
+                    pooled = (kw + kwo) / (len(dw) + len(dwo))
+                    row["p_value"] = proportions_ztest([kw, kwo], [len(dw), len(dwo)])[1] if 0 < pooled < 1 else np.nan
+                expected.append(row)
+        expected = pd.DataFrame(expected)
+        for model, fam in expected.groupby("model"):
+            ok = fam.p_value.notna()
+            expected.loc[fam.index[ok], "p_holm"] = multipletests(fam.p_value[ok], method="holm")[1]
+        mine = got[got.level == level].set_index(["cluster_id", "model"])
+        for r in expected.itertuples():
+            m = mine.loc[(r.cluster_id, r.model)]
+            assert (m.battles, m.battles_with) == (r.battles, r.battles_with)
+            assert m.proportion == pytest.approx(r.proportion) and m.proportion_delta == pytest.approx(r.proportion_delta)
+            if isinstance(getattr(r, "ci", None), tuple) and not np.isnan(r.p_value):
+                assert m.win_rate_with == pytest.approx(r.win_rate_with)
+                assert m.win_rate_without == pytest.approx(r.win_rate_without)
+                assert (m.win_rate_with_ci_low, m.win_rate_with_ci_high) == pytest.approx(r.ci)
+                assert m.p_value == pytest.approx(r.p_value, rel=1e-9)
+                assert m.p_holm == pytest.approx(r.p_holm, rel=1e-9)
+                checked += 1
+    assert checked >= 5
+
+
+def test_bad_battle_files_name_the_problem(tmp_path):
+    from assets.arena.battles import load_battles
+    from assets.arena.config import BattlesConfig
+
+    pd.DataFrame({"model_a": ["x"], "model_b": ["y"], "prompt": ['["hi"]']}).to_csv(tmp_path / "few.csv", index=False)
+    with pytest.raises(DatasetError, match=r"few\.csv: missing column\(s\) response_a, response_b, winner"):
+        load_battles(BattlesConfig(dataset=str(tmp_path / "few.csv")), Datasets())
+    pd.DataFrame({"model_a": ["x"], "model_b": ["y"], "prompt": ['["hi"]'], "response_a": ['["a"]'],
+                  "response_b": ['["b"]'], "winner": ["model_c"]}).to_csv(tmp_path / "odd.csv", index=False)
+    with pytest.raises(DatasetError, match=r"unknown winner value\(s\) 'model_c' \(1 rows\)"):
+        load_battles(BattlesConfig(dataset=str(tmp_path / "odd.csv")), Datasets())
+
+
+def test_bundled_sample_battles():
+    from assets.arena.battles import load_battles
+    from assets.arena.config import BattlesConfig
+
+    frame = load_battles(BattlesConfig(num_samples=999, filter_english=False), Datasets())
+    assert len(frame) == 999 and set(frame.winner) == {"model_a", "model_b", "tie"}
+    assert (frame.winner == "tie").sum() == 295 and (frame.n_turns > 1).any()
+    english = load_battles(BattlesConfig(num_samples=999, exclude_ties=True), Datasets())
+    assert len(english) < 704 and "tie" not in set(english.winner)
+
+
+@pytest.mark.slow
+def test_exports_and_page(fictional_warehouse, tmp_path, page, artifacts):
+    import definitions
+    from tests.test_app import streamlit_app
+
+    settings_file = fictional_warehouse.settings_file
+    result = dg.materialize([*definitions.defs.assets], resources=build_resources(settings_file),
+                            selection=["arena/exports"])
+    folder = result.asset_materializations_for_node("arena__exports")[0].metadata["folder"].value
+    from pathlib import Path
+
+    html = (Path(folder) / "interactive_cluster_visualization.html").read_text()
+    assert html.count("plotly-graph-div") >= 3
+    assert len(pd.read_parquet(Path(folder) / "properties.parquet")) == len(
+        fictional_warehouse.query("SELECT * FROM arena.behavior_properties"))
+    with streamlit_app(settings_file, tmp_path) as url:
+        page.goto(f"{url}/Arena_behaviours")
+        page.get_by_text("Which behaviours go with winning").wait_for()
+        page.get_by_text("Example battle:", exact=False).wait_for()
+        page.locator(".js-plotly-plot").first.wait_for()
+        assert page.locator(".js-plotly-plot").count() >= 4
+        page.wait_for_timeout(1500)
+        page.screenshot(path=artifacts / "app_arena.png", full_page=True)

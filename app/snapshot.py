@@ -32,3 +32,12 @@ def tables(con):
           ON m.table_name = t.schema_name || '.' || t.table_name
         ORDER BY schema, "table"
     """).df()
+
+
+def require(con, schema: str, table: str, hint: str) -> None:
+    """Stop the page with a hint when the analysis has not been materialized yet."""
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                        [schema, table]).fetchone()[0]
+    if not found:
+        st.info(f"No results yet: {hint}")
+        st.stop()

@@ -68,6 +68,20 @@ def _ternary(fn):
     return udf
 
 
+def _wilson(sign: float):
+    """Wilson score interval bound for k successes in n trials (95%)."""
+    z = stats.norm.ppf(0.975)
+
+    def bound(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = k / n
+            centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+            return np.where(n > 0, centre + sign * half, np.nan)
+
+    return bound
+
+
 UDFS = {
     # name: (function, argument count, what it is)
     "norm_sf": (_unary(stats.norm.sf), 1, "P(Z > z) for a standard normal Z"),
@@ -77,6 +91,8 @@ UDFS = {
     "t_ppf": (_binary(stats.t.ppf), 2, "Student's t quantile with df degrees of freedom"),
     "chi2_sf": (_binary(stats.chi2.sf), 2, "P(X > x) for chi-squared with df degrees of freedom"),
     "binom_sf": (_ternary(stats.binom.sf), 3, "P(X > k) for X ~ Binomial(n, p): binom_sf(k, n, p)"),
+    "wilson_low": (_binary(_wilson(-1.0)), 2, "lower end of the Wilson 95% interval for k of n"),
+    "wilson_high": (_binary(_wilson(+1.0)), 2, "upper end of the Wilson 95% interval for k of n"),
 }
 
 

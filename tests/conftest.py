@@ -6,6 +6,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the network, ever
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import shutil
+from contextlib import contextmanager
 import socket
 import subprocess
 import sys
@@ -69,23 +70,28 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90
     raise TimeoutError(f"no answer from {url}")
 
 
+@contextmanager
+def serve(command: list[str], health_url: str, log: Path, env: dict | None = None):
+    """Run a server on 127.0.0.1 until the block ends; fail with its log if it does not come up."""
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_http(health_url, proc, log)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """llama.cpp's OpenAI-compatible server on 127.0.0.1 with the embedded model."""
     port = free_port()
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", embedded_gguf(),
-         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--logits_all", "true"],
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", proc, log)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", embedded_gguf(),
+               "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+               "--n_ctx", "2048", "--logits_all", "true"]
+    with serve(command, f"http://127.0.0.1:{port}/v1/models", log):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """The Streamlit app in headless Chromium, reading warehouses that Dagster materialized."""
 
 import os
-import subprocess
 import sys
 from contextlib import contextmanager
 
@@ -15,7 +14,7 @@ from assets.core.role_health import role_health
 from assets.sql_models import load_sql_models
 from resources import build_resources
 from resources.warehouse import Warehouse
-from tests.conftest import ROOT, free_port, wait_http
+from tests.conftest import free_port, serve
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -24,20 +23,11 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 @contextmanager
 def streamlit_app(settings_file, tmp_path):
     port = free_port()
-    log = tmp_path / "streamlit.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
+    command = [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    with serve(command, f"http://127.0.0.1:{port}/_stcore/health", tmp_path / "streamlit.log",
+               env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)}):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from snapshot import warehouse
+from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · CJE", layout="wide")
 st.title("Causal judge evaluation")
 
 with warehouse() as con:
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'cje'").fetchall()}
-    if "policy_estimates" not in have:
-        st.info("No CJE results yet: materialize the `cje` group in Dagster (or `make demo`).")
-        st.stop()
+    require(con, "cje", "policy_estimates", "materialize the `cje` group in Dagster (or `make demo`).")
     estimates = con.execute("SELECT * FROM cje.policy_estimates").df()
     weights = con.execute("SELECT * FROM cje.weight_diagnostics").df()
     curve = con.execute("SELECT * FROM cje.calibration_curve").df()

@@ -3,16 +3,13 @@
 import plotly.express as px
 import streamlit as st
 
-from snapshot import warehouse
+from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · dataset difference", layout="wide")
 st.title("Dataset difference")
 
 with warehouse() as con:
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'diff'").fetchall()}
-    if "iteration_metrics" not in have:
-        st.info("No results yet: materialize the `diff` group in Dagster, or run `python -m assets.diff A B`.")
-        st.stop()
+    require(con, "diff", "iteration_metrics", "materialize the `diff` group in Dagster, or run `python -m assets.diff A B`.")
     metrics = con.execute("SELECT * FROM diff.iteration_metrics").df()
     iterations = con.execute("SELECT iteration, epoch, description, rows_shown FROM diff.iterations ORDER BY iteration").df()
     reliability = con.execute("SELECT * FROM diff.reliability").df()

@@ -4,16 +4,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from assets.arena.views import PROPERTIES, cluster_tree, model_bars, property_map
-from snapshot import warehouse
+from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · arena behaviours", layout="wide")
 st.title("Arena behaviours")
 
 with warehouse() as con:
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'arena'").fetchall()}
-    if "model_cluster_metrics" not in have:
-        st.info("No results yet: materialize the `arena` group in Dagster (or `make demo`).")
-        st.stop()
+    require(con, "arena", "model_cluster_metrics", "materialize the `arena` group in Dagster (or `make demo`).")
     properties = con.execute(PROPERTIES).df()
     labels = con.execute("SELECT * FROM arena.cluster_labels").df()
     metrics = con.execute("SELECT * FROM arena.model_cluster_metrics").df()

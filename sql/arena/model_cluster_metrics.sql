@@ -66,8 +66,7 @@ with_rates AS (
         wins_with / nullif(wins_with + losses_with, 0) AS win_rate_with,
         wins_without / nullif(wins_without + losses_without, 0) AS win_rate_without,
         (wins_with + wins_without) / nullif(wins_with + losses_with + wins_without + losses_without, 0)
-            AS win_rate_pooled,
-        1.959963984540054 AS z95
+            AS win_rate_pooled
     FROM per_model
     WINDOW cluster AS (PARTITION BY level, cluster_id)
 ),
@@ -102,23 +101,11 @@ SELECT
     r.proportion, r.proportion_others, r.proportion_delta,
     r.wins_with, r.losses_with, r.ties_with, r.wins_without, r.losses_without, r.ties_without,
     r.win_rate_with,
-    (r.win_rate_with + r.z95 * r.z95 / (2 * r.decided_with)) / (1 + r.z95 * r.z95 / r.decided_with)
-        - r.z95 * sqrt(r.win_rate_with * (1 - r.win_rate_with) / r.decided_with
-                       + r.z95 * r.z95 / (4 * r.decided_with * r.decided_with)) / (1 + r.z95 * r.z95 / r.decided_with)
-        AS win_rate_with_ci_low,
-    (r.win_rate_with + r.z95 * r.z95 / (2 * r.decided_with)) / (1 + r.z95 * r.z95 / r.decided_with)
-        + r.z95 * sqrt(r.win_rate_with * (1 - r.win_rate_with) / r.decided_with
-                       + r.z95 * r.z95 / (4 * r.decided_with * r.decided_with)) / (1 + r.z95 * r.z95 / r.decided_with)
-        AS win_rate_with_ci_high,
+    wilson_low(r.wins_with, r.decided_with) AS win_rate_with_ci_low,
+    wilson_high(r.wins_with, r.decided_with) AS win_rate_with_ci_high,
     r.win_rate_without,
-    (r.win_rate_without + r.z95 * r.z95 / (2 * r.decided_without)) / (1 + r.z95 * r.z95 / r.decided_without)
-        - r.z95 * sqrt(r.win_rate_without * (1 - r.win_rate_without) / r.decided_without
-                       + r.z95 * r.z95 / (4 * r.decided_without * r.decided_without)) / (1 + r.z95 * r.z95 / r.decided_without)
-        AS win_rate_without_ci_low,
-    (r.win_rate_without + r.z95 * r.z95 / (2 * r.decided_without)) / (1 + r.z95 * r.z95 / r.decided_without)
-        + r.z95 * sqrt(r.win_rate_without * (1 - r.win_rate_without) / r.decided_without
-                       + r.z95 * r.z95 / (4 * r.decided_without * r.decided_without)) / (1 + r.z95 * r.z95 / r.decided_without)
-        AS win_rate_without_ci_high,
+    wilson_low(r.wins_without, r.decided_without) AS win_rate_without_ci_low,
+    wilson_high(r.wins_without, r.decided_without) AS win_rate_without_ci_high,
     r.z,
     r.p_value,
     CASE WHEN r.p_value IS NOT NULL THEN least(1, max((r.m - r.p_rank + 1) * r.p_value) OVER (

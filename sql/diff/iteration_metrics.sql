@@ -50,7 +50,7 @@ abstentions AS (
 ),
 
 with_accuracy AS (
-    SELECT *, (true_a + true_b) / n AS accuracy, 1.959963984540054 AS z
+    SELECT *, (true_a + true_b) / n AS accuracy
     FROM scored
 )
 
@@ -58,12 +58,8 @@ SELECT
     a.stage, a.iteration, a.split, a.n_rows, a.n_abstained,
     s.n, s.n_a, s.true_a, s.false_b, s.false_a, s.true_b,
     s.accuracy,
-    (s.accuracy + s.z * s.z / (2 * s.n)) / (1 + s.z * s.z / s.n)
-        - s.z * sqrt(s.accuracy * (1 - s.accuracy) / s.n + s.z * s.z / (4 * s.n * s.n)) / (1 + s.z * s.z / s.n)
-        AS accuracy_ci_low,
-    (s.accuracy + s.z * s.z / (2 * s.n)) / (1 + s.z * s.z / s.n)
-        + s.z * sqrt(s.accuracy * (1 - s.accuracy) / s.n + s.z * s.z / (4 * s.n * s.n)) / (1 + s.z * s.z / s.n)
-        AS accuracy_ci_high,
+    wilson_low(s.true_a + s.true_b, s.n) AS accuracy_ci_low,
+    wilson_high(s.true_a + s.true_b, s.n) AS accuracy_ci_high,
     least(1.0, 2 * binom_sf(greatest(s.true_a + s.true_b, s.n - s.true_a - s.true_b) - 1, s.n, 0.5))
         AS binomial_p_value,
     s.auroc, s.brier, s.log_loss, s.mean_confidence

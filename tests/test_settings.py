@@ -40,11 +40,11 @@ def test_out_of_range_value_is_named(tmp_path):
 
 
 def test_policy_roles_are_named_with_a_dot(tmp_path):
-    path = write_settings(tmp_path / "s.toml", '[roles.policy.p0]\nbackend = "llamacpp"\n'
-                                               'system_prompt = "Be helpful."\ntemperature = 0.5\n')
+    path = write_settings(tmp_path / "s.toml", '[roles.policy.extra]\nbackend = "llamacpp"\n'
+                                               'system_prompt = "Be helpful."\ntemperature = 0.7\n')
     s = load_settings(path)
-    assert s.role("policy.p0").temperature == 0.5
-    with pytest.raises(SettingsError, match="configured roles: .*policy.p0"):
+    assert s.role("policy.extra").temperature == 0.7 and s.role("policy.p0").temperature == 0.5
+    with pytest.raises(SettingsError, match="configured roles: .*policy.extra"):
         s.role("policy.p9")
 
 

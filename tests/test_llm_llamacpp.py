@@ -71,6 +71,16 @@ def test_long_input_is_truncated_and_recorded(llm):
     assert llm.cache.calls().truncated.tolist() == [True]
 
 
+def test_max_tokens_beyond_the_window_still_answers(llm):
+    # a JSON retry doubles max_tokens (768 -> 3072 on a 2048 window): the prompt keeps half the
+    # window, the answer gets the rest, and nothing fails
+    text = "The quick brown fox jumps over the lazy dog. " * 300
+    out = llm.client("describer").chat([{"role": "user", "content": text + "Summarise."}], max_tokens=3072,
+                                       temperature=0.0)
+    assert out.truncated and out.text
+    assert out.prompt_tokens + out.completion_tokens <= 2048
+
+
 def test_choice_logprobs_equal_llama_cpp_own_logprobs(llm, reference_llama):
     client = llm.client("classifier")
     messages = [{"role": "user", "content": "Is water wet? Answer only with 'A' for yes or 'B' for no."}]

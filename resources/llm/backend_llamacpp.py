@@ -126,9 +126,12 @@ class LlamaCppBackend:
 
     # --- calls ----------------------------------------------------------------------------
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
-        messages, truncated = self._fit(request["messages"], request["max_tokens"])
+        # a JSON retry doubles max_tokens and may ask for more than the window holds: keep at
+        # least half of it for the prompt, and let the answer have what is left
+        messages, truncated = self._fit(request["messages"], min(request["max_tokens"], self.n_ctx // 2))
+        max_tokens = min(request["max_tokens"], self.n_ctx - self.count(messages))
         kwargs: dict[str, Any] = dict(temperature=request["temperature"], top_p=request["top_p"],
-                                      max_tokens=request["max_tokens"], seed=request["seed"])
+                                      max_tokens=max_tokens, seed=request["seed"])
         if "json_schema" in request:  # grammar-constrained decoding from the JSON schema
             kwargs["response_format"] = {"type": "json_object", "schema": request["json_schema"]}
         with self.lock:

@@ -58,19 +58,25 @@ class HiddenStates(dg.ConfigurableResource):
     model: str = ""   # "" = [hidden_states] model in the settings file
     device: str = ""  # "" = [hidden_states] device
 
-    def _resolved(self) -> tuple[str, str, int]:
+    def _resolved(self, model: str = "") -> tuple[str, str, int]:
         s = load_settings(self.settings_file or None).hidden_states
-        return self.model or s.model, self.device or s.device, s.batch_size
+        return model or self.model or s.model, self.device or s.device, s.batch_size
 
-    def num_layers(self) -> int:
-        model, device, _ = self._resolved()
-        return _load(model, device)[1].config.num_hidden_layers
+    def model_name(self, model: str = "") -> str:
+        return self._resolved(model)[0]
 
-    def hidden_states(self, texts: list[str], layer: int) -> list[TokenStates]:
-        """Hidden states after block `layer` (0 = the embeddings) for every token of each text."""
+    def num_layers(self, model: str = "") -> int:
+        name, device, _ = self._resolved(model)
+        return _load(name, device)[1].config.num_hidden_layers
+
+    def hidden_states(self, texts: list[str], layer: int, model: str = "",
+                      max_tokens: int = 0) -> list[TokenStates]:
+        """Hidden states after block `layer` (0 = the embeddings) for every token of each text,
+        of `model` (default: the resource's); texts longer than `max_tokens` (0 = the model's
+        context) are cut there."""
         import torch
 
-        model, device, batch_size = self._resolved()
+        model, device, batch_size = self._resolved(model)
         tokenizer, lm = _load(model, device)
         depth = lm.config.num_hidden_layers
         if not 0 <= layer <= depth:
@@ -79,7 +85,8 @@ class HiddenStates(dg.ConfigurableResource):
         for start in range(0, len(texts), batch_size):
             batch = texts[start:start + batch_size]
             enc = tokenizer(batch, return_tensors="pt", padding=True, return_offsets_mapping=True,
-                            truncation=True, max_length=getattr(lm.config, "max_position_embeddings", 8192))
+                            truncation=True,
+                            max_length=max_tokens or getattr(lm.config, "max_position_embeddings", 8192))
             offsets = enc.pop("offset_mapping").numpy()
             with torch.no_grad():
                 result = lm(**{k: v.to(device) for k, v in enc.items()}, output_hidden_states=True)

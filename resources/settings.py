@@ -20,7 +20,6 @@ Backend = Literal["llamacpp", "openai", "vllm"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 EMBEDDED_LLM = "smollm2-135m-instruct"
 EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
-FIXED_ROLES = ("describer", "classifier", "judge", "oracle", "namer")
 
 PATH_ENV = {
     "warehouse": "VIBESCOPE_WAREHOUSE",
@@ -28,6 +27,7 @@ PATH_ENV = {
     "reports": "VIBESCOPE_REPORTS",
     "cache": "VIBESCOPE_CACHE",
     "embedding_cache": "VIBESCOPE_EMBEDDING_CACHE",
+    "models": "VIBESCOPE_MODELS",
 }
 
 
@@ -45,6 +45,7 @@ class Paths(_Strict):
     reports: str = "reports"
     cache: str = "data/llm_cache.sqlite"
     embedding_cache: str = "data/embedding_cache.sqlite"
+    models: str = "data/models"  # fitted models (e.g. activation clusterers) that assign new data
 
 
 class LlamaCppSettings(_Strict):

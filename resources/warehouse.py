@@ -30,7 +30,7 @@ import pyarrow as pa
 from filelock import FileLock
 from scipy import stats
 
-from resources.settings import load_settings
+from resources.settings import Settings, load_settings
 
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 WRITE_LOCK_TIMEOUT_S = 900
@@ -161,14 +161,16 @@ class Warehouse(dg.ConfigurableResource):
     snapshot_path: str = ""
 
     @property
+    def settings(self) -> Settings:
+        return load_settings(self.settings_file or None)
+
+    @property
     def db_path(self) -> Path:
-        return Path(self.path) if self.path else load_settings(self.settings_file or None).path("warehouse")
+        return Path(self.path) if self.path else self.settings.path("warehouse")
 
     @property
     def snapshot(self) -> Path:
-        if self.snapshot_path:
-            return Path(self.snapshot_path)
-        return load_settings(self.settings_file or None).path("snapshot")
+        return Path(self.snapshot_path) if self.snapshot_path else self.settings.path("snapshot")
 
     # --- writing ----------------------------------------------------------------------------
     @contextmanager

@@ -46,18 +46,11 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                  "input_truncated": False} for b in battles.itertuples()]
     elif config.describer_source == "llm":
         client = llm.client("describer", context, model=config.model_name)
-        requests = [request(b, config) for b in battles.itertuples()]
-        if config.batches:
-            path = batch.write_requests(client, [{"method": "chat_json", **r} for r in requests],
-                                        llm.settings.path("cache").parent / "batches" / "arena_differences.jsonl")
-            waiting = batch.pending(client, path)
-            if waiting:  # nothing is called live in batch mode
-                raise RuntimeError(f"{len(waiting)} of {len(requests)} requests wait for their batch: {path} "
-                                   "(+ .meta.json). Run it (resources.llm.batch.submit and poll, or "
-                                   "run_locally), ingest it, and materialize again")
+        requests = [{"method": "chat_json", **request(b, config)} for b in battles.itertuples()]
         if config.max_workers and hasattr(client.backend, "max_workers"):
             client.backend.max_workers = config.max_workers
-        results = client.run_batch([{"method": "chat_json", **r} for r in requests])
+        results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "arena_differences.jsonl",
+                            config.batches)
         rows = [{"battle_id": b.battle_id,
                  "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
                  "error": r.error, "raw": None if r.ok else r.raw, "input_truncated": r.truncated}

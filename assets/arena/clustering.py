@@ -84,13 +84,14 @@ class Clustering:
     fine: np.ndarray          # fine cluster per item
     was_outlier: np.ndarray   # HDBSCAN called it noise (then assigned, when asked)
     coarse: dict[int, int]    # fine -> coarse
-    xy: np.ndarray
     min_cluster_size: int
     warning: str | None
 
 
 def cluster(embeddings: np.ndarray, min_cluster_size: int, enable_dim_reduction: bool = True,
             assign: bool = True, hierarchical: bool = True, seed: int = 42) -> Clustering:
+    """Reduce, HDBSCAN, assign outliers, group into coarse clusters (the map's 2-D layout is
+    `coordinates`, a step of its own)."""
     size, warning = scaled_min_cluster_size(min_cluster_size, len(embeddings))
     x = reduce(embeddings, seed=seed) if enable_dim_reduction else embeddings
     labels = density_clusters(x, size)
@@ -102,5 +103,4 @@ def cluster(embeddings: np.ndarray, min_cluster_size: int, enable_dim_reduction:
     coarse = coarse_groups(embeddings, labels) if hierarchical else {k: k for k in set(labels)}
     if -1 in set(labels):
         coarse[-1] = -1
-    return Clustering(labels, was_outlier, coarse, coordinates(embeddings, enable_dim_reduction, seed),
-                      size, warning)
+    return Clustering(labels, was_outlier, coarse, size, warning)

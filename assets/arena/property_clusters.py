@@ -56,10 +56,11 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
     if result.warning:
         context.log.warning(result.warning)
     fine = result.fine
+    xy = clustering.coordinates(vectors, config.enable_dim_reduction, config.seed)
     coarse = np.array([result.coarse[k] for k in fine])
     assigned = pd.DataFrame({"property_id": props.property_id, "battle_id": props.battle_id, "model": props.model,
                              "fine_cluster_id": fine, "coarse_cluster_id": coarse,
-                             "was_outlier": result.was_outlier, "x": result.xy[:, 0], "y": result.xy[:, 1]})
+                             "was_outlier": result.was_outlier, "x": xy[:, 0], "y": xy[:, 1]})
     namer = llm.client("namer", context)
     labels = []
     for level, ids in (("fine", fine), ("coarse", coarse)):

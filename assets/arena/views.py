@@ -2,13 +2,11 @@
 and the exports: differences and clusters as CSV, JSONL and Parquet, and an interactive HTML map."""
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import plotly.express as px
 
-from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 PROPERTIES = """
@@ -46,7 +44,7 @@ def model_bars(metrics: pd.DataFrame, level: str = "coarse"):
 def exports(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Differences, properties, clusters and metrics as CSV, JSONL and Parquet, plus
     `interactive_cluster_visualization.html` (the map, the tree and the bars, standalone)."""
-    folder = (load_settings(warehouse.settings_file or None).path("reports") / "arena"
+    folder = (warehouse.settings.path("reports") / "arena"
               / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
     folder.mkdir(parents=True, exist_ok=True)
     properties = warehouse.query(PROPERTIES)

@@ -28,7 +28,7 @@ scale, and for the direct term the policy's fresh draws at the same prompts.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats

@@ -18,7 +18,6 @@ from assets.diff import prompts
 from assets.diff.config import ReportConfig
 from assets.diff.loop import classify
 from resources.llm import LLM, RoleClient
-from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 
@@ -77,7 +76,7 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, llm: LLM,
     event = context.instance.get_latest_materialization_event(dg.AssetKey(["diff", "rows"]))
     meta = {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
     folder = Path(config.output_dir) if config.output_dir else (
-        load_settings(warehouse.settings_file or None).path("reports") / "diff"
+        warehouse.settings.path("reports") / "diff"
         / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
     folder.mkdir(parents=True, exist_ok=True)
     classifier = llm.settings.role("classifier")

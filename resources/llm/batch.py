@@ -168,3 +168,16 @@ def pending(client: RoleClient, path: str | Path) -> list[str]:
     """custom_ids of the batch whose answers are not in the call cache yet."""
     meta = _read_meta(client, Path(path))
     return [key for key in meta["requests"] if client.cache.get(key) is None]
+
+
+def run(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path, batches: bool) -> list[Any]:
+    """`client.run_batch(requests)`; with `batches`, first write them to `path` as a batch file and
+    stop (raise) while any answer is missing from the cache, so nothing is called live."""
+    if batches:
+        path = write_requests(client, requests, path)
+        waiting = pending(client, path)
+        if waiting:
+            raise RuntimeError(f"{len(waiting)} of {len(requests)} requests wait for their batch: {path} "
+                               "(+ .meta.json). Run it (resources.llm.batch.submit and poll, or run_locally), "
+                               "ingest it, and materialize again")
+    return client.run_batch(requests)

@@ -5,8 +5,6 @@ import math
 import numpy as np
 import pytest
 
-from assets.cje.config import SAMPLE
-from resources.datasets import DatasetError
 from resources.warehouse import Warehouse
 from tests.cje.conftest import materialize_cje, sample_rows, write_logged
 

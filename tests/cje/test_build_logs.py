@@ -116,7 +116,6 @@ def test_bad_config_is_refused(settings_file, tmp_path):
 def test_policies_through_the_openai_backend(llama_server, tmp_path, monkeypatch):
     import definitions
     from resources import build_resources
-    from resources.llm import CapabilityError
 
     policy = ('backend = "openai"\nmodel = "smollm2"\nmax_tokens = 24\nchat_template = "smollm2-135m-instruct"\n'
               'temperature = 0.5\n')

@@ -1,0 +1,49 @@
+"""Activation clusters: method x k heatmaps of the graded scores, and each cluster's title,
+description and example sentences."""
+
+import plotly.express as px
+import streamlit as st
+
+from assets.acts.cost import from_settings
+from snapshot import require, warehouse
+
+st.set_page_config(page_title="vibescope · activation clusters", layout="wide")
+st.title("Activation clusters")
+
+with warehouse() as con:
+    require(con, "acts", "clustering_scores", "materialize the `acts` group in Dagster.")
+    scores = con.execute("SELECT * FROM acts.clustering_scores").df()
+    means = con.execute("SELECT * FROM acts.activation_means").df().iloc[0]
+    categories = con.execute("SELECT * FROM acts.category_scores ORDER BY method, k, repetition, cluster_id").df()
+    titles = con.execute("SELECT method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles").df()
+    text = con.execute("SELECT sentence_id, text FROM acts.sentences").df().set_index("sentence_id").text
+
+st.caption(f"{means.model}, layer {means.layer}, {means.n_sentences} sentences")
+calls = from_settings()
+st.info(f"The settings' configuration makes up to **{calls['total']}** LLM calls: namer {calls['namer']}, "
+        f"membership {calls['membership']}, completeness {calls['completeness']}, similarity {calls['similarity']}.")
+
+metric_names = sorted(scores.metric.unique(), key=lambda m: (m != "final_score", m))
+metric = st.selectbox("Metric", metric_names, index=0)
+shown = scores[scores.metric == metric]
+grid = shown.pivot_table(index="method", columns="k", values="mean")
+grid.columns = grid.columns.astype(str)  # k as categories, not a numeric axis
+fig = px.imshow(grid, text_auto=".2f", aspect="auto", color_continuous_scale="RdBu",
+                labels={"color": metric}, title=f"{metric} (mean over repetitions)")
+st.plotly_chart(fig, use_container_width=True)
+with st.expander("Every score, with its spread over repetitions"):
+    st.dataframe(scores.sort_values(["metric", "method", "k"]), hide_index=True, use_container_width=True)
+
+st.subheader("Clusters")
+left, middle, right = st.columns(3)
+method = left.selectbox("Method", sorted(categories.method.unique()))
+k = middle.selectbox("k", sorted(categories[categories.method == method].k.unique()))
+repetition = right.selectbox("Repetition", sorted(categories[(categories.method == method)
+                                                             & (categories.k == k)].repetition.unique()))
+chosen = categories[(categories.method == method) & (categories.k == k) & (categories.repetition == repetition)]
+examples = titles[(titles.method == method) & (titles.k == k) & (titles.repetition == repetition)]
+examples = examples.set_index("cluster_id").shown_sentence_ids
+for c in chosen.itertuples():
+    with st.expander(f"{c.cluster_id}. {c.title} ({c.size} sentences; F1 {c.f1:.2f})"):
+        st.write(c.description)
+        st.markdown("\n".join(f"- {text[s]}" for s in examples[c.cluster_id][:5]))

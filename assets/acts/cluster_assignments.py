@@ -1,0 +1,111 @@
+"""`acts.cluster_assignments` and `acts.cluster_fits`: every method x k, fitted and saved.
+
+For each method and k (k above the number of sentences is skipped with a warning) the method is
+fitted with `seed`; its labels are the assignments. `stability_seeds` - 1 more fits with other
+seeds give the seed-stability ARI. `acts.cluster_fits` holds the label-free metrics and the
+SAE's validation figures; the fitted model (with the centring mean) is saved under
+<paths.models>/acts/<model_id>_layer<layer>/<method>_k<k>.joblib, and `assign` places new
+sentences with it.
+"""
+
+import time
+from pathlib import Path
+
+import dagster as dg
+import joblib
+import numpy as np
+import pandas as pd
+
+from assets.acts import label_free_metrics, methods
+from assets.acts.activations import project
+from assets.acts.config import ClustersConfig
+from resources.warehouse import Warehouse
+
+
+def load_vectors(warehouse: Warehouse) -> tuple[list[str], np.ndarray]:
+    frame = warehouse.query("SELECT sentence_id, vector FROM acts.activations ORDER BY sentence_id")
+    return frame.sentence_id.tolist(), np.stack(frame.vector.to_numpy()).astype(np.float32)
+
+
+def model_path(models_dir: Path, model_id: str, layer: int, method: str, k: int) -> Path:
+    return models_dir / "acts" / f"{model_id}_layer{layer}" / f"{method}_k{k}.joblib"
+
+
+def assign(path: str | Path, raw_vectors: np.ndarray) -> np.ndarray:
+    """Clusters of new sentences' raw (uncentred) mean hidden states, with a saved model."""
+    bundle = joblib.load(path)
+    if raw_vectors.shape[1] != len(bundle["mean"]):
+        raise ValueError(f"{path}: vectors have {raw_vectors.shape[1]} dimensions, the model "
+                         f"{bundle['model']} layer {bundle['layer']} has {len(bundle['mean'])}")
+    return bundle["estimator"].predict(project(raw_vectors.astype(np.float64), bundle["mean"]).astype(np.float32))
+
+
+def fit_all(x: np.ndarray, config: ClustersConfig, log=None) -> tuple[list[dict], dict]:
+    """Fit every method x k; returns fit records (label-free metrics, estimator, labels) and skips."""
+    unknown = sorted(set(config.methods) - set(methods.METHODS))
+    if unknown:
+        raise ValueError(f"unknown clustering method(s) {unknown}; valid: {', '.join(methods.METHODS)}")
+    bad_k = [k for k in config.clusters if k < 2]
+    if bad_k:
+        raise ValueError(f"clusters {bad_k}: every k must be at least 2")
+    skipped = sorted(k for k in set(config.clusters) if k > len(x))
+    if skipped and log:
+        log.warning(f"k {skipped} exceed the {len(x)} sentences and are skipped")
+    options = dict(n_samples=len(x), n_features=x.shape[1], pca_components=config.pca_components,
+                   gmm_covariance=config.gmm_covariance, agglomerative_max_points=config.agglomerative_max_points,
+                   sae_topk=config.sae_topk, sae_epochs=config.sae_epochs,
+                   sae_validation_fraction=config.sae_validation_fraction)
+    fits = []
+    for method in config.methods:
+        for k in sorted(set(config.clusters) - set(skipped)):
+            started = time.perf_counter()
+            estimator = methods.make(method, k, config.seed, **options)
+            labels = np.asarray(estimator.fit_predict(x))
+            seconds = time.perf_counter() - started
+            others = [np.asarray(methods.make(method, k, config.seed + i, **options).fit_predict(x))
+                      for i in range(1, config.stability_seeds)]
+            fits.append({"method": method, "k": k, "seed": config.seed, "estimator": estimator, "labels": labels,
+                         "fit_seconds": seconds, **methods.diagnostics(estimator),
+                         **label_free_metrics.scores(x, labels, config.seed),
+                         "stability_ari": label_free_metrics.seed_stability([labels, *others])})
+            if log:
+                log.info(f"{method} k={k}: {seconds:.1f} s, silhouette {fits[-1]['silhouette']}")
+    return fits, {"skipped_k": skipped}
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["acts", "cluster_assignments"], deps=[["acts", "activations"], ["acts", "activation_means"]],
+                        group_name="acts", kinds={"duckdb", "scikitlearn"}),
+           dg.AssetSpec(["acts", "cluster_fits"], deps=[["acts", "activations"], ["acts", "activation_means"]],
+                        group_name="acts", kinds={"duckdb", "scikitlearn"})],
+    name="acts_cluster_assignments",
+    description=__doc__,
+)
+def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfig, warehouse: Warehouse):
+    ids, x = load_vectors(warehouse)
+    means = warehouse.query("SELECT * FROM acts.activation_means").iloc[0]
+    fits, report = fit_all(x, config, context.log)
+    if not fits:
+        raise ValueError(f"every k in {config.clusters} exceeds the {len(x)} sentences: nothing to cluster")
+    models_dir = Path(warehouse.settings.path("models"))
+    assignments, records = [], []
+    for fit in fits:
+        path = model_path(models_dir, means.model_id, int(means.layer), fit["method"], fit["k"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"estimator": fit.pop("estimator"), "mean": np.asarray(means["mean"], dtype=np.float64),
+                     "model": means.model, "layer": int(means.layer), "method": fit["method"], "k": fit["k"]}, path)
+        labels = fit.pop("labels")
+        assignments.append(pd.DataFrame({"method": fit["method"], "k": fit["k"], "sentence_id": ids,
+                                         "cluster_id": labels.astype(int)}))
+        records.append({**fit, "n_sentences": len(ids), "model_path": str(path)})
+    fits_frame = pd.DataFrame(records)
+    for column in ("sae_validation_fvu", "sae_dead_latents", "sae_validation_rows"):
+        if column not in fits_frame:
+            fits_frame[column] = None
+    yield dg.MaterializeResult(asset_key=["acts", "cluster_assignments"], metadata={
+        "dagster/row_count": warehouse.write_table("acts.cluster_assignments", pd.concat(assignments)),
+        "methods": config.methods, "clusters": [k for k in config.clusters if k not in report["skipped_k"]],
+        "skipped_k": report["skipped_k"]})
+    yield dg.MaterializeResult(asset_key=["acts", "cluster_fits"], metadata={
+        "dagster/row_count": warehouse.write_table("acts.cluster_fits", fits_frame),
+        "models": str(models_dir / "acts")})

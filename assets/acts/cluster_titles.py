@@ -1,0 +1,87 @@
+"""`acts.cluster_titles`: a title and a description for every method x k x cluster x repetition.
+
+The role `namer` sees the cluster's most central members (cosine to the centroid), random other
+members (drawn anew each repetition) and a few whole thinking spans that contain central members.
+What it saw is stored (`shown_sentence_ids`) so the grader tests on other sentences. Empty
+clusters get no title. `batches` writes an OpenAI Batch API file and stops until it is ingested.
+"""
+
+import zlib
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.acts import prompts
+from assets.acts.cluster_assignments import load_vectors
+from assets.acts.config import TitlesConfig
+from assets.acts.sentences import thinking_span
+from assets.core.llm_calls import LLM_KIND
+from resources.llm import LLM, batch
+from resources.warehouse import Warehouse
+
+
+def shown_members(ids: np.ndarray, vectors: np.ndarray, n_central: int, n_random: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the most central members and of random others (into ids/vectors)."""
+    centroid = vectors.mean(axis=0)
+    order = np.argsort(-(vectors @ centroid), kind="stable")
+    central, rest = order[:n_central], order[n_central:]
+    chosen = rng.choice(rest, size=min(n_random, len(rest)), replace=False) if len(rest) else rest
+    return central, np.sort(chosen)
+
+
+def trace_context(traces: pd.Series, trace_ids: list[int], chars: int) -> str:
+    parts = []
+    for trace_id in trace_ids:
+        text = traces[trace_id]
+        start, end = thinking_span(text) or (0, len(text))
+        span = text[start:end].strip()
+        parts.append(f"<trace>\n{span[:chars]}{' [...]' if len(span) > chars else ''}\n</trace>")
+    return "\n".join(parts) or "(none)"
+
+
+def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: pd.DataFrame,
+                    vectors: dict[str, np.ndarray], traces: pd.Series) -> tuple[list[dict], list[dict]]:
+    """One request per method x k x non-empty cluster x repetition, and what each one showed."""
+    requests, shown = [], []
+    for (method, k), group in assignments.groupby(["method", "k"], sort=True):
+        for cluster_id, members in group.groupby("cluster_id", sort=True):
+            ids = members.sentence_id.to_numpy()
+            member_vectors = np.stack([vectors[i] for i in ids])
+            for rep in range(config.repetitions):
+                rng = np.random.default_rng([config.seed, int(k), int(cluster_id), rep, zlib.crc32(method.encode())])
+                central, chosen = shown_members(ids, member_vectors, config.n_central, config.n_random, rng)
+                text = sentences.loc[ids, "text"]
+                trace_ids = list(dict.fromkeys(sentences.loc[ids[central], "trace_id"]))[:config.n_traces]
+                message = prompts.NAMER.format(
+                    central="\n".join(f"- {t}" for t in text.iloc[central]),
+                    random="\n".join(f"- {t}" for t in text.iloc[chosen]) or "(none)",
+                    traces=trace_context(traces, trace_ids, config.trace_chars))
+                requests.append({"method": "chat_json", "messages": [{"role": "user", "content": message}],
+                                 "schema": prompts.TITLE_SCHEMA, "seed": rep})
+                shown.append({"method": method, "k": int(k), "cluster_id": int(cluster_id), "repetition": rep,
+                              "size": len(ids), "shown_sentence_ids": [*ids[central], *ids[chosen]]})
+    return requests, shown
+
+
+@dg.asset(key=["acts", "cluster_titles"], deps=[["acts", "cluster_assignments"]], group_name="acts",
+          kinds={"duckdb", LLM_KIND})
+def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm: LLM,
+                   warehouse: Warehouse) -> dg.MaterializeResult:
+    """Title and description of each cluster, `repetitions` times, by role namer."""
+    assignments = warehouse.query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
+    sentences = warehouse.query("SELECT sentence_id, trace_id, text FROM acts.sentences").set_index("sentence_id")
+    traces = warehouse.query("SELECT trace_id, full_response FROM acts.traces").set_index("trace_id").full_response
+    ids, x = load_vectors(warehouse)
+    requests, shown = naming_requests(config, assignments, sentences, dict(zip(ids, x)), traces)
+    client = llm.client("namer", context)
+    results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "acts_titles.jsonl",
+                        config.batches)
+    rows = [{**s, "title": r.value["title"].strip() if r.ok else None,
+             "description": r.value["description"].strip() if r.ok else None,
+             "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]
+    frame = pd.DataFrame(rows)
+    n = warehouse.write_table("acts.cluster_titles", frame)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "namer_calls": len(requests),
+                                          "unparsed": int(frame.error.notna().sum())})

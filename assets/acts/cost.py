@@ -1,0 +1,26 @@
+"""How many LLM calls a configuration makes, before it runs: the namer once per method x k x
+cluster x repetition; the grader 2 * n_test membership and n_test completeness questions per
+category, and one similarity question per pair of categories (k + k^2 growth). These are upper
+bounds: empty clusters, clusters smaller than n_test and JSON retries change them."""
+
+
+def llm_calls(methods: list[str], clusters: list[int], repetitions: int, metrics: list[str], n_test: int) -> dict:
+    per_method = {
+        "namer": sum(clusters) * repetitions,
+        "membership": sum(clusters) * repetitions * 2 * n_test if "accuracy" in metrics else 0,
+        "completeness": sum(clusters) * repetitions * n_test if "completeness" in metrics else 0,
+        "similarity": sum(k * (k - 1) // 2 for k in clusters) * repetitions if "orthogonality" in metrics else 0,
+    }
+    calls = {step: n * len(methods) for step, n in per_method.items()}
+    return {**calls, "total": sum(calls.values())}
+
+
+def from_settings(settings_file: str | None = None) -> dict:
+    """The call count of the run config's defaults ([pipelines.acts.*] of the settings file)."""
+    from assets.acts.config import ClustersConfig, GradesConfig, TitlesConfig
+    from resources.settings import with_settings_defaults
+
+    clusters = with_settings_defaults(ClustersConfig, "acts.cluster_assignments", settings_file)()
+    titles = with_settings_defaults(TitlesConfig, "acts.cluster_titles", settings_file)()
+    grades = with_settings_defaults(GradesConfig, "acts.grades", settings_file)()
+    return llm_calls(clusters.methods, clusters.clusters, titles.repetitions, grades.metrics, grades.n_test)

@@ -1,0 +1,108 @@
+"""`acts.grades`: the role `grader`'s verdicts on the namer's categories, one row per question.
+
+Per method x k x repetition, for each titled cluster:
+- `membership` (for accuracy / precision / recall / F1): `n_test` of the cluster's sentences and
+  `n_test` of other clusters' sentences; does the sentence belong to the described category?
+- `completeness`: the same `n_test` cluster sentences; 0-10 fit to the category's description.
+- `similarity` (for semantic orthogonality): every pair of categories; 0-10 similarity.
+Test sentences never include what the namer saw in that repetition. Output that does not parse
+is kept with its error and left out of the scores (the SQL models count it). Scores are computed
+in SQL: acts.category_scores, acts.repetition_scores, acts.clustering_scores.
+"""
+
+import zlib
+from itertools import combinations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.acts import prompts
+from assets.acts.config import METRICS, GradesConfig
+from assets.core.llm_calls import LLM_KIND
+from resources.llm import LLM, batch
+from resources.warehouse import Warehouse
+
+
+def _message(template: str, **values) -> list[dict]:
+    return [{"role": "user", "content": template.format(**values)}]
+
+
+def grading_requests(config: GradesConfig, titles: pd.DataFrame, assignments: pd.DataFrame,
+                     text: pd.Series) -> tuple[list[dict], list[dict]]:
+    """Requests (for run_batch) and the row each answer fills in."""
+    unknown = sorted(set(config.metrics) - set(METRICS))
+    if unknown:
+        raise ValueError(f"unknown grading metric(s) {unknown}; valid: {', '.join(METRICS)}")
+    requests, rows = [], []
+
+    def add(template: str, schema: dict, row: dict, **values) -> None:
+        requests.append({"method": "chat_json", "messages": _message(template, **values), "schema": schema})
+        rows.append(row)
+
+    for (method, k, rep), cats in titles.groupby(["method", "k", "repetition"], sort=True):
+        seen = {s for ids in cats.shown_sentence_ids for s in ids}  # untitled categories' too
+        cats = cats[cats.title.notna()].set_index("cluster_id").sort_index()
+        members = assignments[(assignments.method == method) & (assignments.k == k)]
+        pool = members[~members.sentence_id.isin(seen)]
+        base = {"method": method, "k": int(k), "repetition": int(rep)}
+        for cluster_id, cat in cats.iterrows():
+            rng = np.random.default_rng([config.seed, int(k), int(cluster_id), int(rep), zlib.crc32(method.encode())])
+            inside = pool.sentence_id[pool.cluster_id == cluster_id].to_numpy()
+            outside = pool.sentence_id[pool.cluster_id != cluster_id].to_numpy()
+            positives = rng.choice(inside, min(config.n_test, len(inside)), replace=False)
+            negatives = rng.choice(outside, min(config.n_test, len(outside)), replace=False)
+            category = {"title": cat.title, "description": cat.description}
+            row = {**base, "cluster_id": int(cluster_id), "other_cluster_id": None, "threshold": None}
+            if "accuracy" in config.metrics:
+                for sentence_id, truth in [*((s, True) for s in positives), *((s, False) for s in negatives)]:
+                    add(prompts.MEMBERSHIP, prompts.MEMBERSHIP_SCHEMA,
+                        {**row, "metric": "membership", "sentence_id": sentence_id, "truth": truth},
+                        sentence=text[sentence_id], **category)
+            if "completeness" in config.metrics:
+                for sentence_id in positives:
+                    add(prompts.COMPLETENESS, prompts.SCORE_SCHEMA,
+                        {**row, "metric": "completeness", "sentence_id": sentence_id, "truth": None},
+                        sentence=text[sentence_id], **category)
+        if "orthogonality" in config.metrics:
+            for (a, cat_a), (b, cat_b) in combinations(cats.iterrows(), 2):
+                add(prompts.SIMILARITY, prompts.SCORE_SCHEMA,
+                    {**base, "metric": "similarity", "cluster_id": int(a), "other_cluster_id": int(b),
+                     "sentence_id": None, "truth": None, "threshold": config.orthogonality_threshold},
+                    title_a=cat_a.title, description_a=cat_a.description,
+                    title_b=cat_b.title, description_b=cat_b.description)
+    return requests, rows
+
+
+def answer(result) -> float | None:
+    if not result.ok:
+        return None
+    value = result.value
+    return float(value["belongs"]) if "belongs" in value else float(value["score"])
+
+
+@dg.asset(key=["acts", "grades"], deps=[["acts", "cluster_titles"]], group_name="acts", kinds={"duckdb", LLM_KIND})
+def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
+           warehouse: Warehouse) -> dg.MaterializeResult:
+    """Membership, completeness and similarity verdicts of role grader."""
+    titles = warehouse.query("SELECT * FROM acts.cluster_titles ORDER BY method, k, repetition, cluster_id")
+    assignments = warehouse.query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
+    text = warehouse.query("SELECT sentence_id, text FROM acts.sentences").set_index("sentence_id").text
+    requests, rows = grading_requests(config, titles, assignments, text)
+    untitled = int(titles.title.isna().sum())
+    if untitled:
+        context.log.warning(f"{untitled} categories have no parseable title and are not graded")
+    client = llm.client("grader", context)
+    results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "acts_grades.jsonl",
+                        config.batches)
+    frame = pd.DataFrame([{**row, "answer": answer(r), "error": r.error, "raw": None if r.ok else r.raw}
+                          for row, r in zip(rows, results)],
+                         columns=["method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",
+                                  "sentence_id", "truth", "threshold", "answer", "error", "raw"])
+    frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean"})
+    n = warehouse.write_table("acts.grades", frame)
+    unparsed = int(frame.error.notna().sum())
+    if unparsed:
+        context.log.warning(f"{unparsed} of {n} grader answers did not parse: recorded, left out of the scores")
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "grader_calls": len(requests),
+                                          "unparsed": unparsed, "untitled_categories": untitled})

@@ -1,0 +1,48 @@
+-- Per method x k x repetition x category: how well the grader's verdicts agree with the clusters.
+-- Membership: a sentence from the cluster is a positive, one from another cluster a negative; the
+-- grader's "belongs" is the prediction. Precision, recall and F1 are 0 when undefined (no
+-- predicted or no true positives), as scikit-learn's zero_division=0. Completeness is the mean
+-- 0-10 fit of the cluster's own sentences, scaled to 0-1. Unparsed answers are left out and counted.
+WITH membership AS (
+    SELECT
+        method, k, repetition, cluster_id,
+        count(*) FILTER (WHERE truth AND answer = 1) AS tp,
+        count(*) FILTER (WHERE NOT truth AND answer = 1) AS fp,
+        count(*) FILTER (WHERE truth AND answer = 0) AS fn,
+        count(*) FILTER (WHERE NOT truth AND answer = 0) AS tn,
+        count(*) FILTER (WHERE answer IS NULL) AS unparsed
+    FROM acts.grades
+    WHERE metric = 'membership'
+    GROUP BY ALL
+),
+
+completeness AS (
+    SELECT
+        method, k, repetition, cluster_id,
+        avg(answer) / 10 AS completeness,
+        count(answer) AS completeness_graded,
+        count(*) FILTER (WHERE answer IS NULL) AS unparsed
+    FROM acts.grades
+    WHERE metric = 'completeness'
+    GROUP BY ALL
+),
+
+categories AS (
+    SELECT method, k, repetition, cluster_id, title, description, size
+    FROM acts.cluster_titles
+    WHERE title IS NOT NULL
+)
+
+SELECT
+    c.method, c.k, c.repetition, c.cluster_id, c.title, c.description, c.size,
+    m.tp + m.fp + m.fn + m.tn AS membership_graded,
+    (m.tp + m.tn) / nullif(m.tp + m.fp + m.fn + m.tn, 0) AS accuracy,
+    CASE WHEN m.tp + m.fp > 0 THEN m.tp / (m.tp + m.fp) ELSE 0 END AS precision,
+    CASE WHEN m.tp + m.fn > 0 THEN m.tp / (m.tp + m.fn) ELSE 0 END AS recall,
+    CASE WHEN 2 * m.tp + m.fp + m.fn > 0 THEN 2 * m.tp / (2 * m.tp + m.fp + m.fn) ELSE 0 END AS f1,
+    p.completeness,
+    p.completeness_graded,
+    coalesce(m.unparsed, 0) + coalesce(p.unparsed, 0) AS unparsed
+FROM categories AS c
+LEFT JOIN membership AS m USING (method, k, repetition, cluster_id)
+LEFT JOIN completeness AS p USING (method, k, repetition, cluster_id)

@@ -1,0 +1,52 @@
+-- Per method x k and metric: the graded metrics over repetitions (mean, sample standard
+-- deviation, standard error and a t-based 95% interval), beside the label-free metrics of the
+-- fit (no LLM cost; one value each, so no spread). `unparsed` counts grader answers left out.
+WITH graded AS (
+    UNPIVOT acts.repetition_scores
+    ON accuracy, precision, recall, f1, completeness, orthogonality, final_score
+    INTO NAME metric VALUE value
+),
+
+graded_summary AS (
+    SELECT
+        method, k, metric, 'graded' AS kind,
+        count(value) AS n,
+        avg(value) AS mean,
+        stddev_samp(value) AS sd
+    FROM graded
+    GROUP BY ALL
+),
+
+unparsed AS (
+    SELECT method, k, sum(unparsed) AS unparsed FROM acts.repetition_scores GROUP BY ALL
+),
+
+label_free AS (
+    UNPIVOT (
+        SELECT method, k,
+            silhouette::DOUBLE AS silhouette, davies_bouldin::DOUBLE AS davies_bouldin,
+            size_entropy::DOUBLE AS size_entropy, stability_ari::DOUBLE AS stability_ari,
+            centroid_orthogonality::DOUBLE AS centroid_orthogonality, clusters_used::DOUBLE AS clusters_used,
+            sae_validation_fvu::DOUBLE AS sae_validation_fvu, sae_dead_latents::DOUBLE AS sae_dead_latents
+        FROM acts.cluster_fits
+    )
+    ON COLUMNS(* EXCLUDE (method, k))
+    INTO NAME metric VALUE mean
+)
+
+SELECT
+    g.method, g.k, g.metric, g.kind, g.n, g.mean, g.sd,
+    g.sd / sqrt(g.n) AS sem,
+    g.mean - t_ppf(0.975, g.n - 1) * g.sd / sqrt(g.n) AS ci_low,
+    g.mean + t_ppf(0.975, g.n - 1) * g.sd / sqrt(g.n) AS ci_high,
+    u.unparsed
+FROM graded_summary AS g
+LEFT JOIN unparsed AS u USING (method, k)
+
+UNION ALL BY NAME
+
+SELECT
+    method, k, metric, 'label_free' AS kind, 1 AS n, mean,
+    NULL::DOUBLE AS sd, NULL::DOUBLE AS sem, NULL::DOUBLE AS ci_low, NULL::DOUBLE AS ci_high,
+    NULL::HUGEINT AS unparsed
+FROM label_free

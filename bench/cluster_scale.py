@@ -103,6 +103,7 @@ def main() -> None:
     ours.encode(warm)
     vectors, t_embed = timed(lambda: ours.encode(texts))
 
+    clustering.cluster(vectors[:2000], args.min_cluster_size)  # numba compiles UMAP/HDBSCAN once, untimed
     rows = []
     for n in sizes:
         x = vectors[:n]

@@ -13,6 +13,7 @@ from assets.core.llm_calls import build_llm_calls
 from assets.core.role_health import role_health
 from assets.sql_models import load_sql_models
 from resources import build_resources
+from resources.settings import load_settings
 from resources.warehouse import Warehouse
 from tests.conftest import free_port, serve
 
@@ -66,7 +67,8 @@ def test_home_tables_and_sql_pages(settings_file, tmp_path, page, artifacts):
         box.fill("SELECT role, ok FROM core.role_health")
         box.press("Control+Enter")
         page.get_by_role("button", name="Run").click()
-        page.get_by_text("5 rows").wait_for()
+        roles = len(load_settings().pipelines["core"]["health_roles"])
+        page.get_by_text(f"{roles} rows").wait_for()
         page.screenshot(path=artifacts / "app_sql.png", full_page=True)
 
         box.fill("DROP TABLE core.role_health")

@@ -77,3 +77,27 @@ def test_bad_method_and_k(fits):
         fit_all(x, ClustersConfig(methods=["pca_kmeans"], clusters=[1]))
     found, report = fit_all(x[:5], ClustersConfig(methods=["pca_kmeans"], clusters=[2, 9], stability_seeds=1))
     assert report["skipped_k"] == [9] and [f["k"] for f in found] == [2]
+
+
+def test_saved_model_refuses_vectors_of_another_width(fits, tmp_path):
+    import joblib
+
+    from assets.acts.cluster_assignments import assign
+
+    x, _, found = fits
+    fit = next(f for f in found if f["method"] == "spherical_kmeans" and f["k"] == TRUE_K)
+    path = tmp_path / "m.joblib"
+    joblib.dump({"estimator": fit["estimator"], "mean": np.zeros(x.shape[1]), "model": "m", "layer": 3}, path)
+    assert np.array_equal(assign(path, x), fit["labels"])
+    with pytest.raises(ValueError, match=r"m.joblib: vectors have 16 dimensions, the model m layer 3 has 32"):
+        assign(path, x[:, :16])
+
+
+def test_unknown_grading_metric_lists_valid_ones():
+    import pandas as pd
+
+    from assets.acts.config import GradesConfig
+    from assets.acts.grades import grading_requests
+
+    with pytest.raises(ValueError, match="unknown grading metric.*'f2'.*valid: accuracy, completeness, orthogonality"):
+        grading_requests(GradesConfig(metrics=["f2"]), pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=str))

@@ -17,6 +17,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from assets.acts.cluster_assignments import assign
 from assets.acts.cost import llm_calls
 from resources import build_resources
+from resources.llm import LLM
 from resources.warehouse import Warehouse
 from tests.conftest import write_settings
 from tests.test_app import page  # noqa: F401  (the Chromium page fixture)
@@ -199,6 +200,7 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
     assert not result.success
     message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
     assert "layer 31 is beyond smollm2-135m-instruct's depth; valid layers: 0..30" in message
+    assert len(bad.query("SELECT * FROM acts.activations")) == len(wh.query("SELECT * FROM acts.activations"))
 
     from tests.test_app import streamlit_app
 
@@ -209,3 +211,22 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
         page.get_by_text("sentences; F1", exact=False).first.click()
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_activation_clusters.png", full_page=True)
+
+
+@pytest.mark.slow
+def test_reasoner_writes_traces_for_questions(tmp_path, monkeypatch):
+    path = write_settings(tmp_path / "dagster_project.toml")
+    path.write_text(path.read_text().replace("max_tokens = 384", "max_tokens = 48"))  # policy.reasoner
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
+    questions = tmp_path / "questions.csv"
+    pd.DataFrame({"question": ["Is 17 a prime number?", "What is 12 times 12?"]}).to_csv(questions, index=False)
+    result = materialize(path, ["acts/traces", "acts/sentences"],
+                         {"ops": {"acts__traces": {"config": {"questions": str(questions)}}}})
+    assert result.success
+    wh = Warehouse(settings_file=str(path))
+    traces = wh.query("SELECT * FROM acts.traces ORDER BY trace_id")
+    assert traces.full_response.str.startswith("Is 17 a prime number?\n<think>")[0]
+    assert traces.full_response.str.contains("<think>").all() and len(traces) == 2
+    assert len(wh.query("SELECT * FROM acts.sentences")) > 0
+    calls = LLM(settings_file=str(path)).cache.calls()
+    assert (calls.role == "policy.reasoner").sum() == 2

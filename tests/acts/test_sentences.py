@@ -41,3 +41,37 @@ def test_bundled_traces_split_with_exact_spans():
         assert start <= row.char_start < row.char_end <= end
     assert sentences.sentence_id.is_unique
     print(f"{len(sentences)} sentences from {len(records)} traces; {report['fragments_dropped']} fragments dropped")
+
+
+def test_no_sentence_anywhere_is_an_error_naming_the_counts(settings_file, tmp_path):
+    import dagster as dg
+
+    import definitions
+    from resources import build_resources
+
+    path = tmp_path / "traces.jsonl"
+    path.write_text('{"full_response": "No tags here."}\n{"full_response": "<think>Ok. Hm.</think>Yes."}\n')
+    result = dg.materialize(definitions.defs.assets, resources=build_resources(str(settings_file)),
+                            selection=["acts/traces", "acts/sentences"], raise_on_error=False,
+                            run_config={"ops": {"acts__traces": {"config": {"source": str(path)}}}})
+    assert not result.success
+    message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
+    assert "no sentence of 3+ words in any thinking span (2 traces, 1 without one)" in message
+    from resources.warehouse import Warehouse
+
+    assert len(Warehouse().query("SELECT * FROM acts.traces")) == 2  # the traces step's work is kept
+
+
+def test_a_traces_file_without_the_column_names_it(settings_file, tmp_path):
+    import dagster as dg
+
+    import definitions
+    from resources import build_resources
+
+    path = tmp_path / "traces.jsonl"
+    path.write_text('{"response": "<think>Some thinking here.</think>"}\n')
+    result = dg.materialize(definitions.defs.assets, resources=build_resources(str(settings_file)),
+                            selection=["acts/traces"], raise_on_error=False,
+                            run_config={"ops": {"acts__traces": {"config": {"source": str(path)}}}})
+    message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
+    assert not result.success and "full_response" in message and str(path) in message

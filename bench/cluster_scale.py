@@ -2,12 +2,15 @@
 
 Sentences (4+ words, unique) come from model outputs in ../shared/data: AlpacaEval's six models,
 then the arena sample's responses and the CJE sample's responses. Prints, per size:
-  (1) embedding throughput: the Embeddings resource (fresh cache) / a bare SentenceTransformer.encode
-      on the same texts (goal >= 0.95), measured at the smallest size;
+  (1) embedding throughput: the Embeddings resource in float32 (fresh cache) / a bare
+      SentenceTransformer.encode on the same texts (goal >= 0.95), measured at the smallest size;
+      then the default precision ("auto": bfloat16 on CPUs with native bf16) / float32, with the
+      cosine agreement of its vectors to float32's (goal >= 0.99);
   (2) reduce + HDBSCAN + hierarchy (assets/arena/clustering.cluster) vs BERTopic's UMAP + HDBSCAN
       + c-TF-IDF + hierarchical_topics on the same precomputed embeddings and the same UMAP
       settings (goals: 100k in <= 90 s, ratio <= 1);
-  (3) end to end for the largest size: embed (fresh cache) + cluster, no LLM naming (goal <= 600 s).
+  (3) end to end for the largest size: embed (fresh cache, default precision) + cluster, no LLM
+      naming (goal <= 600 s).
 
     .venv/bin/python bench/cluster_scale.py [--sizes 10000 30000 100000] [--shared ../shared]
 """
@@ -91,13 +94,20 @@ def main() -> None:
     # smallest set again cold in another fresh cache and bare, for the throughput ratio
     bare = load_model(EMBEDDED_EMBEDDER, "cpu")  # the very model object our resource uses
     small = texts[:sizes[0]]
-    ours_small = Embeddings(cache_path=str(tmp / "small.sqlite"))
+    ours_fp32 = Embeddings(cache_path=str(tmp / "small.sqlite"), dtype="float32")
+    ours_default = Embeddings(cache_path=str(tmp / "small.sqlite"))  # same file, its own cache key
     warm = ["A sentence to load the model before timing."]
-    ours_small.encode(warm)
+    ours_fp32.encode(warm)
+    ours_default.encode(warm)
     _, t_bare = timed(lambda: bare.encode(small, batch_size=64, normalize_embeddings=True))
-    _, t_ours = timed(lambda: ours_small.encode(small))
-    print(f"(1) embedding {len(small)}: bare {len(small) / t_bare:.0f}/s, ours {len(small) / t_ours:.0f}/s, "
+    fp32, t_ours = timed(lambda: ours_fp32.encode(small))
+    print(f"(1) embedding {len(small)}: bare {len(small) / t_bare:.0f}/s, ours float32 {len(small) / t_ours:.0f}/s, "
           f"throughput ratio ours/bare {t_bare / t_ours:.3f} (goal >= 0.95)")
+    fast, t_fast = timed(lambda: ours_default.encode(small))
+    cosine = (fast * fp32).sum(axis=1)
+    print(f"(1) default precision {ours_default.precision}: {len(small) / t_fast:.0f}/s, "
+          f"{t_ours / t_fast:.2f}x float32; cosine to float32 min {cosine.min():.4f}, "
+          f"1st percentile {np.percentile(cosine, 1):.4f}, mean {cosine.mean():.4f} (goal >= 0.99)")
 
     ours = Embeddings(cache_path=str(tmp / "all.sqlite"))
     ours.encode(warm)
@@ -122,7 +132,7 @@ def main() -> None:
             b = np.polyfit(np.log(table.n), np.log(table[column]), 1)[0]
             print(f"growth of {column}: ~ n^{b:.2f}")
     largest = table.iloc[-1]
-    print(f"(3) end to end n={int(largest.n)}: embed {t_embed:.0f} s ({len(texts) / t_embed:.0f}/s) + "
+    print(f"(3) end to end n={int(largest.n)}, {ours.precision}: embed {t_embed:.0f} s ({len(texts) / t_embed:.0f}/s) + "
           f"cluster {largest.ours_s:.0f} s = {t_embed + largest.ours_s:.0f} s (goal <= 600 s)")
 
 

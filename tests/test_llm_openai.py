@@ -51,6 +51,16 @@ def test_chat_json_choice_and_scoring_through_the_server(llama_server, tmp_path,
 
 
 @pytest.mark.slow
+def test_prompt_over_the_servers_window_is_cut_and_flagged(llama_server, tmp_path, monkeypatch):
+    """The server (n_ctx 2048) refuses ~6k tokens; the backend cuts the prompt and answers."""
+    llm = openai_settings(tmp_path, monkeypatch, llama_server)
+    essay = " ".join(f"Sentence {i} of a very long user message about rainbows." for i in range(600))
+    reply = llm.client("remote").chat([{"role": "user", "content": essay + "\nName one colour."}])
+    assert reply.truncated and reply.text and reply.prompt_tokens < 2048
+    assert not llm.client("remote").chat(Q).truncated
+
+
+@pytest.mark.slow
 def test_unknown_model_lists_the_served_ones(llama_server, tmp_path, monkeypatch):
     llm = openai_settings(tmp_path, monkeypatch, llama_server, model="gpt-4o")
     with pytest.raises(LLMConfigError, match="'gpt-4o' is not served.*served models: smollm2"):
@@ -69,6 +79,7 @@ class FlakyServer(http.server.BaseHTTPRequestHandler):
 
     counts = {"chat": 0}
     fail, status = 0, 503
+    content, refuse_lengths, bodies = "fine", False, []
 
     def log_message(self, *args):
         pass
@@ -86,19 +97,26 @@ class FlakyServer(http.server.BaseHTTPRequestHandler):
         self._send(200, {"object": "list", "data": [{"id": "flaky", "object": "model"}]})
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FlakyServer.bodies.append(body)
         FlakyServer.counts["chat"] += 1
         if FlakyServer.counts["chat"] <= FlakyServer.fail:
             self._send(FlakyServer.status, {"error": {"message": "try later"}})
             return
+        if FlakyServer.refuse_lengths and "maxLength" in json.dumps(body.get("response_format")):
+            self._send(400, {"error": {"message": "Invalid schema for response_format 'output': In context=("
+                                                  "'properties', 'name'), 'maxLength' is not permitted.",
+                                       "type": "invalid_request_error"}})
+            return
         self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "flaky",
                          "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": "fine"}}],
+                                      "message": {"role": "assistant", "content": FlakyServer.content}}],
                          "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
 
 
 @pytest.fixture
 def flaky():
+    FlakyServer.content, FlakyServer.refuse_lengths, FlakyServer.bodies = "fine", False, []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -125,6 +143,19 @@ def test_persistent_errors_fail_clearly_and_keep_finished_calls(flaky, tmp_path,
     assert client.chat(Q).cached  # the finished call is still cached
     calls = llm.cache.calls()
     assert calls.error.notna().sum() == 1 and "503" in calls.error.dropna().iloc[0]
+
+
+def test_a_server_that_refuses_string_lengths_gets_the_schema_without_them(flaky, tmp_path, monkeypatch):
+    FlakyServer.counts["chat"], FlakyServer.fail = 0, 0
+    FlakyServer.content, FlakyServer.refuse_lengths = '{"name": "Ada"}', True
+    llm = openai_settings(tmp_path, monkeypatch, f"http://127.0.0.1:{flaky.server_port}/v1", "flaky")
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20}}, "required": ["name"]}
+    client = llm.client("remote")
+    assert client.chat_json(Q, schema).value == {"name": "Ada"}
+    sent = [b["response_format"]["json_schema"]["schema"]["properties"]["name"] for b in FlakyServer.bodies]
+    assert sent == [{"type": "string", "maxLength": 20}, {"type": "string"}]
+    client.chat_json([{"role": "user", "content": "again"}], schema)
+    assert "maxLength" not in json.dumps(FlakyServer.bodies[-1]) and len(FlakyServer.bodies) == 3
 
 
 def test_connection_refused_is_a_clear_failure(tmp_path, monkeypatch):

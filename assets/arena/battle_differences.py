@@ -23,6 +23,10 @@ from resources.warehouse import Warehouse
 MAX_CHARS = 3000  # per response, before the backend's own truncation to its context window
 
 
+def cut_to_max_chars(b) -> bool:
+    return max(len(b.prompt), len(b.response_a), len(b.response_b)) > MAX_CHARS
+
+
 def request(b, config: DifferencesConfig) -> dict:
     message = prompts.DESCRIBER.format(prompt=b.prompt[:MAX_CHARS], response_a=b.response_a[:MAX_CHARS],
                                        response_b=b.response_b[:MAX_CHARS], max_properties=config.max_properties)
@@ -53,13 +57,15 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                             config.batches)
         rows = [{"battle_id": b.battle_id,
                  "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
-                 "error": r.error, "raw": None if r.ok else r.raw, "input_truncated": r.truncated}
+                 "error": r.error, "raw": None if r.ok else r.raw,
+                 "input_truncated": r.truncated or cut_to_max_chars(b)}
                 for b, r in zip(battles.itertuples(), results)]
     else:
         raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted")
     frame = pd.DataFrame(rows)
     n = warehouse.write_table("arena.battle_differences", frame)
     parsed = int(frame.error.isna().sum())
+    with_properties = int(frame.properties_json.map(lambda j: bool(j and json.loads(j))).sum())
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "parsed": parsed,
-                                          "parse_rate": parsed / max(n, 1),
+                                          "parse_rate": parsed / max(n, 1), "with_properties": with_properties,
                                           "input_truncated": int(frame.input_truncated.sum())})

@@ -14,21 +14,24 @@ Response of model A:
 Response of model B:
 {response_b}
 
-List up to {max_properties} behaviours in which A and B differ: for each, which model shows it,
+List 1 to {max_properties} behaviours in which A and B differ (two responses always differ in
+something: length, structure, tone, content or correctness): for each, which model shows it,
 a short general description (e.g. "Answers in a bulleted list"), a category, whether it is
 general or specific to this prompt, its impact, why it matters, short quotes as evidence, whether
 it contains errors, whether it is unexpected, and whether it is positive, negative or style."""
 
+# Length caps end the looping strings of small models (SmolLM2 ran 4 of 16 answers to max_tokens
+# repeating one phrase); backends that refuse maxLength get the schema without it.
 PROPERTY = {
     "type": "object",
     "properties": {
         "model": {"enum": ["A", "B"]},
-        "property_description": {"type": "string"},
-        "category": {"type": "string"},
+        "property_description": {"type": "string", "maxLength": 160},
+        "category": {"type": "string", "maxLength": 60},
         "type": {"enum": ["General", "Context-Specific"]},
         "impact": {"enum": ["Low", "Medium", "High"]},
-        "reason": {"type": "string"},
-        "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "reason": {"type": "string", "maxLength": 240},
+        "evidence": {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 2},
         "contains_errors": {"type": "boolean"},
         "unexpected_behavior": {"type": "boolean"},
         "behavior_type": {"enum": ["Positive", "Negative", "Style"]},
@@ -40,8 +43,9 @@ PROPERTY = {
 
 
 def differences_schema(max_properties: int) -> dict:
+    # minItems 1: without it SmolLM2 returned an empty list for 55 of 102 battles (measured)
     return {"type": "object", "properties": {"properties": {"type": "array", "items": PROPERTY,
-                                                            "maxItems": max_properties}},
+                                                            "minItems": 1, "maxItems": max_properties}},
             "required": ["properties"], "additionalProperties": False}
 
 

@@ -1,17 +1,28 @@
 """Any OpenAI-compatible endpoint: OpenAI itself, a vLLM server, llama.cpp's server.
 
 Retries with exponential backoff on connection errors, 408, 409, 429 and 5xx are the `openai`
-client's own (`max_retries`); after them the call fails with the server's message.
+client's own (`max_retries`); after them the call fails with the server's message. A prompt over
+the server's context window is cut (longest message first) and flagged `truncated`: the window
+and the prompt's size are read from the server's error, since there is no tokenizer on this side.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import threading
 from typing import Any
 
+from resources.llm.json_schema import without_string_lengths
+from resources.llm.truncate import fit_messages
 from resources.llm.types import CapabilityError, LLMConfigError
 from resources.settings import OpenAISettings
+
+# OpenAI, vLLM and llama.cpp's server all say "maximum context length is N tokens"; the prompt's
+# size follows as "(P in the messages" (vLLM, llama.cpp) or "messages resulted in P tokens" (OpenAI)
+CONTEXT_WINDOW = re.compile(r"maximum context length is (\d+) tokens")
+PROMPT_SIZE = re.compile(r"(\d+) in the messages|messages resulted in (\d+) tokens")
 
 SCORING_BACKENDS = ("llamacpp", "vllm", "openai with a vLLM or llama.cpp server (echo + logprobs)")
 
@@ -37,6 +48,7 @@ class OpenAIBackend:
         self._chat_template = chat_template  # renders prompts for scoring given text
         self._checked = False
         self._json_mode = "json_schema"  # OpenAI and vLLM; llama.cpp's server wants json_object
+        self._string_lengths = True  # maxLength/minLength in schemas, until a server refuses them
         self._lock = threading.Lock()
 
     def _check_model(self) -> None:
@@ -60,33 +72,56 @@ class OpenAIBackend:
         return {"type": "json_object", "schema": schema}
 
     def _complete(self, request: dict[str, Any], **extra: Any):
+        """(completion, truncated): the prompt is cut to the server's window when it says it is over."""
+        messages, truncated = request["messages"], False
+        for _ in range(4):  # the size estimate from characters can be off: re-cut if still over
+            try:
+                return self._create({**request, "messages": messages}, **extra), truncated
+            except self._openai.BadRequestError as exc:
+                window, prompt_tokens = CONTEXT_WINDOW.search(str(exc)), PROMPT_SIZE.search(str(exc))
+                if not window or not prompt_tokens:
+                    raise
+                window, prompt_tokens = int(window[1]), int(prompt_tokens[1] or prompt_tokens[2])
+                tokens_per_char = prompt_tokens / max(1, sum(len(m["content"]) for m in messages))
+                answer = min(request["max_tokens"], window // 2)  # as the llama.cpp backend
+                request = {**request, "max_tokens": answer}
+                messages, truncated = fit_messages(
+                    messages, lambda ms: math.ceil(1.05 * tokens_per_char * sum(len(m["content"]) for m in ms)),
+                    window - answer)
+        raise ValueError(f"openai backend: the prompt still exceeds {self.client.base_url}'s context window "
+                         "after cutting it 4 times")
+
+    def _create(self, request: dict[str, Any], **extra: Any):
         self._check_model()
         kwargs = dict(model=self.model, messages=request["messages"],
                       temperature=request["temperature"], top_p=request["top_p"],
                       max_tokens=request["max_tokens"], seed=request["seed"], **extra)
         if "json_schema" not in request:
             return self.client.chat.completions.create(**kwargs)
-        try:
-            return self.client.chat.completions.create(
-                **kwargs, response_format=self._response_format(request["json_schema"]))
-        except self._openai.APIStatusError as exc:
-            # llama.cpp's server refuses type json_schema (with a 500) and names json_object
-            if self._json_mode != "json_schema" or "json_object" not in str(exc):
-                raise
-            self._json_mode = "json_object"  # {"type": "json_object", "schema": ...}
-            return self.client.chat.completions.create(
-                **kwargs, response_format=self._response_format(request["json_schema"]))
+        while True:  # each refusal below switches a mode once, so this ends
+            schema = request["json_schema"] if self._string_lengths else without_string_lengths(request["json_schema"])
+            try:
+                return self.client.chat.completions.create(**kwargs, response_format=self._response_format(schema))
+            except self._openai.APIStatusError as exc:
+                if self._json_mode == "json_schema" and "json_object" in str(exc):
+                    # llama.cpp's server refuses type json_schema (with a 500) and names json_object
+                    self._json_mode = "json_object"  # {"type": "json_object", "schema": ...}
+                elif self._string_lengths and ("maxLength" in str(exc) or "minLength" in str(exc)):
+                    # strict structured outputs that do not take string lengths name the keyword
+                    self._string_lengths = False
+                else:
+                    raise
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
-        out = self._complete(request)
+        out, truncated = self._complete(request)
         choice = out.choices[0]
         return {"text": choice.message.content or "", "finish_reason": choice.finish_reason,
                 "prompt_tokens": out.usage.prompt_tokens if out.usage else None,
                 "completion_tokens": out.usage.completion_tokens if out.usage else None,
-                "truncated": False}
+                "truncated": truncated}
 
     def choice(self, request: dict[str, Any]) -> dict[str, Any]:
-        out = self._complete(request, logprobs=True, top_logprobs=20)
+        out, truncated = self._complete(request, logprobs=True, top_logprobs=20)
         content = out.choices[0].logprobs.content if out.choices[0].logprobs else None
         if not content:
             raise CapabilityError(f"openai backend: {self.client.base_url} returned no logprobs")
@@ -98,7 +133,7 @@ class OpenAIBackend:
             logprobs[option] = max(seen) if seen else None
         return {"logprobs": logprobs, "top": [list(t) for t in top],
                 "prompt_tokens": out.usage.prompt_tokens if out.usage else None,
-                "completion_tokens": 1, "truncated": False}
+                "completion_tokens": 1, "truncated": truncated}
 
     def score(self, request: dict[str, Any]) -> dict[str, Any]:
         """Teacher forcing over HTTP: a legacy completion of prompt+response with echo=True."""

@@ -16,6 +16,7 @@ import jsonschema
 
 from resources.llm.backends import Backend, get_backend
 from resources.llm.cache import CallCache, request_hash
+from resources.llm.json_schema import without_string_lengths
 from resources.llm.types import (
     ChoiceLogprobs, Completion, JsonResult, LLMBackendError, LLMConfigError, Messages, SequenceScore,
 )
@@ -48,7 +49,8 @@ class RoleClient:
 
         A retry changes the request (seed + attempt, twice the max_tokens, since a cut-off
         output is the usual cause), so it is not answered from the cache. The final failure is
-        returned with the raw text, never raised.
+        returned with the raw text, never raised. String lengths (minLength/maxLength) steer the
+        decoder but are not checked here: servers that refuse them get the schema without them.
         """
         base = self.build_request("chat", messages, params)
         base["json_schema"] = schema
@@ -63,7 +65,7 @@ class RoleClient:
             raw, truncated = out["text"], out["truncated"]
             try:
                 value = json.loads(raw)
-                jsonschema.validate(value, schema)
+                jsonschema.validate(value, without_string_lengths(schema))
                 return JsonResult(value=value, raw=raw, attempts=attempt + 1, truncated=truncated)
             except json.JSONDecodeError as exc:
                 error = f"not JSON: {exc}"

@@ -19,8 +19,7 @@ from assets.acts.cost import llm_calls
 from resources import build_resources
 from resources.llm import LLM
 from resources.warehouse import Warehouse
-from tests.conftest import write_settings
-from tests.test_app import page  # noqa: F401  (the Chromium page fixture)
+from tests.conftest import streamlit_app, write_settings
 
 SCHEMA = json.loads((Path(__file__).parent / "results_schema.json").read_text())
 METHODS, KS, REPETITIONS, N_TEST = ["spherical_kmeans", "sae_topk"], [2, 3], 2, 1
@@ -201,8 +200,6 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
     message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
     assert "layer 31 is beyond smollm2-135m-instruct's depth; valid layers: 0..30" in message
     assert len(bad.query("SELECT * FROM acts.activations")) == len(wh.query("SELECT * FROM acts.activations"))
-
-    from tests.test_app import streamlit_app
 
     with streamlit_app(wh.settings_file, tmp_path) as url:
         page.goto(f"{url}/Activation_clusters")

@@ -1,5 +1,8 @@
 """Arena behaviours: planted behaviours recovered; every metric re-derived with pandas + statsmodels."""
 
+import json
+from pathlib import Path
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -10,7 +13,7 @@ from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 from resources import build_resources
 from resources.datasets import DatasetError, Datasets
 from resources.warehouse import Warehouse
-from tests.test_app import page  # noqa: F401  (the Chromium page fixture)
+from tests.conftest import streamlit_app
 
 FICTIONAL = {"ops": {"arena__battles": {"config": {"dataset": "fictional", "num_samples": 120}},
                      "arena__battle_differences": {"config": {"describer_source": "planted"}},
@@ -125,14 +128,11 @@ def test_bundled_sample_battles():
 @pytest.mark.slow
 def test_exports_and_page(fictional_warehouse, tmp_path, page, artifacts):
     import definitions
-    from tests.test_app import streamlit_app
 
     settings_file = fictional_warehouse.settings_file
     result = dg.materialize([*definitions.defs.assets], resources=build_resources(settings_file),
                             selection=["arena/exports"])
     folder = result.asset_materializations_for_node("arena__exports")[0].metadata["folder"].value
-    from pathlib import Path
-
     html = (Path(folder) / "interactive_cluster_visualization.html").read_text()
     assert html.count("plotly-graph-div") >= 3
     assert len(pd.read_parquet(Path(folder) / "properties.parquet")) == len(
@@ -145,3 +145,45 @@ def test_exports_and_page(fictional_warehouse, tmp_path, page, artifacts):
         assert page.locator(".js-plotly-plot").count() >= 4
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_arena.png", full_page=True)
+
+
+@pytest.mark.slow
+def test_embedded_describer_on_real_battles_flags_truncation_and_counts_failures(tmp_path, monkeypatch):
+    """Three bundled battles (one response made ~5x the context window) through the embedded describer;
+    then a describer with room for 8 tokens: every battle fails to parse, is counted, nothing crashes."""
+    import definitions
+    from tests.conftest import write_settings
+
+    sample = pd.read_csv(Path(__file__).resolve().parents[2] / "data/samples/arena/lmsys_arena55k_sample.csv",
+                         nrows=100)
+    short = (sample.prompt.str.len() < 300) & (sample.response_a.str.len() < 1500) & (sample.response_b.str.len() < 1500)
+    battles = sample[short].head(3).copy()
+    long_answer = " ".join(json.loads(battles.response_a.iloc[0]))
+    battles.loc[battles.index[2], "response_b"] = json.dumps([(long_answer + "\n") * (40_000 // len(long_answer) + 1)])
+    battles.to_csv(tmp_path / "battles.csv", index=False)
+    path = write_settings(tmp_path / "dagster_project.toml")
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
+
+    def describe(max_tokens):
+        config = {"ops": {"arena__battles": {"config": {"dataset": str(tmp_path / "battles.csv"),
+                                                        "filter_english": False}},
+                          "arena__battle_differences": {"config": {"max_tokens": max_tokens}}}}
+        result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)),
+                                selection=["arena/battles", "arena/battle_differences"], run_config=config)
+        assert result.success
+        meta = result.asset_materializations_for_node("arena__battle_differences")[0].metadata
+        return Warehouse(settings_file=str(path)).query(
+            "SELECT * FROM arena.battle_differences ORDER BY battle_id"), meta
+
+    rows, meta = describe(768)
+    assert len(rows) == 3 and meta["parsed"].value == rows.error.isna().sum() >= 2
+    assert meta["with_properties"].value == meta["parsed"].value  # the schema asks for at least one
+    truncated = rows.set_index("battle_id").input_truncated
+    assert truncated[str(battles.id.iloc[2])] and not truncated.all()
+    for properties in rows.properties_json.dropna().map(json.loads):
+        assert 1 <= len(properties) <= 3 and all(p["model"] in ("A", "B") for p in properties)
+
+    rows, meta = describe(8)  # the answer is cut at 8, 16 and 32 tokens: never valid JSON
+    assert meta["parsed"].value == 0 and meta["parse_rate"].value == 0.0
+    assert rows.error.str.startswith("not JSON").all() and rows.raw.str.len().gt(0).all()
+    assert rows.properties_json.isna().all()

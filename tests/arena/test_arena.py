@@ -10,6 +10,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
+from assets.arena import fictional
 from resources import build_resources
 from resources.datasets import DatasetError, Datasets
 from resources.warehouse import Warehouse
@@ -37,15 +38,16 @@ def fictional_warehouse(tmp_path_factory):
 
 def test_planted_behaviours_are_recovered(fictional_warehouse):
     wh = fictional_warehouse
-    members = wh.query("""SELECT c.coarse_cluster_id, c.fine_cluster_id, p.model
-                          FROM arena.property_clusters c JOIN arena.behavior_properties p USING (property_id)""")
-    for model in ("fictional-bullets", "fictional-apologetic", "fictional-curious"):
-        for level in ("fine_cluster_id", "coarse_cluster_id"):
-            # the cluster holding most of this model's properties comes >= 80% from this model
-            home = members[members.model == model][level].mode()[0]
-            share = (members[members[level] == home].model == model).mean()
-            assert share >= 0.8, f"{model}: its {level} {home} is only {share:.0%} its own"
+    members = wh.query(fictional.MEMBERS_SQL)
+    table = fictional.recovery(members)
+    # the cluster holding most of each model's properties comes >= 80% from that model, at both levels
+    assert len(table) == 6 and table.recovered.all(), table
+    assert (table.properties > 0).all() and (table.home_size >= table.properties).all()
     assert "fictional-plain" not in set(members.model)  # it has no planted behaviour
+    # the score itself: a cluster half of one model's, half another's is not recovered
+    mixed = pd.DataFrame({"model": ["fictional-bullets"] * 2 + ["fictional-curious"] * 2,
+                          "fine_cluster_id": [0, 0, 0, 0], "coarse_cluster_id": [0, 0, 0, 0]})
+    assert fictional.recovery(mixed).query("properties > 0").share.eq(0.5).all()
     categories = wh.query("SELECT * FROM arena.prompt_categories")
     assert categories.broad_category.notna().all() and categories.narrower_category.notna().all()
     assert len(categories) == 120
@@ -168,12 +170,16 @@ def test_embedded_describer_on_real_battles_flags_truncation_and_counts_failures
         config = {"ops": {"arena__battles": {"config": {"dataset": str(tmp_path / "battles.csv"),
                                                         "filter_english": False}},
                           "arena__battle_differences": {"config": {"max_tokens": max_tokens}}}}
-        result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)),
-                                selection=["arena/battles", "arena/battle_differences"], run_config=config)
+        result = dg.materialize([*definitions.defs.assets, *definitions.defs.asset_checks],
+                                resources=build_resources(str(path)), run_config=config,
+                                selection=dg.AssetSelection.assets(["arena", "battles"], ["arena", "battle_differences"]))
         assert result.success
         meta = result.asset_materializations_for_node("arena__battle_differences")[0].metadata
-        return Warehouse(settings_file=str(path)).query(
-            "SELECT * FROM arena.battle_differences ORDER BY battle_id"), meta
+        check = {e.check_name: e for e in result.get_asset_check_evaluations()}["arena_unparsed_differences"]
+        rows = Warehouse(settings_file=str(path)).query("SELECT * FROM arena.battle_differences ORDER BY battle_id")
+        assert check.passed == rows.error.isna().all()
+        assert check.metadata["offending_rows"].value == rows.error.notna().sum()
+        return rows, meta
 
     rows, meta = describe(768)
     assert len(rows) == 3 and meta["parsed"].value == rows.error.isna().sum() >= 2

@@ -12,12 +12,14 @@ import hashlib
 import sqlite3
 import threading
 from pathlib import Path
+from typing import get_args
 
 import dagster as dg
 import numpy as np
 
-from resources.settings import EMBEDDED_EMBEDDER, load_settings
+from resources.settings import EMBEDDED_EMBEDDER, EmbeddingDtype, load_settings
 
+DTYPES = get_args(EmbeddingDtype)
 _MODELS: dict[tuple[str, str, str], object] = {}
 _LOCK = threading.Lock()
 
@@ -32,6 +34,8 @@ def native_bf16_cpu() -> bool:
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
+    if dtype not in DTYPES:
+        raise ValueError(f"embeddings dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
@@ -98,11 +102,10 @@ class Embeddings(dg.ConfigurableResource):
     settings_file: str = ""
     model: str = ""       # "" = [embeddings] model in the settings file
     cache_path: str = ""  # "" = [paths] embedding_cache
+    dtype: str = ""       # "" = [embeddings] dtype in the settings file
 
     def _settings(self):
         return load_settings(self.settings_file or None)
-
-    dtype: str = ""       # "" = [embeddings] dtype in the settings file
 
     @property
     def model_name(self) -> str:

@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "dagster_project.toml"
 
 Backend = Literal["llamacpp", "openai", "vllm"]
+EmbeddingDtype = Literal["auto", "float32", "bfloat16", "float16"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 EMBEDDED_LLM = "smollm2-135m-instruct"
 EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
@@ -101,7 +102,7 @@ class EmbeddingSettings(_Strict):
     # "auto": bfloat16 where the CPU computes it natively (avx512_bf16 / AMX; about 3x faster than
     # float32, cosine >= 0.99 to float32, measured in bench/cluster_scale.py), float16 on CUDA,
     # float32 otherwise.
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: EmbeddingDtype = "auto"
 
 
 class HiddenStateSettings(_Strict):

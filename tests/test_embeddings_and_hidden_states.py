@@ -47,6 +47,8 @@ def test_bfloat16_embeddings_agree_with_float32_and_are_cached_apart(settings_fi
         assert set(cache.get_many(key, list(unique))) == unique
     assert resolve_dtype("auto", "cuda:0") == "float16" and resolve_dtype("float32", "cpu") == "float32"
     assert resolve_dtype("auto", "cpu") in ("bfloat16", "float32")
+    with pytest.raises(ValueError, match="embeddings dtype 'bf16'; valid: auto, float32, bfloat16, float16"):
+        Embeddings(settings_file=str(settings_file), dtype="bf16").encode(["x"])
 
 
 @pytest.mark.slow

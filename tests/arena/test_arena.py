@@ -42,7 +42,7 @@ def test_planted_behaviours_are_recovered(fictional_warehouse):
     table = fictional.recovery(members)
     # the cluster holding most of each model's properties comes >= 80% from that model, at both levels
     assert len(table) == 6 and table.recovered.all(), table
-    assert (table.properties > 0).all() and (table.home_size >= table.properties).all()
+    assert (table.properties > 0).all()
     assert "fictional-plain" not in set(members.model)  # it has no planted behaviour
     # the score itself: a cluster half of one model's, half another's is not recovered
     mixed = pd.DataFrame({"model": ["fictional-bullets"] * 2 + ["fictional-curious"] * 2,
@@ -143,8 +143,7 @@ def test_exports_and_page(fictional_warehouse, tmp_path, page, artifacts):
         page.goto(f"{url}/Arena_behaviours")
         page.get_by_text("Which behaviours go with winning").wait_for()
         page.get_by_text("Example battle:", exact=False).wait_for()
-        page.locator(".js-plotly-plot").first.wait_for()
-        assert page.locator(".js-plotly-plot").count() >= 4
+        page.locator(".js-plotly-plot").nth(3).wait_for()  # Streamlit draws the plots one by one
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_arena.png", full_page=True)
 

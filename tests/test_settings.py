@@ -26,6 +26,16 @@ def test_bad_backend_names_key_and_allowed_values(tmp_path):
     assert all(b in msg for b in ("llamacpp", "openai", "vllm"))
 
 
+def test_bad_embedding_dtype_names_key_and_allowed_values(tmp_path):
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace('dtype = "auto"   # auto = bfloat16', 'dtype = "bf16"   #'))
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    msg = str(err.value)
+    assert "embeddings.dtype" in msg and "bf16" in msg
+    assert all(d in msg for d in ("auto", "float32", "bfloat16", "float16"))
+
+
 def test_unknown_key_is_named(tmp_path):
     path = write_settings(tmp_path / "s.toml", "[embeddings2]\nmodel = 'x'\n")
     with pytest.raises(SettingsError, match="unknown key 'embeddings2'"):

@@ -49,6 +49,9 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
         rows = [{"battle_id": b.battle_id, "properties_json": b.planted_properties, "error": None, "raw": None,
                  "input_truncated": False} for b in battles.itertuples()]
     elif config.describer_source == "llm":
+        if config.max_properties < 1:
+            raise ValueError(f"max_properties {config.max_properties}: the describer lists 1 to max_properties "
+                             "behaviours per battle, so it must be at least 1")
         client = llm.client("describer", context, model=config.model_name)
         requests = [{"method": "chat_json", **request(b, config)} for b in battles.itertuples()]
         if config.max_workers and hasattr(client.backend, "max_workers"):

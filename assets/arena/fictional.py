@@ -85,8 +85,12 @@ MEMBERS_SQL = """SELECT p.model, c.fine_cluster_id, c.coarse_cluster_id
 def recovery(members: pd.DataFrame) -> pd.DataFrame:
     """Per planted model and level: its home cluster (holding most of its properties) and the share
     of that cluster's properties that are its own. `members` is the result of MEMBERS_SQL."""
+    planted_models = [f"fictional-{key}" for key in BEHAVIOURS]
+    if not members.model.isin(planted_models).any():
+        raise ValueError("no properties of the fictional models in arena.behavior_properties: materialize "
+                         "group arena with arena__battles config dataset: fictional first")
     rows = []
-    for model in (f"fictional-{key}" for key in BEHAVIOURS):
+    for model in planted_models:
         for level in ("fine", "coarse"):
             own = members.loc[members.model == model, f"{level}_cluster_id"]
             home = own.mode()[0] if len(own) else None
@@ -97,12 +101,24 @@ def recovery(members: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    import duckdb
+
     from resources.settings import load_settings
     from resources.warehouse import connect_readonly
 
-    with connect_readonly(load_settings().path("snapshot")) as con:
-        table = recovery(con.execute(MEMBERS_SQL).df())
+    snapshot = load_settings().path("snapshot")
+    try:
+        with connect_readonly(snapshot) as con:
+            table = recovery(con.execute(MEMBERS_SQL).df())
+    except duckdb.CatalogException as exc:
+        raise SystemExit(f"{snapshot}: {exc.args[0].splitlines()[0].rstrip('.')}; materialize group arena first")
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(str(exc))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"recovered {int(table[table.level == 'fine'].recovered.sum())} of {len(BEHAVIOURS)} planted "
           f"behaviours (fine), {int(table[table.level == 'coarse'].recovered.sum())} (coarse)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
 """Arena behaviours: planted behaviours recovered; every metric re-derived with pandas + statsmodels."""
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -188,7 +189,41 @@ def test_embedded_describer_on_real_battles_flags_truncation_and_counts_failures
     for properties in rows.properties_json.dropna().map(json.loads):
         assert 1 <= len(properties) <= 3 and all(p["model"] in ("A", "B") for p in properties)
 
+    bad = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)), raise_on_error=False,
+                         selection=["arena/battle_differences"],
+                         run_config={"ops": {"arena__battle_differences": {"config": {"max_properties": 0}}}})
+    assert not bad.success and "max_properties 0" in str(bad.get_step_failure_events()[0].event_specific_data.error)
+    kept = Warehouse(settings_file=str(path)).query("SELECT * FROM arena.battle_differences ORDER BY battle_id")
+    pd.testing.assert_frame_equal(kept, rows)  # the earlier table is untouched
+
     rows, meta = describe(8)  # the answer is cut at 8, 16 and 32 tokens: never valid JSON
     assert meta["parsed"].value == 0 and meta["parse_rate"].value == 0.0
     assert rows.error.str.startswith("not JSON").all() and rows.raw.str.len().gt(0).all()
     assert rows.properties_json.isna().all()
+
+
+def test_recovery_cli_prints_the_score_or_says_what_to_run_first(fictional_warehouse, settings_file):
+    import subprocess
+    import sys
+
+    def cli(settings):
+        return subprocess.run([sys.executable, "-m", "assets.arena.fictional"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[2],
+                              env={**os.environ, "VIBESCOPE_SETTINGS": str(settings)})
+
+    done = cli(fictional_warehouse.settings_file)
+    assert done.returncode == 0, done.stderr
+    assert "recovered 3 of 3 planted behaviours (fine), 3 (coarse)" in done.stdout
+
+    empty = Warehouse(settings_file=str(settings_file))
+    missing = cli(settings_file)  # no snapshot yet
+    assert missing.returncode == 1 and "no warehouse snapshot at" in missing.stderr
+    empty.write_table("core.other", pd.DataFrame({"x": [1]}))
+    no_arena = cli(settings_file)
+    assert no_arena.returncode == 1 and '"arena.property_clusters" does not exist' in no_arena.stderr
+    assert "materialize group arena first" in no_arena.stderr
+    assert empty.query("SELECT x FROM core.other").x.tolist() == [1]  # nothing lost
+
+    real = fictional_warehouse.query(fictional.MEMBERS_SQL).assign(model="gpt-4")
+    with pytest.raises(ValueError, match="no properties of the fictional models.*dataset: fictional"):
+        fictional.recovery(real)

@@ -2,26 +2,56 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 # cje-eval 0.3.0, the reference the CJE tests compare with, pins numpy<2.1 and pandas<3: it gets
 # a virtual environment of its own and is never imported by vibescope itself.
 REFERENCE_STAMP := .venv-cje/.installed
+# llama-cpp-python has no wheel for this platform, so it is compiled from source (about 5 minutes
+# on 2 cores). Never with native CPU flags: pip's default `-march=native` build takes ggml's AMX
+# path on Intel VMs whose CPUID reports AMX while the kernel does not grant it, and dies with
+# SIGSEGV at the first tile instruction. LLAMA_CMAKE_ARGS is an explicit x86-64-v3 set (AVX2, FMA,
+# F16C) that runs on every x86 machine of the last decade; for a GPU or another CPU, override it:
+#   make install LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=ON"
+# The wheel is built once into a folder named after a hash of the flags and the version, with
+# pip's cache bypassed (that cache is keyed by the sdist, not by CMAKE_ARGS), so a change of
+# flags builds anew and a natively built wheel cached by pip is never picked up.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
+LLAMA_BUILD_ID := $(LLAMA_CPP_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
+LLAMA_WHEELS := .wheels/llama-cpp-python-$(LLAMA_BUILD_ID)
+LLAMA_WHEEL_STAMP := $(LLAMA_WHEELS)/.built
+# The stamp names the llama.cpp build, so changing LLAMA_CMAKE_ARGS reinstalls it.
+STAMP := $(VENV)/.installed-$(LLAMA_BUILD_ID)
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+INSTANCE := $(DAGSTER_HOME)/dagster.yaml
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: demo test install browser ui app clean
 
-install: $(STAMP)
+install: $(STAMP) $(INSTANCE)
 
-# llama-cpp-python has no wheel for this platform: pip compiles it once (about 5-8 minutes on
-# 2 cores) and keeps the built wheel in its cache for later installs.
-$(STAMP): pyproject.toml requirements.lock
+
+$(LLAMA_WHEEL_STAMP):
+	@echo "building llama-cpp-python $(LLAMA_CPP_VERSION) with: $(LLAMA_CMAKE_ARGS)"
+	rm -rf $(LLAMA_WHEELS) && mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PYTHON) -m pip wheel \
+	  --quiet --no-cache-dir --no-deps --no-binary llama-cpp-python -w $(LLAMA_WHEELS) \
+	  llama-cpp-python==$(LLAMA_CPP_VERSION)
+	printf '%s\n' '$(LLAMA_CMAKE_ARGS)' > $(LLAMA_WHEELS)/cmake_args.txt
+	touch $@
+
+$(STAMP): pyproject.toml requirements.lock $(LLAMA_WHEEL_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps $(LLAMA_WHEELS)/*.whl
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
-	mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	cp $(LLAMA_WHEELS)/cmake_args.txt $(VENV)/llama_cpp_cmake_args.txt
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
+
+# The project's Dagster instance (concurrency pools): edit dagster_instance.yaml, not the copy.
+$(INSTANCE): dagster_instance.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster_instance.yaml $@
 
 $(REFERENCE_STAMP): requirements-cje.lock
 	$(PYTHON) -m venv .venv-cje
@@ -34,14 +64,15 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: run 'sudo apt-get install chromium' for the browser tests"; fi; }
 
-demo: $(STAMP)
-	$(BIN)/dagster asset materialize -m definitions --select '*'
-	@$(BIN)/python -m resources.warehouse_cli summary
+# Materializes every asset with `dg launch`, then prints where the time went (a row per step) and
+# the tables written; exits non-zero, naming each failed step, if one failed.
+demo: $(STAMP) $(INSTANCE)
+	$(BIN)/python -m vibescope demo
 
 test: $(STAMP) $(REFERENCE_STAMP) browser
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
-ui: $(STAMP)
+ui: $(STAMP) $(INSTANCE)
 	$(BIN)/dagster dev -m definitions
 
 app: $(STAMP)

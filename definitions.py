@@ -35,4 +35,8 @@ defs = dg.Definitions(
     asset_checks=load_sql_checks(),
     resources=build_resources(),
     jobs=[dg.define_asset_job("everything", selection=dg.AssetSelection.all())],
+    # A step process forked from a server that has already imported this module starts in a
+    # fraction of a second; a spawned one re-imports dagster, pandas and every asset (about 7 s
+    # on 2 cores), and those imports steal the cores from a llama.cpp step running beside it.
+    executor=dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}}),
 )

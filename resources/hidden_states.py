@@ -81,17 +81,23 @@ class HiddenStates(dg.ConfigurableResource):
         depth = lm.config.num_hidden_layers
         if not 0 <= layer <= depth:
             raise ValueError(f"layer {layer} is beyond {model}'s depth; valid layers: 0..{depth}")
-        out: list[TokenStates] = []
-        for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
-            enc = tokenizer(batch, return_tensors="pt", padding=True, return_offsets_mapping=True,
-                            truncation=True,
+        # Batches of similar length waste little on padding; the base model (no LM head) skips
+        # the vocabulary-sized logits of every token, which nothing here reads.
+        enc_all = tokenizer(texts, truncation=True, add_special_tokens=True,
+                            max_length=max_tokens or getattr(lm.config, "max_position_embeddings", 8192))
+        order = sorted(range(len(texts)), key=lambda i: len(enc_all["input_ids"][i]))
+        base = lm.get_decoder()
+        out: list[TokenStates | None] = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            enc = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
+                            return_offsets_mapping=True, truncation=True,
                             max_length=max_tokens or getattr(lm.config, "max_position_embeddings", 8192))
             offsets = enc.pop("offset_mapping").numpy()
             with torch.no_grad():
-                result = lm(**{k: v.to(device) for k, v in enc.items()}, output_hidden_states=True)
+                result = base(**{k: v.to(device) for k, v in enc.items()}, output_hidden_states=True)
             states = result.hidden_states[layer].float().cpu().numpy()
             mask = enc["attention_mask"].numpy().astype(bool)
-            for i in range(len(batch)):
-                out.append(TokenStates(offsets=offsets[i][mask[i]], states=states[i][mask[i]]))
+            for j, i in enumerate(chunk):
+                out[i] = TokenStates(offsets=offsets[j][mask[j]], states=states[j][mask[j]])
         return out

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from assets.acts.config import ActivationsConfig
+from assets.core.pools import model_pool
 from resources.hidden_states import HiddenStates, TokenStates
 from resources.warehouse import Warehouse
 
@@ -44,6 +45,7 @@ def model_id(model: str) -> str:
            dg.AssetSpec(["acts", "activation_means"], deps=[["acts", "sentences"]], group_name="acts",
                         kinds={"duckdb"})],
     name="acts_activations",
+    pool=model_pool(local=True),
     description=__doc__,
 )
 def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hidden_states: HiddenStates,

@@ -17,6 +17,7 @@ from assets.acts.cluster_assignments import load_vectors
 from assets.acts.config import TitlesConfig
 from assets.acts.sentences import thinking_span
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
@@ -66,7 +67,7 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
 
 
 @dg.asset(key=["acts", "cluster_titles"], deps=[["acts", "cluster_assignments"]], group_name="acts",
-          kinds={"duckdb", LLM_KIND})
+          kinds={"duckdb", LLM_KIND}, pool=model_pool("namer"))
 def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm: LLM,
                    warehouse: Warehouse) -> dg.MaterializeResult:
     """Title and description of each cluster, `repetitions` times, by role namer."""

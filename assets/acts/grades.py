@@ -20,6 +20,7 @@ import pandas as pd
 from assets.acts import prompts
 from assets.acts.config import METRICS, GradesConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
@@ -81,7 +82,8 @@ def answer(result) -> float | None:
     return float(value["belongs"]) if "belongs" in value else float(value["score"])
 
 
-@dg.asset(key=["acts", "grades"], deps=[["acts", "cluster_titles"]], group_name="acts", kinds={"duckdb", LLM_KIND})
+@dg.asset(key=["acts", "grades"], deps=[["acts", "cluster_titles"]], group_name="acts", kinds={"duckdb", LLM_KIND},
+          pool=model_pool("grader"))
 def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
            warehouse: Warehouse) -> dg.MaterializeResult:
     """Membership, completeness and similarity verdicts of role grader."""

@@ -18,6 +18,7 @@ import pysbd
 
 from assets.acts.config import SentencesConfig, TracesConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.datasets import DatasetError, Datasets
 from resources.llm import LLM
 from resources.warehouse import Warehouse
@@ -85,7 +86,8 @@ def generate_traces(client, questions: list[str]) -> list[str]:
     return [f"{q}\n{'' if OPEN in r.text else OPEN}{r.text}" for q, r in zip(questions, replies)]
 
 
-@dg.asset(key=["acts", "traces"], group_name="acts", kinds={"duckdb", LLM_KIND})
+@dg.asset(key=["acts", "traces"], group_name="acts", kinds={"duckdb", LLM_KIND},
+          pool=model_pool("policy.reasoner"))
 def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Datasets, llm: LLM,
            warehouse: Warehouse) -> dg.MaterializeResult:
     """Reasoning traces: a file or sample with `full_response`, or written by role policy.reasoner

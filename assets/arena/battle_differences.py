@@ -17,6 +17,7 @@ import pandas as pd
 from assets.arena import prompts
 from assets.arena.config import DifferencesConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
@@ -37,7 +38,7 @@ def request(b, config: DifferencesConfig) -> dict:
 
 
 @dg.asset(key=["arena", "battle_differences"], deps=[["arena", "battles"]], group_name="arena",
-          kinds={"duckdb", LLM_KIND})
+          kinds={"duckdb", LLM_KIND}, pool=model_pool("describer"))
 def battle_differences(context: dg.AssetExecutionContext, config: DifferencesConfig, llm: LLM,
                        warehouse: Warehouse) -> dg.MaterializeResult:
     """The describer's properties per battle (JSON), or the parse error and raw output."""

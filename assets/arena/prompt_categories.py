@@ -12,6 +12,7 @@ import pandas as pd
 from assets.arena import clustering, prompts
 from assets.arena.config import CategoriesConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
@@ -27,7 +28,7 @@ def name(client: RoleClient, texts: list[str], fallback: str) -> str:
 
 
 @dg.asset(key=["arena", "prompt_categories"], deps=[["arena", "battles"]], group_name="arena",
-          kinds={"duckdb", LLM_KIND})
+          kinds={"duckdb", LLM_KIND}, pool=model_pool(local=True))
 def prompt_categories(context: dg.AssetExecutionContext, config: CategoriesConfig, embeddings: Embeddings,
                       llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
     """broad_category_id, broad_category, narrower_category_id, narrower_category per battle."""

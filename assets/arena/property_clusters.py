@@ -14,6 +14,7 @@ import pandas as pd
 from assets.arena import clustering, prompts
 from assets.arena.config import ClustersConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
@@ -41,6 +42,7 @@ def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: n
            dg.AssetSpec(["arena", "cluster_labels"], deps=[["arena", "behavior_properties"]],
                         group_name="arena", kinds={"duckdb", LLM_KIND})],
     name="arena_property_clusters",
+    pool=model_pool(local=True),
     description=__doc__,
 )
 def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, embeddings: Embeddings,

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.llm import LLM, LLMBackendError, LLMConfigError
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -17,7 +18,7 @@ class RoleHealthConfig(dg.Config):
     roles: list[str] | None = None  # None: [pipelines.core] health_roles in the settings file
 
 
-@dg.asset(key=["core", "role_health"], group_name="core", kinds={"duckdb", LLM_KIND})
+@dg.asset(key=["core", "role_health"], group_name="core", kinds={"duckdb", LLM_KIND}, pool=model_pool("*"))
 def role_health(context: dg.AssetExecutionContext, config: RoleHealthConfig, llm: LLM,
                 warehouse: Warehouse) -> dg.MaterializeResult:
     """Per role: its backend and model, whether one short chat call answered, latency, reply."""

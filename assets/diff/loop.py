@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from assets.diff import prompts
 from assets.diff.config import LoopConfig
 from resources.llm import LLM, RoleClient
@@ -94,6 +95,7 @@ def length_baseline(rows: pd.DataFrame) -> pd.DataFrame:
                      description="P(A) per row and stage (loop iteration, final, length baseline)."),
     ],
     name="diff_loop",
+    pool=model_pool("describer", "classifier"),
     description=__doc__,
 )
 def loop(context: dg.AssetExecutionContext, config: LoopConfig, llm: LLM, warehouse: Warehouse):

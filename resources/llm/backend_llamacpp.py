@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from resources.llm.llamacpp_probe import ensure_runs
 from resources.llm.truncate import fit_messages
 from resources.llm.types import LLMConfigError, Messages
 from resources.settings import EMBEDDED_LLM, LlamaCppSettings
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use: llama.cpp is memory-bound, and llama-cpp-python's own
+    default (half the logical CPUs) leaves a core idle on the 2-core VMs this runs on."""
+    allowed = os.sched_getaffinity(0)
+    cores, current = set(), {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines() + [""]:
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key:
+                current[key] = value
+            elif current:  # a blank line ends one processor's block
+                if int(current.get("processor", -1)) in allowed and "core id" in current:
+                    cores.add((current.get("physical id"), current["core id"]))
+                current = {}
+    except (OSError, ValueError):
+        pass
+    return len(cores) or len(allowed)
 
 
 def embedded_gguf() -> str:
@@ -62,8 +83,11 @@ class LlamaCppBackend:
 
         self.model = model
         self.n_ctx = settings.n_ctx
-        self.llm = Llama(model_path=resolve_gguf(model), n_ctx=settings.n_ctx,
-                         n_threads=settings.n_threads or None, n_batch=settings.n_batch,
+        path = resolve_gguf(model)
+        ensure_runs(path)  # a build that dies on this CPU fails here with a message, not a SIGSEGV
+        threads = settings.n_threads or physical_cores()
+        self.llm = Llama(model_path=path, n_ctx=settings.n_ctx, n_threads=threads,
+                         n_threads_batch=threads, n_batch=settings.n_batch,
                          n_ubatch=settings.n_batch, verbose=False)
         self.render = chat_formatter(self.llm, model)
         self.lock = threading.Lock()

@@ -1,7 +1,18 @@
 -- Per method x k x repetition: the category scores averaged over categories, the semantic
 -- orthogonality (share of category pairs the grader rates below the similarity threshold) and
 -- the final score, the mean of F1, completeness and orthogonality (of those that were graded).
-WITH categories AS (
+-- Every repetition the namer was asked for has a row, also one where no title parsed: its scores
+-- are NULL, `failed_titles` and `unparsed` count what failed, and `reason` says why.
+WITH repetitions AS (
+    SELECT
+        method, k, repetition,
+        count(*) AS clusters,
+        count(*) FILTER (WHERE title IS NULL) AS failed_titles
+    FROM acts.cluster_titles
+    GROUP BY ALL
+),
+
+categories AS (
     SELECT
         method, k, repetition,
         count(*) AS categories,
@@ -29,7 +40,9 @@ pairs AS (
 
 scored AS (
     SELECT
-        c.method, c.k, c.repetition, c.categories,
+        r.method, r.k, r.repetition,
+        coalesce(c.categories, 0) AS categories,
+        r.failed_titles,
         CASE WHEN c.has_membership THEN c.accuracy END AS accuracy,
         CASE WHEN c.has_membership THEN c.precision END AS precision,
         CASE WHEN c.has_membership THEN c.recall END AS recall,
@@ -37,8 +50,13 @@ scored AS (
         c.completeness,
         p.orthogonality,
         coalesce(p.pairs_graded, 0) AS pairs_graded,
-        c.unparsed + coalesce(p.unparsed, 0) AS unparsed
-    FROM categories AS c
+        coalesce(c.unparsed, 0) + coalesce(p.unparsed, 0) AS unparsed,
+        CASE
+            WHEN c.categories IS NULL THEN 'no title parsed (' || r.failed_titles || ' of ' || r.clusters || ' failed)'
+            WHEN r.failed_titles > 0 THEN r.failed_titles || ' of ' || r.clusters || ' titles did not parse'
+        END AS reason
+    FROM repetitions AS r
+    LEFT JOIN categories AS c USING (method, k, repetition)
     LEFT JOIN pairs AS p USING (method, k, repetition)
 )
 

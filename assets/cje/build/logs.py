@@ -25,6 +25,7 @@ import pandas as pd
 from assets.cje.build import prompts as judge_prompts
 from assets.cje.build.config import JudgeConfig, OracleConfig, PoliciesConfig, PromptsConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
 from resources.datasets import Datasets, DatasetError, first_turn, looks_english
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
@@ -77,6 +78,7 @@ def _check_scoring(client: RoleClient, policy: str) -> None:
     specs=[dg.AssetSpec(["cje_logs", "policies"], deps=[["cje_logs", "prompts"]], group_name="cje_logs", kinds=KINDS),
            dg.AssetSpec(["cje_logs", "responses"], deps=[["cje_logs", "prompts"]], group_name="cje_logs", kinds=KINDS)],
     name="cje_logs_responses",
+    pool=model_pool("policy.*"),
     description="Each policy's response to every prompt, with its token and sequence log-probabilities.",
 )
 def responses(context: dg.AssetExecutionContext, config: PoliciesConfig, llm: LLM, warehouse: Warehouse):
@@ -119,7 +121,7 @@ def responses(context: dg.AssetExecutionContext, config: PoliciesConfig, llm: LL
 
 
 @dg.asset(key=["cje_logs", "teacher_forced_logprobs"], group_name="cje_logs", kinds=KINDS,
-          deps=[["cje_logs", "responses"], ["cje_logs", "policies"]])
+          deps=[["cje_logs", "responses"], ["cje_logs", "policies"]], pool=model_pool("policy.*"))
 def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
                             warehouse: Warehouse) -> dg.MaterializeResult:
     """Every base response scored under every policy. Flags: a long response with log-prob 0.0
@@ -176,7 +178,7 @@ def _all_responses(warehouse: Warehouse) -> pd.DataFrame:
 
 
 @dg.asset(key=["cje_logs", "judge_scores"], group_name="cje_logs", kinds=KINDS,
-          deps=[["cje_logs", "responses"]])
+          deps=[["cje_logs", "responses"]], pool=model_pool("judge"))
 def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLM,
                  warehouse: Warehouse) -> dg.MaterializeResult:
     """Role judge on every response, in both modes."""
@@ -196,7 +198,7 @@ def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LL
 
 
 @dg.asset(key=["cje_logs", "oracle_labels"], group_name="cje_logs", kinds=KINDS,
-          deps=[["cje_logs", "responses"]])
+          deps=[["cje_logs", "responses"]], pool=model_pool("oracle"))
 def oracle_labels(context: dg.AssetExecutionContext, config: OracleConfig, llm: LLM,
                   warehouse: Warehouse) -> dg.MaterializeResult:
     """Role oracle on a seeded share of each policy's rows: the base's for calibration, each

@@ -1,0 +1,1 @@
+"""vibescope's command line: `python -m vibescope <command>` (see `python -m vibescope --help`)."""

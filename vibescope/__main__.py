@@ -1,0 +1,62 @@
+"""vibescope's command line.
+
+    python -m vibescope demo                 materialize every asset, then say where the time went
+    python -m vibescope demo --select 'group:cje'
+    python -m vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from resources.settings import PROJECT_ROOT
+from vibescope.run_report import latest_run_id, run_report
+
+# the Makefile's instance, also when the command is run by hand
+os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+
+
+def materialize(select: str) -> int:
+    """`dg launch` in a child process: the run uses the instance in $DAGSTER_HOME (with its
+    concurrency pools) and the multiprocess executor, as a run from the UI does."""
+    dg_cli = Path(sys.executable).parent / "dg"
+    command = [str(dg_cli), "launch", "--assets", select, "-m", "definitions"]
+    return subprocess.run(command, env=os.environ).returncode
+
+
+def report(run_id: str | None) -> int:
+    with dg.DagsterInstance.get() as instance:
+        result = run_report(instance, run_id or latest_run_id(instance))
+    print(result.render())
+    return 0 if result.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vibescope")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="materialize assets, then print the per-step table and the tables written")
+    demo.add_argument("--select", default="*", help="Dagster asset selection (default: every asset)")
+    runs = sub.add_parser("run-report", help="where a run's time went (default: the latest run)")
+    runs.add_argument("run_id", nargs="?")
+    args = parser.parse_args(argv)
+    if args.command == "run-report":
+        return report(args.run_id)
+    started = time.monotonic()
+    code = materialize(args.select)
+    print(f"\n== where the time went ({(time.monotonic() - started) / 60:.1f} min of materialization) ==")
+    status = report(None)
+    if status == 0 and code == 0:
+        print("\n== tables written ==")
+        subprocess.run([sys.executable, "-m", "resources.warehouse_cli", "summary"], check=False)
+    return status or code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -76,7 +76,7 @@ ui: $(STAMP) $(INSTANCE)
 	$(BIN)/dagster dev -m definitions
 
 app: $(STAMP)
-	$(BIN)/streamlit run app/Home.py --server.address 127.0.0.1
+	$(BIN)/streamlit run app/Home.py
 
 clean:
 	rm -rf $(VENV) .venv-cje $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports

@@ -38,5 +38,6 @@ defs = dg.Definitions(
     # A step process forked from a server that has already imported this module starts in a
     # fraction of a second; a spawned one re-imports dagster, pandas and every asset (about 7 s
     # on 2 cores), and those imports steal the cores from a llama.cpp step running beside it.
-    executor=dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}}),
+    executor=dg.multiprocess_executor.configured(
+        {"start_method": {"forkserver": {"preload_modules": [__name__]}}}),
 )

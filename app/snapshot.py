@@ -1,4 +1,4 @@
-"""What every page shares: a fresh read-only connection to the warehouse snapshot."""
+"""What every page shares: a fresh read-only, sandboxed connection to the warehouse snapshot."""
 
 from contextlib import contextmanager
 
@@ -11,11 +11,12 @@ from resources.warehouse import connect_readonly
 @contextmanager
 def warehouse():
     """Opened per page run, so a snapshot published since the last run is the one read."""
-    snapshot = load_settings().path("snapshot")
+    settings = load_settings()
+    snapshot = settings.path("snapshot")
     if not snapshot.exists():
         st.info(f"No warehouse yet at {snapshot}. Run `make demo` or materialize assets in Dagster.")
         st.stop()
-    con = connect_readonly(snapshot)
+    con = connect_readonly(snapshot, settings.reader_directories())
     try:
         yield con
     finally:

@@ -111,6 +111,13 @@ class HiddenStateSettings(_Strict):
     batch_size: int = Field(8, ge=1)
 
 
+class ReaderSettings(_Strict):
+    """What a person's SQL (the app, the CLI) may do on the snapshot."""
+    allowed_directories: list[str] = []  # folders opened to read_csv & co; none by default
+    max_rows: int = Field(10_000, ge=1)   # rows shown; all are counted
+    timeout_s: float = Field(30.0, gt=0)  # a statement running longer is interrupted
+
+
 class Settings(_Strict):
     file: Path = DEFAULT_SETTINGS_FILE
     paths: Paths = Paths()
@@ -119,6 +126,7 @@ class Settings(_Strict):
     prices: dict[str, Price] = {}
     embeddings: EmbeddingSettings = EmbeddingSettings()
     hidden_states: HiddenStateSettings = HiddenStateSettings()
+    readers: ReaderSettings = ReaderSettings()
     pipelines: dict[str, dict[str, Any]] = {}
 
     def path(self, name: str) -> Path:
@@ -126,6 +134,11 @@ class Settings(_Strict):
         raw = os.environ.get(PATH_ENV[name]) or getattr(self.paths, name)
         p = Path(raw)
         return p if p.is_absolute() else (self.file.parent / p).resolve()
+
+    def reader_directories(self) -> list[Path]:
+        """[readers] allowed_directories, relative ones resolved against this file's folder."""
+        return [p if (p := Path(d)).is_absolute() else (self.file.parent / p).resolve()
+                for d in self.readers.allowed_directories]
 
     def role(self, name: str) -> RoleSettings:
         if name not in self.roles:

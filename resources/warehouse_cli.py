@@ -21,7 +21,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     snapshot = settings.path("snapshot")
-    with connect_readonly(snapshot) as con:
+    with connect_readonly(snapshot, settings.reader_directories()) as con:
         if args.command == "summary":
             frame = con.execute(
                 "SELECT t.schema_name || '.' || t.table_name AS table_name,"
@@ -34,9 +34,12 @@ def main() -> None:
                   "Dagster UI: make ui    app: make app    SQL: python -m resources.warehouse_cli sql '...'")
         else:
             try:
-                print(readonly_query(con, args.query).to_string(index=False))
+                result = readonly_query(con, args.query, settings.readers.max_rows, settings.readers.timeout_s)
             except ReadOnlyError as exc:
                 raise SystemExit(f"refused: {exc}") from None
+            print(result.frame.to_string(index=False))
+            if result.truncated:
+                print(f"({len(result.frame):,} of {result.total_rows:,} rows shown: [readers] max_rows)")
 
 
 if __name__ == "__main__":

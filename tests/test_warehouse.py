@@ -65,7 +65,7 @@ def test_readonly_sql_refuses_changes(wh, sql):
     with wh.reader() as con:
         with pytest.raises(ReadOnlyError):
             readonly_query(con, sql)
-        assert readonly_query(con, "SELECT count(*) AS n FROM t.a").n[0] == 1
+        assert readonly_query(con, "SELECT count(*) AS n FROM t.a").frame.n[0] == 1
 
 
 def test_readers_never_block_and_are_never_blocked_by_a_materialization(settings_file, wh):

@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources.settings import PROJECT_ROOT
-from vibescope.run_report import latest_run_id, run_report
+from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
 
 # the Makefile's instance, also when the command is run by hand
 os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
@@ -32,8 +32,10 @@ def materialize(select: str) -> int:
 
 
 def report(run_id: str | None) -> int:
+    import definitions  # the code location: which pipeline each step belongs to
+
     with dg.DagsterInstance.get() as instance:
-        result = run_report(instance, run_id or latest_run_id(instance))
+        result = run_report(instance, run_id or latest_run_id(instance), pipeline_of_steps(definitions.defs))
     print(result.render())
     return 0 if result.ok else 1
 

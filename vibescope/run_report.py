@@ -21,7 +21,7 @@ class RunReport:
     run_id: str
     status: str
     seconds: float
-    steps: pd.DataFrame                      # step, status, seconds, llm_calls, cache_hits
+    steps: pd.DataFrame                      # step, pipeline, status, seconds, llm_calls, cache_hits
     failures: dict[str, str] = field(default_factory=dict)  # step -> first error line
 
     @property
@@ -31,13 +31,28 @@ class RunReport:
     def render(self) -> str:
         table = self.steps.copy()
         table["seconds"] = table.seconds.map(lambda s: f"{s:8.1f}")
+        per_pipeline = self.steps.groupby("pipeline").seconds.sum().sort_values(ascending=False)
         lines = [table.to_string(index=False), "",
+                 "step seconds per pipeline: " + ", ".join(f"{p} {s:.0f} s" for p, s in per_pipeline.items()),
                  f"run {self.run_id}: {self.status}, {self.seconds / 60:.1f} min "
                  f"({len(self.steps)} steps, {int(self.steps.llm_calls.sum())} LLM calls, "
                  f"{int(self.steps.cache_hits.sum())} answered by the cache)"]
         for step, error in self.failures.items():
             lines.append(f"FAILED {step}: {error}")
         return "\n".join(lines)
+
+
+def pipeline_of_steps(defs: dg.Definitions) -> dict[str, str]:
+    """Step (op) name -> the asset group (pipeline) it writes or checks."""
+    groups = {}
+    for a in defs.assets or []:
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable:
+            groups[a.op.name] = next(iter(a.group_names_by_key.values()), "default")
+    by_key = {key: group for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)
+              for key, group in a.group_names_by_key.items()}
+    for c in defs.asset_checks or []:
+        groups[c.op.name] = by_key.get(next(iter(c.check_keys)).asset_key, "default")
+    return groups
 
 
 def _step_of(asset: str | None) -> str | None:
@@ -52,7 +67,8 @@ def latest_run_id(instance: dg.DagsterInstance) -> str:
     return runs[0].run_id
 
 
-def run_report(instance: dg.DagsterInstance, run_id: str, settings_file: str | None = None) -> RunReport:
+def run_report(instance: dg.DagsterInstance, run_id: str, pipelines: dict[str, str],
+               settings_file: str | None = None) -> RunReport:
     run = instance.get_run_by_id(run_id)
     if run is None:
         raise SystemExit(f"no run {run_id} in the Dagster instance at {instance.root_directory}")
@@ -78,7 +94,7 @@ def run_report(instance: dg.DagsterInstance, run_id: str, settings_file: str | N
     calls = calls[calls.run_id == run_id]
     per_step = (calls.assign(step=calls.asset.map(_step_of))
                 .groupby("step").agg(llm_calls=("cached", "size"), cache_hits=("cached", "sum")))
-    steps = pd.DataFrame([{"step": step, "status": status.get(step, "running"),
+    steps = pd.DataFrame([{"step": step, "pipeline": pipelines.get(step, "?"), "status": status.get(step, "running"),
                            "seconds": ended.get(step, max(run_times)) - t0} for step, t0 in started.items()])
     steps = (steps.join(per_step, on="step").fillna({"llm_calls": 0, "cache_hits": 0})
              .astype({"llm_calls": int, "cache_hits": int})

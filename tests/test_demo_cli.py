@@ -1,0 +1,43 @@
+"""`python -m vibescope demo`: a Dagster run through `dg launch`, then where its time went."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def demo(settings_file, dagster_home, select: str) -> subprocess.CompletedProcess:
+    dagster_home.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "dagster_instance.yaml", dagster_home / "dagster.yaml")
+    env = {**os.environ, "VIBESCOPE_SETTINGS": str(settings_file), "DAGSTER_HOME": str(dagster_home)}
+    return subprocess.run([sys.executable, "-m", "vibescope", "demo", "--select", select], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_demo_prints_a_row_per_step_with_its_llm_calls_then_the_tables(settings_file, tmp_path):
+    out = demo(settings_file, tmp_path / "dagster_home", "core/role_health,core/llm_calls")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    report = out.stdout.split("== where the time went", 1)[1]
+    rows = {line.split()[0]: line.split() for line in report.splitlines() if line.startswith(" ") or "__" in line}
+    step = rows["core__role_health"]
+    assert step[1:3] == ["core", "success"] and int(step[4]) > 0  # seconds, then LLM calls
+    assert "core__llm_calls" in rows and "step seconds per pipeline: core" in report
+    assert "run " in report and ": SUCCESS" in report
+    tables = out.stdout.split("== tables written ==", 1)[1]
+    assert "core.role_health" in tables and "core.llm_calls" in tables
+
+
+@pytest.mark.slow
+def test_a_failed_step_is_named_with_its_first_error_line_and_the_exit_is_not_zero(settings_file, tmp_path):
+    # a SQL model whose upstream tables were never materialized
+    out = demo(settings_file, tmp_path / "dagster_home", "cje/importance_weights")
+    assert out.returncode == 1
+    failed = [line for line in out.stdout.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 1 and failed[0].startswith("FAILED cje__importance_weights: ")
+    assert "sql/cje/importance_weights.sql" in failed[0] and "does not exist" in failed[0]
+    assert "== tables written ==" not in out.stdout

@@ -4,6 +4,9 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing from the network, ever
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Each test's runs use an ephemeral Dagster instance (or one the test makes), never the project's
+# .dagster_home: its pool limits and run history are the user's, not the tests'.
+os.environ.pop("DAGSTER_HOME", None)
 
 import shutil
 from contextlib import contextmanager

@@ -41,3 +41,31 @@ def test_a_failed_step_is_named_with_its_first_error_line_and_the_exit_is_not_ze
     assert len(failed) == 1 and failed[0].startswith("FAILED cje__importance_weights: ")
     assert "sql/cje/importance_weights.sql" in failed[0] and "does not exist" in failed[0]
     assert "== tables written ==" not in out.stdout
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_it_holds_the_model_slot_does_not_block_the_next(settings_file, tmp_path):
+    import signal
+    import time
+
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_instance.yaml", home / "dagster.yaml")
+    env = {**os.environ, "VIBESCOPE_SETTINGS": str(settings_file), "DAGSTER_HOME": str(home)}
+    first = subprocess.Popen([sys.executable, "-m", "vibescope", "demo", "--select", "core/role_health"],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        deadline = time.monotonic() + 300
+        while not instance.event_log_storage.get_concurrency_info("local_model").claimed_slots:
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        os.killpg(first.pid, signal.SIGKILL)  # the run dies holding the slot
+        first.wait()
+        held = instance.event_log_storage.get_concurrency_info("local_model").claimed_slots
+        assert len(held) == 1
+    second = demo(settings_file, home, "core/role_health")
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"run {held[0].run_id} was killed while it held a model slot: marked failed, slot freed" in second.stdout

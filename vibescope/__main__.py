@@ -18,6 +18,7 @@ import dagster as dg
 
 from resources.settings import PROJECT_ROOT
 from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
+from vibescope.slots import release_dead_runs
 
 # the Makefile's instance, also when the command is run by hand
 os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run-report":
         return report(args.run_id)
+    with dg.DagsterInstance.get() as instance:
+        for run_id in release_dead_runs(instance):
+            print(f"run {run_id} was killed while it held a model slot: marked failed, slot freed")
     started = time.monotonic()
     code = materialize(args.select)
     print(f"\n== where the time went ({(time.monotonic() - started) / 60:.1f} min of materialization) ==")

@@ -21,6 +21,10 @@ def run(selection: str, run_config: dict) -> dg.ExecuteInProcessResult:
     import definitions
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is not None:
+        from vibescope.slots import release_dead_runs
+
+        release_dead_runs(instance)  # a killed earlier run must not hold the model slot for ever
     result = dg.materialize(
         [*definitions.defs.assets, *definitions.defs.asset_checks],
         resources=definitions.defs.resources, selection=dg.AssetSelection.groups(selection),

@@ -69,3 +69,9 @@ def test_a_run_killed_while_it_holds_the_model_slot_does_not_block_the_next(sett
     second = demo(settings_file, home, "core/role_health")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"run {held[0].run_id} was killed while it held a model slot: marked failed, slot freed" in second.stdout
+
+
+def test_a_selection_that_starts_no_run_says_so(settings_file, tmp_path):
+    out = demo(settings_file, tmp_path / "dagster_home", "no_such/asset")
+    assert out.returncode != 0 and "no run was started" in out.stdout
+    assert "where the time went" not in out.stdout

@@ -54,10 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     with dg.DagsterInstance.get() as instance:
         for run_id in release_dead_runs(instance):
             print(f"run {run_id} was killed while it held a model slot: marked failed, slot freed")
+        previous = [r.run_id for r in instance.get_runs(limit=1)]
     started = time.monotonic()
     code = materialize(args.select)
+    with dg.DagsterInstance.get() as instance:
+        latest = [r.run_id for r in instance.get_runs(limit=1)]
+    if latest == previous:  # the code location did not load, or the selection matched nothing
+        print(f"\nno run was started (exit {code}): see the error above")
+        return code or 1
     print(f"\n== where the time went ({(time.monotonic() - started) / 60:.1f} min of materialization) ==")
-    status = report(None)
+    status = report(latest[0])
     if status == 0 and code == 0:
         print("\n== tables written ==")
         subprocess.run([sys.executable, "-m", "resources.warehouse_cli", "summary"], check=False)

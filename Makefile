@@ -5,16 +5,18 @@ BIN := $(VENV)/bin
 # cje-eval 0.3.0, the reference the CJE tests compare with, pins numpy<2.1 and pandas<3: it gets
 # a virtual environment of its own and is never imported by vibescope itself.
 REFERENCE_STAMP := .venv-cje/.installed
-# llama-cpp-python has no wheel for this platform, so it is compiled from source (about 5 minutes
+# llama-cpp-python has no wheel for this platform, so it is compiled from source (about 4 minutes
 # on 2 cores). Never with native CPU flags: pip's default `-march=native` build takes ggml's AMX
 # path on Intel VMs whose CPUID reports AMX while the kernel does not grant it, and dies with
 # SIGSEGV at the first tile instruction. LLAMA_CMAKE_ARGS is an explicit x86-64-v3 set (AVX2, FMA,
-# F16C) that runs on every x86 machine of the last decade; for a GPU or another CPU, override it:
-#   make install LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=ON"
+# F16C); for a GPU or another CPU, set it in local.mk (not tracked), so that every later `make`
+# keeps it:   LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_CUDA=ON
 # The wheel is built once into a folder named after a hash of the flags and the version, with
 # pip's cache bypassed (that cache is keyed by the sdist, not by CMAKE_ARGS), so a change of
 # flags builds anew and a natively built wheel cached by pip is never picked up.
 LLAMA_CPP_VERSION := 0.3.36
+LOCAL_MK ?= local.mk
+-include $(LOCAL_MK)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
 LLAMA_BUILD_ID := $(LLAMA_CPP_VERSION)-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
 LLAMA_WHEELS := .wheels/llama-cpp-python-$(LLAMA_BUILD_ID)
@@ -26,10 +28,13 @@ INSTANCE := $(DAGSTER_HOME)/dagster.yaml
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install browser ui app clean
+.PHONY: demo test install browser ui app clean llama-flags
 
 install: $(STAMP) $(INSTANCE)
 
+# the flags and build id llama-cpp-python is (or would be) built with
+llama-flags:
+	@echo "$(LLAMA_BUILD_ID): $(LLAMA_CMAKE_ARGS)"
 
 $(LLAMA_WHEEL_STAMP):
 	@echo "building llama-cpp-python $(LLAMA_CPP_VERSION) with: $(LLAMA_CMAKE_ARGS)"

@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 from resources.llm.backend_llamacpp import embedded_gguf, physical_cores
+from resources.llm.llamacpp_probe import cpu_model
 
 CHILD = r"""
 import json, sys, time
@@ -61,7 +62,7 @@ def main() -> None:
     for _ in range(args.rounds):
         portable.append(measure(None, threads))
         other.append(measure(args.other, threads))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = cpu_model()
     print(f"{cpu}, {threads} threads, SmolLM2-135M-Instruct Q4_1, {args.rounds} rounds (median)")
     for key, label in (("prompt_tps", "prompt tokens/s"), ("gen_tps", "generation tokens/s")):
         p = statistics.median(r[key] for r in portable)

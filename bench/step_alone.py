@@ -15,6 +15,7 @@ import statistics
 import time
 
 from resources.llm.backends import get_backend
+from resources.llm.llamacpp_probe import cpu_model
 from resources.settings import load_settings
 
 
@@ -25,14 +26,19 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60, help="calls replayed per kind")
     args = parser.parse_args()
     settings = load_settings()
+    if not settings.path("cache").is_file():
+        raise SystemExit(f"no LLM call cache at {settings.path('cache')}: materialize the step first")
     con = sqlite3.connect(settings.path("cache"))
-    run_id = args.run_id or con.execute(
-        "SELECT run_id FROM calls WHERE asset = ? ORDER BY call_id DESC LIMIT 1", (args.asset,)).fetchone()[0]
+    latest = con.execute("SELECT run_id FROM calls WHERE asset = ? ORDER BY call_id DESC LIMIT 1", (args.asset,)).fetchone()
+    if latest is None:
+        known = [a for (a,) in con.execute("SELECT DISTINCT asset FROM calls ORDER BY 1")]
+        raise SystemExit(f"no LLM call of {args.asset!r} in {settings.path('cache')}; steps with calls: {', '.join(known)}")
+    run_id = args.run_id or latest[0]
     rows = con.execute(
         """SELECT c.role, c.kind, c.latency_s, r.request FROM calls c JOIN responses r USING (request_hash)
            WHERE c.run_id = ? AND c.asset = ? AND c.cached = 0 AND c.error IS NULL ORDER BY c.call_id""",
         (run_id, args.asset)).fetchall()
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = cpu_model()
     print(f"{args.asset} in run {run_id} ({cpu}): {len(rows)} backend calls")
     by_kind: dict[tuple[str, str], list] = {}
     for role, kind, latency, request in rows:

@@ -75,3 +75,11 @@ def test_a_selection_that_starts_no_run_says_so(settings_file, tmp_path):
     out = demo(settings_file, tmp_path / "dagster_home", "no_such/asset")
     assert out.returncode != 0 and "no run was started" in out.stdout
     assert "where the time went" not in out.stdout
+
+
+def test_a_report_of_an_unknown_run_names_it(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    out = subprocess.run([sys.executable, "-m", "vibescope", "run-report", "no-such-run"], cwd=ROOT,
+                         env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and f"no run no-such-run in the Dagster instance at {home}" in out.stderr

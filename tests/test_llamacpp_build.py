@@ -33,7 +33,7 @@ def test_a_child_killed_by_a_signal_is_reported_with_signal_flags_and_the_rebuil
     assert result.returncode == -signal.SIGSEGV and result.signal_name == "SIGSEGV"
     message = crash_message(result)
     assert "llama.cpp crashed on this CPU (SIGSEGV" in message
-    assert build_flags() in message and "make install LLAMA_CMAKE_ARGS=" in message
+    assert build_flags() in message and "in local.mk" in message and "make install" in message
 
 
 def test_the_backend_refuses_to_load_when_the_probe_crashes(tmp_path, monkeypatch):
@@ -51,3 +51,24 @@ def test_threads_default_to_the_physical_cores_this_process_may_use():
     import os
 
     assert 1 <= physical_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_flags_set_in_local_mk_name_their_own_build(tmp_path):
+    """A GPU or other-CPU build set in local.mk gets its own wheel folder and venv stamp, and the
+    default build id stays the one `make install` made here."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    def flags(*extra: str) -> str:
+        return subprocess.run(["make", "-s", "llama-flags", *extra], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    local = tmp_path / "local.mk"
+    local.write_text("LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_CUDA=ON\n")
+    default_id, default_flags = flags(f"LOCAL_MK={tmp_path / 'none.mk'}").split(": ", 1)
+    cuda_id, cuda_flags = flags(f"LOCAL_MK={local}").split(": ", 1)
+    assert cuda_flags == "-DGGML_NATIVE=OFF -DGGML_CUDA=ON" and cuda_id != default_id
+    assert "-DGGML_NATIVE=OFF" in default_flags.split()
+    if not build_flags().startswith("unknown"):
+        assert build_flags() == default_flags  # what this venv was built with

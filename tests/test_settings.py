@@ -79,3 +79,12 @@ def test_code_location_refuses_a_bad_settings_file(tmp_path):
                                                    "VIBESCOPE_SETTINGS": str(path)})
     assert out.returncode != 0
     assert "roles.namer.backend" in out.stderr and "'anthropic'" in out.stderr
+
+
+@pytest.mark.parametrize("extra, key", [("[readers]\nmax_rows = 0\n", "readers.max_rows"),
+                                        ("[readers]\ntimeout_s = -1\n", "readers.timeout_s"),
+                                        ("[readers]\nmax_row = 5\n", "readers.max_row")])
+def test_bad_reader_settings_name_the_key(tmp_path, extra, key):
+    path = write_settings(tmp_path / "s.toml", extra)
+    with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
+        load_settings(path)

@@ -24,7 +24,8 @@ from resources.llm.types import LLMConfigError
 
 # The flags `make install` built llama-cpp-python with, written beside the virtual environment.
 BUILD_FLAGS_FILE = Path(sys.prefix) / "llama_cpp_cmake_args.txt"
-REBUILD = 'make install LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"'
+REBUILD = ('set LLAMA_CMAKE_ARGS = -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON '
+           '-DGGML_F16C=ON in local.mk (or delete local.mk for the default), then run make install')
 
 PROBE_SCRIPT = """
 import sys

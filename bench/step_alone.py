@@ -26,9 +26,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60, help="calls replayed per kind")
     args = parser.parse_args()
     settings = load_settings()
-    if not settings.path("cache").is_file():
-        raise SystemExit(f"no LLM call cache at {settings.path('cache')}: materialize the step first")
-    con = sqlite3.connect(settings.path("cache"))
+    con = sqlite3.connect(f"file:{settings.path('cache')}?mode=ro", uri=True) if settings.path("cache").is_file() else None
+    if con is None or not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'calls'").fetchone():
+        raise SystemExit(f"no LLM call log at {settings.path('cache')}: materialize the step first")
     latest = con.execute("SELECT run_id FROM calls WHERE asset = ? ORDER BY call_id DESC LIMIT 1", (args.asset,)).fetchone()
     if latest is None:
         known = [a for (a,) in con.execute("SELECT DISTINCT asset FROM calls ORDER BY 1")]

@@ -6,6 +6,7 @@ import dagster as dg
 
 import assets
 from assets.core.llm_calls import LLM_KIND, build_llm_calls
+from assets.lineage import check_python_reads
 from assets.sql_models import SqlModelError, load_sql_checks, load_sql_models
 from resources import build_resources
 from resources.settings import load_settings
@@ -29,6 +30,7 @@ def _check_sql_reads() -> None:
 
 
 _check_sql_reads()
+check_python_reads(python_assets)  # every table a Python asset's queries read is one of its deps
 
 defs = dg.Definitions(
     assets=[*python_assets, *sql_assets],

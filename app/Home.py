@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from snapshot import tables, warehouse
+from resources.reader import table_overview
+from snapshot import warehouse
 
 st.set_page_config(page_title="vibescope", layout="wide")
 st.title("vibescope")
@@ -10,7 +11,7 @@ st.caption("How do two LLMs differ, and which one is better? Every table below i
            "materialized by Dagster; this app only reads the published read-only snapshot.")
 
 with warehouse() as con:
-    overview = tables(con)
+    overview = table_overview(con)
 
 by_schema = overview.groupby("schema").agg(tables=("table", "count"), rows=("rows", "sum"))
 cols = st.columns(max(len(by_schema), 1))

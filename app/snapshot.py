@@ -5,7 +5,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from resources.settings import load_settings
-from resources.warehouse import connect_readonly
+from resources.reader import connect_readonly
 
 
 @contextmanager
@@ -21,18 +21,6 @@ def warehouse():
         yield con
     finally:
         con.close()
-
-
-def tables(con):
-    """Every table with its row count and when Dagster last materialized it."""
-    return con.execute("""
-        SELECT t.schema_name AS schema, t.table_name AS "table",
-               coalesce(m.row_count, t.estimated_size) AS rows, m.materialized_at
-        FROM duckdb_tables() AS t
-        LEFT JOIN core.materializations AS m
-          ON m.table_name = t.schema_name || '.' || t.table_name
-        ORDER BY schema, "table"
-    """).df()
 
 
 def require(con, schema: str, table: str, hint: str) -> None:

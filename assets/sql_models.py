@@ -3,82 +3,26 @@ Dependencies are the tables a query reads, found with sqlglot (CTE names are not
 leading `--` comment block is the asset's description. `sql/checks/<name>.sql` returns offending
 rows (zero rows pass) and becomes an asset check on every table it reads, or on the one named by a
 header line `-- asset: schema.table`; header lines `-- severity: warn` and `-- blocking: true`
-set how a failure counts.
+set how a failure counts. A model is in layer `model` unless its header says `-- layer: result`.
 """
 
-
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import sqlglot
-from sqlglot import exp
 
+from assets.lineage import LAYERS
+from resources.sql_files import SqlError, SqlFile
 from resources.settings import PROJECT_ROOT
 from resources.warehouse import Warehouse
 
 SQL_ROOT = PROJECT_ROOT / "sql"
 CHECKS_DIR = "checks"
 PREVIEW_ROWS = 10
-HEADER_OPTION = re.compile(r"^(severity|blocking|asset)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 
 
-class SqlModelError(RuntimeError):
+class SqlModelError(SqlError):
     """A SQL model or check that failed; the message names the file."""
-
-
-@dataclass(frozen=True)
-class SqlFile:
-    path: Path
-    sql: str
-    description: str
-    reads: tuple[tuple[str, str], ...]  # (schema, table) pairs, sorted
-    options: dict[str, str]
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    @classmethod
-    def load(cls, path: Path) -> "SqlFile":
-        sql = path.read_text()
-        description, options = _header(sql)
-        return cls(path=path, sql=sql.strip().rstrip(";"), description=description,
-                   reads=_tables_read(sql, path), options=options)
-
-
-def _header(sql: str) -> tuple[str, dict[str, str]]:
-    lines, options = [], {}
-    for line in sql.splitlines():
-        if not line.startswith("--"):
-            break
-        text = line[2:].strip()
-        option = HEADER_OPTION.match(text)
-        if option:
-            options[option.group(1).lower()] = option.group(2).lower()
-        else:
-            lines.append(text)
-    return "\n".join(lines).strip(), options
-
-
-def _tables_read(sql: str, path: Path) -> tuple[tuple[str, str], ...]:
-    try:
-        tree = sqlglot.parse_one(sql, dialect="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise SqlModelError(f"{path}: cannot parse the SQL: {exc}") from None
-    if not isinstance(tree, exp.Query):
-        raise SqlModelError(f"{path}: a model is one SELECT (a query), got {tree.key.upper()}")
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    tables = set()
-    for t in tree.find_all(exp.Table):
-        if not t.name or (not t.db and t.name in ctes):
-            continue  # a table function, or a CTE
-        if not t.db:
-            raise SqlModelError(f"{path}: table '{t.name}' has no schema; write <schema>.{t.name}")
-        tables.add((t.db, t.name))
-    return tuple(sorted(tables))
 
 
 def _rel(path: Path) -> str:
@@ -87,6 +31,9 @@ def _rel(path: Path) -> str:
 
 def model_asset(model: SqlFile, schema: str) -> dg.AssetsDefinition:
     table = f"{schema}.{model.name}"
+    layer = model.options.get("layer", "model")
+    if layer not in LAYERS:
+        raise SqlModelError(f"{_rel(model.path)}: layer must be one of {', '.join(LAYERS)}, got {layer!r}")
 
     @dg.asset(
         key=[schema, model.name],
@@ -94,11 +41,12 @@ def model_asset(model: SqlFile, schema: str) -> dg.AssetsDefinition:
         description=model.description or None,
         group_name=schema,
         kinds={"duckdb", "sql"},
+        tags={"layer": layer},
         metadata={"sql_file": _rel(model.path), "table": table},
     )
     def _model(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         try:
-            rows = warehouse.create_table_as(table, model.sql)
+            rows = warehouse.create_table_as(table, model.sql, context)
         except duckdb.Error as exc:
             raise SqlModelError(f"{_rel(model.path)}: {exc}") from None
         return dg.MaterializeResult(metadata={"dagster/row_count": rows, "table": table})

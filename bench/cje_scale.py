@@ -25,8 +25,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from assets.sql_models import SqlFile
-from resources.warehouse import Warehouse, register_udfs
+from resources.sql_files import SqlFile
+from resources.sql_functions import register_udfs
+from resources.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "samples" / "cje_arena_sample" / "logged_data.jsonl"
@@ -115,7 +116,7 @@ def main() -> None:
         con.close()
 
         # ours, through the Warehouse resource (transaction + snapshot per table)
-        wh = Warehouse(path=str(tmp / "wh.duckdb"), snapshot_path=str(tmp / "snap.duckdb"))
+        wh = Warehouse(database=str(tmp / "wh.duckdb"), snapshot_path=str(tmp / "snap.duckdb"))
         with wh.transaction() as con:
             load(con, frame)
         t0 = time.perf_counter()

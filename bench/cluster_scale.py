@@ -6,7 +6,7 @@ then the arena sample's responses and the CJE sample's responses. Prints, per si
       SentenceTransformer.encode on the same texts (goal >= 0.95), measured at the smallest size;
       then the default precision ("auto": bfloat16 on CPUs with native bf16) / float32, with the
       cosine agreement of its vectors to float32's (goal >= 0.99);
-  (2) reduce + HDBSCAN + hierarchy (assets/arena/clustering.cluster) vs BERTopic's UMAP + HDBSCAN
+  (2) reduce + HDBSCAN + hierarchy (analysis/clustering.density_pipeline) vs BERTopic's UMAP + HDBSCAN
       + c-TF-IDF + hierarchical_topics on the same precomputed embeddings and the same UMAP
       settings (goals: 100k in <= 90 s, ratio <= 1);
   (3) end to end for the largest size: embed (fresh cache, default precision) + cluster, no LLM
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from assets.arena import clustering  # noqa: E402
+from analysis.clustering import density_pipeline  # noqa: E402
 from resources.embeddings import Embeddings, load_model  # noqa: E402
 from resources.settings import EMBEDDED_EMBEDDER  # noqa: E402
 
@@ -115,15 +115,15 @@ def main() -> None:
 
     # numba compiles UMAP/HDBSCAN once, untimed; above 4096 points UMAP switches from exact neighbours
     # to NN-descent, which compiles separately (a 2,000-point warm-up left 10k paying for it)
-    clustering.cluster(vectors[:5000], args.min_cluster_size)
+    density_pipeline(args.min_cluster_size).fit(vectors[:5000])
     rows = []
     for n in sizes:
         x = vectors[:n]
-        result, t_ours_cluster = timed(lambda: clustering.cluster(x, args.min_cluster_size))
+        result, t_ours_cluster = timed(lambda: density_pipeline(args.min_cluster_size).fit(x))
         topics, t_bertopic = timed(lambda: bertopic_fit(texts[:n], x, args.min_cluster_size, 42))
         rows.append({"n": n, "ours_s": t_ours_cluster, "bertopic_s": t_bertopic,
                      "ratio_ours_over_bertopic": t_ours_cluster / t_bertopic,
-                     "fine_clusters": len(set(result.fine) - {-1}), "coarse_clusters": len(set(result.coarse.values())),
+                     "fine_clusters": len(set(result.labels) - {-1}), "coarse_clusters": len(set(result.coarse.values())),
                      "bertopic_topics": len(set(topics) - {-1})})
         print(f"(2) n={n}: ours {t_ours_cluster:.1f} s, BERTopic {t_bertopic:.1f} s, "
               f"ratio {t_ours_cluster / t_bertopic:.2f}", flush=True)

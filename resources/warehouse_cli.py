@@ -8,14 +8,14 @@ import argparse
 import warnings
 
 from resources.settings import load_settings
-from resources.warehouse import ReadOnlyError, connect_readonly, readonly_query
+from resources.reader import ReadOnlyError, connect_readonly, readonly_query, table_overview
 
 
 def main() -> None:
     warnings.filterwarnings("ignore", message="The inplace keyword")  # raised inside duckdb's .df()
     parser = argparse.ArgumentParser(prog="python -m resources.warehouse_cli")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("summary", help="tables in the snapshot, their row counts and materialization times")
+    sub.add_parser("summary", help="tables in the snapshot: layer, row count, materialization time")
     sql = sub.add_parser("sql", help="run one read-only query on the snapshot")
     sql.add_argument("query")
     args = parser.parse_args()
@@ -23,13 +23,9 @@ def main() -> None:
     snapshot = settings.path("snapshot")
     with connect_readonly(snapshot, settings.reader_directories()) as con:
         if args.command == "summary":
-            frame = con.execute(
-                "SELECT t.schema_name || '.' || t.table_name AS table_name,"
-                " coalesce(m.row_count, t.estimated_size) AS rows,"
-                " m.materialized_at FROM duckdb_tables() t LEFT JOIN core.materializations m"
-                " ON m.table_name = t.schema_name || '.' || t.table_name ORDER BY 1"
-            ).df()
-            print(frame.to_string(index=False))
+            frame = table_overview(con)
+            frame.insert(0, "table_name", frame.pop("schema") + "." + frame.pop("table"))
+            print(frame.drop(columns="run_id").to_string(index=False))
             print(f"\nwarehouse snapshot: {snapshot}\nreports: {settings.path('reports')}\n"
                   "Dagster UI: make ui    app: make app    SQL: python -m resources.warehouse_cli sql '...'")
         else:

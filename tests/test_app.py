@@ -30,7 +30,7 @@ def test_home_tables_and_sql_pages(settings_file, tmp_path, page, artifacts):
         page.screenshot(path=artifacts / "app_home.png", full_page=True)
 
         page.goto(f"{url}/Tables")
-        page.get_by_text("rows", exact=False).first.wait_for()
+        page.get_by_text("layer model", exact=False).first.wait_for()  # core.llm_call_stats, a SQL model
 
         page.goto(f"{url}/SQL")
         box = page.get_by_label("query")

@@ -89,7 +89,7 @@ def test_choice_logprobs_equal_llama_cpp_own_logprobs(llm, reference_llama):
     assert out.best() in ("A", "B")
     # independent path: llama.cpp's own completion with logprobs over the same rendered prompt
     backend = client.backend
-    prompt = backend.render(messages)
+    prompt = backend.chat_template(messages)
     ref = reference_llama.create_completion(prompt, max_tokens=1, logprobs=10, temperature=0)
     top = ref["choices"][0]["logprobs"]["top_logprobs"][0]
     for option in ("A", "B"):

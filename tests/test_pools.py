@@ -25,7 +25,7 @@ def test_every_local_model_step_takes_the_pool_and_no_other_step_does():
         if (LLM_KIND in kinds and a.op.name != "core__llm_calls") or a.required_resource_keys & LOCAL_RESOURCES:
             expected.add(a.op.name)
     assert pooled == expected
-    assert {"diff_loop", "arena__battle_differences", "acts_activations", "arena_property_clusters"} <= pooled
+    assert {"diff__iterations", "arena__battle_differences", "acts__activations", "arena__property_clusters"} <= pooled
 
 
 def test_roles_on_a_remote_backend_take_no_slot(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ import pytest
 
 from assets.core.llm_calls import build_llm_calls
 from assets.core.role_health import role_health
-from assets.sql_models import SqlFile, SqlModelError, load_sql_checks, load_sql_models
+from assets.sql_models import load_sql_checks, load_sql_models
+from resources.sql_files import SqlError, SqlFile
 from resources import build_resources
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -30,9 +31,9 @@ SELECT * FROM labels, unnest([1, 2]) AS t(x)
 
 
 def test_unqualified_tables_and_non_queries_are_refused(tmp_path):
-    with pytest.raises(SqlModelError, match=r"m\.sql: table 'battles' has no schema"):
+    with pytest.raises(SqlError, match=r"m\.sql: table 'battles' has no schema"):
         SqlFile.load(write(tmp_path / "m.sql", "SELECT * FROM battles"))
-    with pytest.raises(SqlModelError, match=r"d\.sql: a model is one SELECT.*DELETE"):
+    with pytest.raises(SqlError, match=r"d\.sql: a model is one SELECT.*DELETE"):
         SqlFile.load(write(tmp_path / "d.sql", "DELETE FROM core.x"))
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from resources.warehouse import ReadOnlyError, Warehouse, connect_readonly, readonly_query
+from resources.reader import ReadOnlyError, connect_readonly, readonly_query
+from resources.warehouse import Warehouse
 from tests.conftest import ROOT
 
 
@@ -94,7 +95,7 @@ def test_readers_never_block_and_are_never_blocked_by_a_materialization(settings
 
 READER = """
 import sys, time
-from resources.warehouse import connect_readonly
+from resources.reader import connect_readonly
 snapshot = sys.argv[1]
 deadline = time.monotonic() + 240
 last = None

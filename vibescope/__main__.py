@@ -1,8 +1,14 @@
-"""vibescope's command line.
+"""vibescope's one command line (`vibescope ...` once installed, or `python -m vibescope ...`).
 
-    python -m vibescope demo                 materialize every asset, then say where the time went
-    python -m vibescope demo --select 'group:cje'
-    python -m vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
+    vibescope demo                 materialize every asset, then say where the time went
+    vibescope demo --select 'group:cje'
+    vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
+    vibescope cje --max-samples 20 --base-model ... --target-models pi_clone,pi_bad
+    vibescope diff A B --text-column answer --extra-prompt "..."
+    vibescope acts plan [settings.toml]
+    vibescope arena recovery
+
+`vibescope <command> --help` lists each command's flags (the source tools' flags where they had them).
 """
 
 from __future__ import annotations
@@ -17,11 +23,10 @@ from pathlib import Path
 import dagster as dg
 
 from resources.settings import PROJECT_ROOT
+from vibescope import pipelines
 from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
 from vibescope.slots import release_dead_runs
 
-# the Makefile's instance, also when the command is run by hand
-os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
 
 
 def materialize(select: str) -> int:
@@ -41,14 +46,26 @@ def report(run_id: str | None) -> int:
     return 0 if result.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vibescope")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vibescope", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="materialize assets, then print the per-step table and the tables written")
     demo.add_argument("--select", default="*", help="Dagster asset selection (default: every asset)")
     runs = sub.add_parser("run-report", help="where a run's time went (default: the latest run)")
     runs.add_argument("run_id", nargs="?")
-    args = parser.parse_args(argv)
+    for add in (pipelines.add_cje, pipelines.add_diff, pipelines.add_acts, pipelines.add_arena):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "demo" and args.command != "run-report":
+        args.run(args)  # in this process; run history in $DAGSTER_HOME when it is set
+        return 0
+    # the Makefile's instance (with its concurrency pools), also when the command is run by hand
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     if args.command == "run-report":
         return report(args.run_id)
     with dg.DagsterInstance.get() as instance:

@@ -1,19 +1,23 @@
-"""Browse any warehouse table: its columns and its first rows."""
+"""Browse any warehouse table: its layer, its columns and its first rows."""
 
 import streamlit as st
 
-from snapshot import tables, warehouse
+from resources.reader import table_overview
+from snapshot import warehouse
 
 st.set_page_config(page_title="vibescope · tables", layout="wide")
 st.title("Tables")
 
 with warehouse() as con:
-    overview = tables(con)
+    overview = table_overview(con)
+    with st.expander("Every table by layer: input (from sources) → model (tables from tables) → result"):
+        st.dataframe(overview.sort_values(["layer", "schema", "table"]), hide_index=True, use_container_width=True)
     names = (overview["schema"] + "." + overview["table"]).tolist()
     name = st.selectbox("table", names, index=0)
     limit = st.slider("rows", 10, 1000, 100, step=10)
     schema, table = name.split(".")
-    st.caption(f"{int(overview.loc[overview['table'].eq(table) & overview['schema'].eq(schema), 'rows'].iloc[0]):,} rows")
+    row = overview[overview["table"].eq(table) & overview["schema"].eq(schema)].iloc[0]
+    st.caption(f"{int(row['rows']):,} rows · layer {row['layer'] or 'unknown'} · run {row['run_id'] or 'unknown'}")
     st.dataframe(con.execute(f'DESCRIBE "{schema}"."{table}"').df()[["column_name", "column_type"]],
                  hide_index=True)
     st.dataframe(con.execute(f'SELECT * FROM "{schema}"."{table}" LIMIT {int(limit)}').df(),

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from resources.settings import load_settings
-from resources.warehouse import UDFS, ReadOnlyError, readonly_query
+from resources.reader import ReadOnlyError, readonly_query
+from resources.sql_functions import UDFS
 from snapshot import warehouse
 
 st.set_page_config(page_title="vibescope · SQL", layout="wide")

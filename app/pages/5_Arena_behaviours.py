@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from assets.arena.views import PROPERTIES, cluster_tree, model_bars, property_map
+from analysis.arena_figures import cluster_tree, model_bars, property_map
 from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · arena behaviours", layout="wide")
@@ -11,7 +11,7 @@ st.title("Arena behaviours")
 
 with warehouse() as con:
     require(con, "arena", "model_cluster_metrics", "materialize the `arena` group in Dagster (or `make demo`).")
-    properties = con.execute(PROPERTIES).df()
+    properties = con.execute("SELECT * FROM arena.clustered_properties").df()
     labels = con.execute("SELECT * FROM arena.cluster_labels").df()
     metrics = con.execute("SELECT * FROM arena.model_cluster_metrics").df()
     battles = con.execute("SELECT battle_id, model_a, model_b, winner, prompt, response_a, response_b FROM arena.battles").df()

@@ -1,10 +1,12 @@
 """Activation clusters: method x k heatmaps of the graded scores, and each cluster's title,
 description and example sentences."""
 
+import json
+
 import plotly.express as px
 import streamlit as st
 
-from assets.acts.cost import from_settings
+from analysis.llm_call_plan import from_configs
 from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · activation clusters", layout="wide")
@@ -17,11 +19,16 @@ with warehouse() as con:
     categories = con.execute("SELECT * FROM acts.category_scores ORDER BY method, k, repetition, cluster_id").df()
     titles = con.execute("SELECT method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles").df()
     text = con.execute("SELECT sentence_id, text FROM acts.sentences").df().set_index("sentence_id").text
+    configs = con.execute("SELECT table_name, config FROM core.materializations WHERE table_name IN "
+                          "('acts.cluster_assignments', 'acts.cluster_titles', 'acts.grades')").df()
 
 st.caption(f"{means.model}, layer {means.layer}, {means.n_sentences} sentences")
-calls = from_settings()
-st.info(f"The settings' configuration makes up to **{calls['total']}** LLM calls: namer {calls['namer']}, "
-        f"membership {calls['membership']}, completeness {calls['completeness']}, similarity {calls['similarity']}.")
+ran = {r.table_name: json.loads(r.config) for r in configs.itertuples() if r.config}
+if len(ran) == 3:  # the run config each step ran with, as core.materializations recorded it
+    calls = from_configs(ran["acts.cluster_assignments"], ran["acts.cluster_titles"], ran["acts.grades"])
+    st.info(f"This run's configuration makes up to **{calls['total']}** LLM calls: namer {calls['namer']}, "
+            f"membership {calls['membership']}, completeness {calls['completeness']}, "
+            f"similarity {calls['similarity']}.")
 
 metric_names = sorted(scores.metric.unique(), key=lambda m: (m != "final_score", m))
 metric = st.selectbox("Metric", metric_names, index=0)

@@ -12,8 +12,14 @@ import pandas as pd
 
 from assets.acts.config import ActivationsConfig
 from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
 from resources.hidden_states import HiddenStates, TokenStates
 from resources.warehouse import Warehouse
+
+
+SPANS = Query("SELECT sentence_id, trace_id, char_start, char_end FROM acts.sentences ORDER BY trace_id, idx")
+TRACES = Query("SELECT trace_id, full_response FROM acts.traces "
+               "WHERE trace_id IN (SELECT DISTINCT trace_id FROM acts.sentences) ORDER BY trace_id")
 
 
 def sentence_means(states: TokenStates, spans: list[tuple[int, int]], include_previous: bool) -> list[np.ndarray | None]:
@@ -40,11 +46,11 @@ def model_id(model: str) -> str:
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["acts", "activations"], deps=[["acts", "sentences"]], group_name="acts",
-                        kinds={"duckdb", "torch"}),
-           dg.AssetSpec(["acts", "activation_means"], deps=[["acts", "sentences"]], group_name="acts",
-                        kinds={"duckdb"})],
-    name="acts_activations",
+    specs=[dg.AssetSpec(["acts", "activations"], deps=reads(SPANS, TRACES), group_name="acts",
+                        kinds={"duckdb", "torch"}, tags=MODEL),
+           dg.AssetSpec(["acts", "activation_means"], deps=reads(SPANS, TRACES), group_name="acts",
+                        kinds={"duckdb"}, tags=MODEL)],
+    name="acts__activations",
     pool=model_pool(local=True),
     description=__doc__,
 )
@@ -54,10 +60,8 @@ def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hi
     if not 0 <= config.layer <= depth:  # before the long forward passes
         raise ValueError(f"layer {config.layer} is beyond {hidden_states.model_name(config.model)}'s depth; "
                          f"valid layers: 0..{depth}")
-    sentences = warehouse.query("SELECT sentence_id, trace_id, char_start, char_end FROM acts.sentences "
-                                "ORDER BY trace_id, idx")
-    traces = warehouse.query("SELECT trace_id, full_response FROM acts.traces WHERE trace_id IN "
-                             "(SELECT DISTINCT trace_id FROM acts.sentences) ORDER BY trace_id")
+    sentences = warehouse.query(SPANS)
+    traces = warehouse.query(TRACES)
     groups = dict(tuple(sentences.groupby("trace_id", sort=False)))
     states = hidden_states.hidden_states(traces.full_response.tolist(), config.layer, model=config.model,
                                          max_tokens=config.max_tokens)
@@ -84,7 +88,7 @@ def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hi
                           "include_previous_token": [config.include_previous_token],
                           "n_sentences": [len(ids)], "mean": [mean.astype(np.float32)]})
     yield dg.MaterializeResult(asset_key=["acts", "activations"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.activations", frame),
+        "dagster/row_count": warehouse.write_table("acts.activations", frame, context=context),
         "model": model, "layer": config.layer, "dimensions": int(raw.shape[1]), "sentences_past_max_tokens": dropped})
     yield dg.MaterializeResult(asset_key=["acts", "activation_means"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.activation_means", means)})
+        "dagster/row_count": warehouse.write_table("acts.activation_means", means, context=context)})

@@ -16,14 +16,19 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from assets.acts import label_free_metrics, methods
+from analysis import cluster_methods, cluster_metrics
 from assets.acts.activations import project
 from assets.acts.config import ClustersConfig
+from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
 
 
-def load_vectors(warehouse: Warehouse) -> tuple[list[str], np.ndarray]:
-    frame = warehouse.query("SELECT sentence_id, vector FROM acts.activations ORDER BY sentence_id")
+VECTORS = Query("SELECT sentence_id, vector FROM acts.activations ORDER BY sentence_id")
+MEANS = Query("SELECT * FROM acts.activation_means")
+
+
+def vectors_of(frame) -> tuple[list[str], np.ndarray]:
+    """Sentence ids and their vectors as one float32 matrix, from the rows of VECTORS."""
     return frame.sentence_id.tolist(), np.stack(frame.vector.to_numpy()).astype(np.float32)
 
 
@@ -42,9 +47,9 @@ def assign(path: str | Path, raw_vectors: np.ndarray) -> np.ndarray:
 
 def fit_all(x: np.ndarray, config: ClustersConfig, log=None) -> tuple[list[dict], dict]:
     """Fit every method x k; returns fit records (label-free metrics, estimator, labels) and skips."""
-    unknown = sorted(set(config.methods) - set(methods.METHODS))
+    unknown = sorted(set(config.methods) - set(cluster_methods.METHODS))
     if unknown:
-        raise ValueError(f"unknown clustering method(s) {unknown}; valid: {', '.join(methods.METHODS)}")
+        raise ValueError(f"unknown clustering method(s) {unknown}; valid: {', '.join(cluster_methods.METHODS)}")
     bad_k = [k for k in config.clusters if k < 2]
     if bad_k:
         raise ValueError(f"clusters {bad_k}: every k must be at least 2")
@@ -59,31 +64,31 @@ def fit_all(x: np.ndarray, config: ClustersConfig, log=None) -> tuple[list[dict]
     for method in config.methods:
         for k in sorted(set(config.clusters) - set(skipped)):
             started = time.perf_counter()
-            estimator = methods.make(method, k, config.seed, **options)
+            estimator = cluster_methods.make(method, k, config.seed, **options)
             labels = np.asarray(estimator.fit_predict(x))
             seconds = time.perf_counter() - started
-            others = [np.asarray(methods.make(method, k, config.seed + i, **options).fit_predict(x))
+            others = [np.asarray(cluster_methods.make(method, k, config.seed + i, **options).fit_predict(x))
                       for i in range(1, config.stability_seeds)]
             fits.append({"method": method, "k": k, "seed": config.seed, "estimator": estimator, "labels": labels,
-                         "fit_seconds": seconds, **methods.diagnostics(estimator),
-                         **label_free_metrics.scores(x, labels, config.seed),
-                         "stability_ari": label_free_metrics.seed_stability([labels, *others])})
+                         "fit_seconds": seconds, **estimator.diagnostics(),
+                         **cluster_metrics.scores(x, labels, config.seed),
+                         "stability_ari": cluster_metrics.seed_stability([labels, *others])})
             if log:
                 log.info(f"{method} k={k}: {seconds:.1f} s, silhouette {fits[-1]['silhouette']}")
     return fits, {"skipped_k": skipped}
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["acts", "cluster_assignments"], deps=[["acts", "activations"], ["acts", "activation_means"]],
-                        group_name="acts", kinds={"duckdb", "scikitlearn"}),
-           dg.AssetSpec(["acts", "cluster_fits"], deps=[["acts", "activations"], ["acts", "activation_means"]],
-                        group_name="acts", kinds={"duckdb", "scikitlearn"})],
-    name="acts_cluster_assignments",
+    specs=[dg.AssetSpec(["acts", "cluster_assignments"], deps=reads(VECTORS, MEANS), group_name="acts",
+                        kinds={"duckdb", "scikitlearn"}, tags=MODEL),
+           dg.AssetSpec(["acts", "cluster_fits"], deps=reads(VECTORS, MEANS), group_name="acts",
+                        kinds={"duckdb", "scikitlearn"}, tags=MODEL)],
+    name="acts__cluster_assignments",
     description=__doc__,
 )
 def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfig, warehouse: Warehouse):
-    ids, x = load_vectors(warehouse)
-    means = warehouse.query("SELECT * FROM acts.activation_means").iloc[0]
+    ids, x = vectors_of(warehouse.query(VECTORS))
+    means = warehouse.query(MEANS).iloc[0]
     fits, report = fit_all(x, config, context.log)
     if not fits:
         raise ValueError(f"every k in {config.clusters} exceeds the {len(x)} sentences: nothing to cluster")
@@ -103,9 +108,9 @@ def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfi
         if column not in fits_frame:
             fits_frame[column] = None
     yield dg.MaterializeResult(asset_key=["acts", "cluster_assignments"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.cluster_assignments", pd.concat(assignments)),
+        "dagster/row_count": warehouse.write_table("acts.cluster_assignments", pd.concat(assignments), context=context),
         "methods": config.methods, "clusters": [k for k in config.clusters if k not in report["skipped_k"]],
         "skipped_k": report["skipped_k"]})
     yield dg.MaterializeResult(asset_key=["acts", "cluster_fits"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.cluster_fits", fits_frame),
+        "dagster/row_count": warehouse.write_table("acts.cluster_fits", fits_frame, context=context),
         "models": str(models_dir / "acts")})

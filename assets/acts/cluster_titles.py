@@ -13,13 +13,19 @@ import numpy as np
 import pandas as pd
 
 from assets.acts import prompts
-from assets.acts.cluster_assignments import load_vectors
+from assets.acts.cluster_assignments import VECTORS, vectors_of
 from assets.acts.config import TitlesConfig
 from assets.acts.sentences import thinking_span
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
+
+
+ASSIGNMENTS = Query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
+SENTENCES = Query("SELECT sentence_id, trace_id, text FROM acts.sentences")
+TRACES = Query("SELECT trace_id, full_response FROM acts.traces")
 
 
 def shown_members(ids: np.ndarray, vectors: np.ndarray, n_central: int, n_random: int,
@@ -66,15 +72,16 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
     return requests, shown
 
 
-@dg.asset(key=["acts", "cluster_titles"], deps=[["acts", "cluster_assignments"]], group_name="acts",
+@dg.asset(key=["acts", "cluster_titles"], deps=reads(ASSIGNMENTS, SENTENCES, TRACES, VECTORS), group_name="acts",
+          tags=MODEL,
           kinds={"duckdb", LLM_KIND}, pool=model_pool("namer"))
 def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm: LLM,
                    warehouse: Warehouse) -> dg.MaterializeResult:
     """Title and description of each cluster, `repetitions` times, by role namer."""
-    assignments = warehouse.query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
-    sentences = warehouse.query("SELECT sentence_id, trace_id, text FROM acts.sentences").set_index("sentence_id")
-    traces = warehouse.query("SELECT trace_id, full_response FROM acts.traces").set_index("trace_id").full_response
-    ids, x = load_vectors(warehouse)
+    assignments = warehouse.query(ASSIGNMENTS)
+    sentences = warehouse.query(SENTENCES).set_index("sentence_id")
+    traces = warehouse.query(TRACES).set_index("trace_id").full_response
+    ids, x = vectors_of(warehouse.query(VECTORS))
     requests, shown = naming_requests(config, assignments, sentences, dict(zip(ids, x)), traces)
     client = llm.client("namer", context)
     results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "acts_titles.jsonl",
@@ -83,6 +90,6 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
              "description": r.value["description"].strip() if r.ok else None,
              "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]
     frame = pd.DataFrame(rows)
-    n = warehouse.write_table("acts.cluster_titles", frame)
+    n = warehouse.write_table("acts.cluster_titles", frame, context=context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "namer_calls": len(requests),
                                           "unparsed": int(frame.error.notna().sum())})

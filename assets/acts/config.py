@@ -3,9 +3,9 @@ Field names follow the source tool's flags where it has one."""
 
 import dagster as dg
 
+from analysis.cluster_methods import METHODS
 from resources.settings import with_settings_defaults
 
-METHODS = ("gmm", "pca_gmm", "spherical_kmeans", "pca_kmeans", "agglomerative", "pca_agglomerative", "sae_topk")
 METRICS = ("accuracy", "completeness", "orthogonality")
 
 

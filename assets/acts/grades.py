@@ -21,8 +21,14 @@ from assets.acts import prompts
 from assets.acts.config import METRICS, GradesConfig
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
+
+
+TITLES = Query("SELECT * FROM acts.cluster_titles ORDER BY method, k, repetition, cluster_id")
+ASSIGNMENTS = Query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
+SENTENCE_TEXT = Query("SELECT sentence_id, text FROM acts.sentences")
 
 
 def _message(template: str, **values) -> list[dict]:
@@ -82,14 +88,14 @@ def answer(result) -> float | None:
     return float(value["belongs"]) if "belongs" in value else float(value["score"])
 
 
-@dg.asset(key=["acts", "grades"], deps=[["acts", "cluster_titles"]], group_name="acts", kinds={"duckdb", LLM_KIND},
-          pool=model_pool("grader"))
+@dg.asset(key=["acts", "grades"], deps=reads(TITLES, ASSIGNMENTS, SENTENCE_TEXT), group_name="acts",
+          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("grader"))
 def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
            warehouse: Warehouse) -> dg.MaterializeResult:
     """Membership, completeness and similarity verdicts of role grader."""
-    titles = warehouse.query("SELECT * FROM acts.cluster_titles ORDER BY method, k, repetition, cluster_id")
-    assignments = warehouse.query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
-    text = warehouse.query("SELECT sentence_id, text FROM acts.sentences").set_index("sentence_id").text
+    titles = warehouse.query(TITLES)
+    assignments = warehouse.query(ASSIGNMENTS)
+    text = warehouse.query(SENTENCE_TEXT).set_index("sentence_id").text
     requests, rows = grading_requests(config, titles, assignments, text)
     untitled = int(titles.title.isna().sum())
     if untitled:
@@ -102,7 +108,7 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
                          columns=["method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",
                                   "sentence_id", "truth", "threshold", "answer", "error", "raw"])
     frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean"})
-    n = warehouse.write_table("acts.grades", frame)
+    n = warehouse.write_table("acts.grades", frame, context=context)
     unparsed = int(frame.error.notna().sum())
     if unparsed:
         context.log.warning(f"{unparsed} of {n} grader answers did not parse: recorded, left out of the scores")

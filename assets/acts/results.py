@@ -17,6 +17,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.acts.config import ResultsConfig
+from assets.lineage import RESULT, Query, reads
 from resources.warehouse import Warehouse
 
 N_EXAMPLES = 5
@@ -69,16 +70,24 @@ def method_results(method: str, means: pd.Series, reps: pd.DataFrame, cats: pd.D
             "best_cluster": {"size": best[1], "avg_final_score": best[0]} if best else None}
 
 
-@dg.asset(key=["acts", "results"], group_name="acts", kinds={"json"},
-          deps=[["acts", "clustering_scores"], ["acts", "repetition_scores"], ["acts", "category_scores"]])
+MEANS = Query("SELECT * FROM acts.activation_means")
+SCORES = Query("SELECT * FROM acts.clustering_scores")
+REPETITIONS = Query("SELECT * FROM acts.repetition_scores")
+CATEGORIES = Query("SELECT * FROM acts.category_scores")
+SHOWN = Query("SELECT method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles")
+SENTENCE_TEXT = Query("SELECT sentence_id, text FROM acts.sentences")
+
+
+@dg.asset(key=["acts", "results"], group_name="acts", kinds={"json"}, tags=RESULT,
+          deps=reads(MEANS, SCORES, REPETITIONS, CATEGORIES, SHOWN, SENTENCE_TEXT))
 def results(context: dg.AssetExecutionContext, config: ResultsConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """The results JSON per method (the source tool's format)."""
-    means = warehouse.query("SELECT * FROM acts.activation_means").iloc[0]
-    scores = warehouse.query("SELECT * FROM acts.clustering_scores")
-    reps = warehouse.query("SELECT * FROM acts.repetition_scores")
-    cats = warehouse.query("SELECT * FROM acts.category_scores")
-    titles = warehouse.query("SELECT method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles")
-    text = warehouse.query("SELECT sentence_id, text FROM acts.sentences").set_index("sentence_id").text
+    means = warehouse.query(MEANS).iloc[0]
+    scores = warehouse.query(SCORES)
+    reps = warehouse.query(REPETITIONS)
+    cats = warehouse.query(CATEGORIES)
+    titles = warehouse.query(SHOWN)
+    text = warehouse.query(SENTENCE_TEXT).set_index("sentence_id").text
     root = Path(config.output_dir or warehouse.settings.path("reports") / "acts" / datetime.now().strftime("%Y%m%d-%H%M%S"))
     out_dir = root / "results" / "vars"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""`acts.traces` and `acts.sentences`: reasoning traces, and their thinking spans split into sentences.
+"""`acts.sentences`: the thinking spans of the reasoning traces, split into sentences.
 
 The thinking span lies between `<think>` and `</think>`; a missing `<think>` means it starts at
 the beginning (reasoning models' chat templates often put the tag in the prompt), a missing
@@ -12,17 +12,15 @@ and counted.
 import re
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pysbd
 
-from assets.acts.config import SentencesConfig, TracesConfig
-from assets.core.llm_calls import LLM_KIND
-from assets.core.pools import model_pool
-from resources.datasets import DatasetError, Datasets
-from resources.llm import LLM
+from assets.acts.config import SentencesConfig
+from assets.lineage import MODEL, Query, reads
+from resources.datasets import DatasetError
 from resources.warehouse import Warehouse
 
+TRACES = Query("SELECT * FROM acts.traces ORDER BY trace_id")
 OPEN, CLOSE = "<think>", "</think>"
 _SEGMENTER = pysbd.Segmenter(language="en", clean=False, char_span=True)
 _WORD = re.compile(r"\w+")
@@ -79,50 +77,16 @@ def build_sentences(traces: pd.DataFrame, min_words: int) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows, columns=columns), report
 
 
-def generate_traces(client, questions: list[str]) -> list[str]:
-    """The reasoner's answer to each question, as a trace: prompt, then `<think>` and the answer
-    (the tag is added when the reply lacks it, as reasoning models' chat templates do)."""
-    replies = client.run_batch([{"method": "chat", "messages": [{"role": "user", "content": q}]} for q in questions])
-    return [f"{q}\n{'' if OPEN in r.text else OPEN}{r.text}" for q, r in zip(questions, replies)]
-
-
-@dg.asset(key=["acts", "traces"], group_name="acts", kinds={"duckdb", LLM_KIND},
-          pool=model_pool("policy.reasoner"))
-def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Datasets, llm: LLM,
-           warehouse: Warehouse) -> dg.MaterializeResult:
-    """Reasoning traces: a file or sample with `full_response`, or written by role policy.reasoner
-    for a dataset of questions. `n_examples` are sampled with `seed`."""
-    source, column = ((config.questions, config.question_column) if config.questions
-                      else (config.source, config.text_column))
-    frame = datasets.load(source, columns=[column])
-    frame = frame.assign(source_row=np.arange(len(frame)))
-    frame = frame[frame[column].notna() & frame[column].astype(str).str.strip().ne("")]
-    if frame.empty:
-        raise DatasetError(f"{source}: no non-empty text in column {column!r}")
-    if config.n_examples and len(frame) > config.n_examples:
-        keep = np.sort(np.random.default_rng(config.seed).choice(len(frame), config.n_examples, replace=False))
-        frame = frame.iloc[keep]
-    texts = frame[column].astype(str).tolist()
-    if config.questions:
-        texts = generate_traces(llm.client("policy.reasoner", context), texts)
-    out = pd.DataFrame({"trace_id": np.arange(len(frame)), "source_row": frame.source_row.to_numpy(),
-                        "full_response": texts, "source": source})
-    n = warehouse.write_table("acts.traces", out)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "source": source,
-                                          "generated": bool(config.questions)})
-
-
-@dg.asset(key=["acts", "sentences"], deps=[["acts", "traces"]], group_name="acts", kinds={"duckdb", "python"})
+@dg.asset(key=["acts", "sentences"], deps=reads(TRACES), group_name="acts", kinds={"duckdb", "python"}, tags=MODEL)
 def sentences(context: dg.AssetExecutionContext, config: SentencesConfig,
               warehouse: Warehouse) -> dg.MaterializeResult:
     """Sentences of each trace's thinking span with their character spans in `full_response`."""
-    frame, report = build_sentences(warehouse.query("SELECT * FROM acts.traces ORDER BY trace_id"),
-                                    config.min_words)
+    frame, report = build_sentences(warehouse.query(TRACES), config.min_words)
     if report["traces_without_thinking_span"]:
         context.log.warning(f"{report['traces_without_thinking_span']} trace(s) have neither {OPEN} nor {CLOSE} "
                             f"and were skipped: trace_id {report['trace_ids_without_thinking_span']}")
     if frame.empty:
         raise DatasetError(f"no sentence of {config.min_words}+ words in any thinking span "
                            f"({report['traces']} traces, {report['traces_without_thinking_span']} without one)")
-    n = warehouse.write_table("acts.sentences", frame)
+    n = warehouse.write_table("acts.sentences", frame, context=context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, **report})

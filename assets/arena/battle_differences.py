@@ -18,9 +18,11 @@ from assets.arena import prompts
 from assets.arena.config import DifferencesConfig
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
+BATTLES = Query("SELECT * FROM arena.battles ORDER BY battle_id")
 MAX_CHARS = 3000  # per response, before the backend's own truncation to its context window
 
 
@@ -37,12 +39,12 @@ def request(b, config: DifferencesConfig) -> dict:
             "temperature": config.temperature, "top_p": config.top_p, "max_tokens": config.max_tokens}
 
 
-@dg.asset(key=["arena", "battle_differences"], deps=[["arena", "battles"]], group_name="arena",
-          kinds={"duckdb", LLM_KIND}, pool=model_pool("describer"))
+@dg.asset(key=["arena", "battle_differences"], deps=reads(BATTLES), group_name="arena",
+          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("describer"))
 def battle_differences(context: dg.AssetExecutionContext, config: DifferencesConfig, llm: LLM,
                        warehouse: Warehouse) -> dg.MaterializeResult:
     """The describer's properties per battle (JSON), or the parse error and raw output."""
-    battles = warehouse.query("SELECT * FROM arena.battles ORDER BY battle_id")
+    battles = warehouse.query(BATTLES)
     if config.describer_source == "planted":
         if battles.planted_properties.isna().all():
             raise ValueError("describer_source 'planted' needs the fictional dataset (its battles carry "
@@ -55,10 +57,8 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                              "behaviours per battle, so it must be at least 1")
         client = llm.client("describer", context, model=config.model_name)
         requests = [{"method": "chat_json", **request(b, config)} for b in battles.itertuples()]
-        if config.max_workers and hasattr(client.backend, "max_workers"):
-            client.backend.max_workers = config.max_workers
         results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "arena_differences.jsonl",
-                            config.batches)
+                            config.batches, max_workers=config.max_workers)
         rows = [{"battle_id": b.battle_id,
                  "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
                  "error": r.error, "raw": None if r.ok else r.raw,
@@ -67,7 +67,7 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
     else:
         raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted")
     frame = pd.DataFrame(rows)
-    n = warehouse.write_table("arena.battle_differences", frame)
+    n = warehouse.write_table("arena.battle_differences", frame, context=context)
     parsed = int(frame.error.isna().sum())
     with_properties = int(frame.properties_json.map(lambda j: bool(j and json.loads(j))).sum())
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "parsed": parsed,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from assets.arena import fictional
 from assets.arena.config import BattlesConfig
+from assets.lineage import INPUT
 from resources.datasets import DatasetError, Datasets, looks_english
 from resources.warehouse import Warehouse
 
@@ -117,12 +118,12 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-@dg.asset(key=["arena", "battles"], group_name="arena", kinds={"duckdb", "python"})
+@dg.asset(key=["arena", "battles"], group_name="arena", kinds={"duckdb", "python"}, tags=INPUT)
 def battles(context: dg.AssetExecutionContext, config: BattlesConfig, datasets: Datasets,
             warehouse: Warehouse) -> dg.MaterializeResult:
     """Battles with the human winner; see the module docstring for the sources."""
     frame = load_battles(config, datasets)
-    n = warehouse.write_table("arena.battles", frame.assign(dataset=config.dataset))
+    n = warehouse.write_table("arena.battles", frame.assign(dataset=config.dataset), context=context)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": n, "models": int(pd.concat([frame.model_a, frame.model_b]).nunique()),
         "ties": int((frame.winner == "tie").sum()), "empty_responses": int(frame.empty_response.sum()),

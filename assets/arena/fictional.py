@@ -6,10 +6,9 @@ user, `plain` does none of these. Each battle also carries its ground truth: the
 behaviours as describer-style properties (several paraphrases each, so that clustering has work
 to do). Winners follow a planted preference: bullets win more often.
 
-`recovery` scores a finished run: for each planted model, the cluster holding most of its
-properties and the share of that cluster that is the model's own (recovered at >= 80%).
-
-    python -m assets.arena.fictional     # on the published snapshot, after a fictional run
+The SQL model `arena.planted_recovery` scores a finished run (`python -m vibescope arena
+recovery` prints it): for each planted model, the cluster holding most of its properties and the
+share of that cluster that is the model's own (recovered at >= 80%).
 """
 
 import itertools
@@ -75,50 +74,3 @@ def battles(prompts: list[str], n: int, seed: int = 0) -> pd.DataFrame:
                      "response_b_turns": [answer(b, prompt)], "winner": winner,
                      "planted_properties": json.dumps(planted(a, "A", rng) + planted(b, "B", rng))})
     return pd.DataFrame(rows)
-
-
-RECOVERED_SHARE = 0.8
-MEMBERS_SQL = """SELECT p.model, c.fine_cluster_id, c.coarse_cluster_id
-                 FROM arena.property_clusters c JOIN arena.behavior_properties p USING (property_id)"""
-
-
-def recovery(members: pd.DataFrame) -> pd.DataFrame:
-    """Per planted model and level: its home cluster (holding most of its properties) and the share
-    of that cluster's properties that are its own. `members` is the result of MEMBERS_SQL."""
-    planted_models = [f"fictional-{key}" for key in BEHAVIOURS]
-    if not members.model.isin(planted_models).any():
-        raise ValueError("no properties of the fictional models in arena.behavior_properties: materialize "
-                         "group arena with arena__battles config dataset: fictional first")
-    rows = []
-    for model in planted_models:
-        for level in ("fine", "coarse"):
-            own = members.loc[members.model == model, f"{level}_cluster_id"]
-            home = own.mode()[0] if len(own) else None
-            in_home = members[members[f"{level}_cluster_id"] == home]
-            share = float((in_home.model == model).mean()) if len(own) else 0.0
-            rows.append({"model": model, "level": level, "properties": len(own), "home_cluster": home,
-                         "home_size": len(in_home), "share": share, "recovered": share >= RECOVERED_SHARE})
-    return pd.DataFrame(rows)
-
-
-def main() -> None:
-    import duckdb
-
-    from resources.settings import load_settings
-    from resources.warehouse import connect_readonly
-
-    snapshot = load_settings().path("snapshot")
-    try:
-        with connect_readonly(snapshot) as con:
-            table = recovery(con.execute(MEMBERS_SQL).df())
-    except duckdb.CatalogException as exc:
-        raise SystemExit(f"{snapshot}: {exc.args[0].splitlines()[0].rstrip('.')}; materialize group arena first")
-    except (FileNotFoundError, ValueError) as exc:
-        raise SystemExit(str(exc))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"recovered {int(table[table.level == 'fine'].recovered.sum())} of {len(BEHAVIOURS)} planted "
-          f"behaviours (fine), {int(table[table.level == 'coarse'].recovered.sum())} (coarse)")
-
-
-if __name__ == "__main__":
-    main()

@@ -11,14 +11,18 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from assets.arena import clustering, prompts
+from analysis.clustering import density_pipeline
+from assets.arena import prompts
 from assets.arena.config import ClustersConfig
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
 
+PROPERTIES = Query("SELECT property_id, battle_id, model, property_description "
+                   "FROM arena.behavior_properties ORDER BY property_id")
 SHOWN, CONTRAST = 8, 5
 
 
@@ -37,28 +41,27 @@ def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: n
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["arena", "property_clusters"], deps=[["arena", "behavior_properties"]],
-                        group_name="arena", kinds={"duckdb", "python"}),
-           dg.AssetSpec(["arena", "cluster_labels"], deps=[["arena", "behavior_properties"]],
-                        group_name="arena", kinds={"duckdb", LLM_KIND})],
-    name="arena_property_clusters",
+    specs=[dg.AssetSpec(["arena", "property_clusters"], deps=reads(PROPERTIES), group_name="arena",
+                        kinds={"duckdb", "python"}, tags=MODEL),
+           dg.AssetSpec(["arena", "cluster_labels"], deps=reads(PROPERTIES), group_name="arena",
+                        kinds={"duckdb", LLM_KIND}, tags=MODEL)],
+    name="arena__property_clusters",
     pool=model_pool(local=True),
     description=__doc__,
 )
 def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, embeddings: Embeddings,
                       llm: LLM, warehouse: Warehouse):
-    props = warehouse.query("SELECT property_id, battle_id, model, property_description "
-                            "FROM arena.behavior_properties ORDER BY property_id")
+    props = warehouse.query(PROPERTIES)
     if props.empty:
         raise ValueError("arena.behavior_properties is empty: no battle yielded a parseable property")
     texts = props.property_description.to_numpy(object)
     vectors = embeddings.encode(texts.tolist())
-    result = clustering.cluster(vectors, config.min_cluster_size, config.enable_dim_reduction,
-                                config.assign_outliers, config.hierarchical, config.seed)
-    if result.warning:
-        context.log.warning(result.warning)
-    fine = result.fine
-    xy = clustering.coordinates(vectors, config.enable_dim_reduction, config.seed)
+    pipeline = density_pipeline(config.min_cluster_size, config.enable_dim_reduction, config.assign_outliers,
+                                config.hierarchical, place=True, seed=config.seed)
+    result = pipeline.fit(vectors)
+    for warning in result.warnings:
+        context.log.warning(warning)
+    fine, xy = result.labels, result.xy
     coarse = np.array([result.coarse[k] for k in fine])
     assigned = pd.DataFrame({"property_id": props.property_id, "battle_id": props.battle_id, "model": props.model,
                              "fine_cluster_id": fine, "coarse_cluster_id": coarse,
@@ -75,9 +78,9 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
                            "size": int(members.sum()), **text})
     labels = pd.DataFrame(labels)
     yield dg.MaterializeResult(asset_key=["arena", "property_clusters"], metadata={
-        "dagster/row_count": warehouse.write_table("arena.property_clusters", assigned),
+        "dagster/row_count": warehouse.write_table("arena.property_clusters", assigned, context=context),
         "fine_clusters": int(len(set(fine) - {-1})), "coarse_clusters": int(len(set(coarse) - {-1})),
-        "outliers": int(result.was_outlier.sum()), "min_cluster_size": result.min_cluster_size})
+        "outliers": int(result.was_outlier.sum()), "min_cluster_size": pipeline.cluster.size_})
     yield dg.MaterializeResult(asset_key=["arena", "cluster_labels"], metadata={
-        "dagster/row_count": warehouse.write_table("arena.cluster_labels", labels),
+        "dagster/row_count": warehouse.write_table("arena.cluster_labels", labels, context=context),
         "label_errors": int(labels.error.notna().sum())})

@@ -12,37 +12,36 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from analysis.cje_estimators import fit_calibration, folds_of, spearman_and_r2
 from assets.cje.config import CalibrationConfig
-from assets.cje.estimators import fit_calibration, folds_of, spearman_and_r2
+from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
 
-LABELS = """
+LABELS = Query("""
     SELECT j.prompt_id, j.judge_score, o.oracle_label
     FROM cje.oracle_labels AS o
     JOIN cje.judge_scores AS j USING (prompt_id, policy, source, draw_idx)
     WHERE o.split = 'calibration' AND j.judge_score IS NOT NULL
-"""
+""")
+JUDGED = Query("SELECT * FROM cje.judge_scores WHERE judge_score IS NOT NULL")
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["cje", "calibrated_rewards"], deps=[["cje", "judge_scores"], ["cje", "oracle_labels"]],
-                     group_name="cje", kinds={"duckdb", "python"}),
-        dg.AssetSpec(["cje", "calibration_summary"], deps=[["cje", "oracle_labels"]], group_name="cje",
-                     kinds={"duckdb", "python"}),
-        dg.AssetSpec(["cje", "calibration_curve"], deps=[["cje", "oracle_labels"]], group_name="cje",
-                     kinds={"duckdb", "python"}),
+        dg.AssetSpec(["cje", name], deps=reads(LABELS, JUDGED), group_name="cje", kinds={"duckdb", "python"},
+                     tags=MODEL)
+        for name in ("calibrated_rewards", "calibration_summary", "calibration_curve")
     ],
-    name="cje_calibrated_rewards",
+    name="cje__calibrated_rewards",
     description=__doc__,
 )
-def calibrated_rewards(config: CalibrationConfig, warehouse: Warehouse):
+def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationConfig, warehouse: Warehouse):
     labels = warehouse.query(LABELS)
     folds = folds_of(labels.prompt_id, config.n_folds, config.fold_seed)
     s, y = labels.judge_score.to_numpy(float), labels.oracle_label.to_numpy(float)
     cal = fit_calibration(s, y, folds, config.n_folds, config.fold_seed)
 
-    judged = warehouse.query("SELECT * FROM cje.judge_scores WHERE judge_score IS NOT NULL")
+    judged = warehouse.query(JUDGED)
     oof, reps = cal.apply(judged.prompt_id, judged.judge_score)
     rewards = judged.assign(
         fold=folds_of(judged.prompt_id, config.n_folds, config.fold_seed),
@@ -70,7 +69,7 @@ def calibrated_rewards(config: CalibrationConfig, warehouse: Warehouse):
 
     for name, frame in (("calibrated_rewards", rewards), ("calibration_summary", summary),
                         ("calibration_curve", curve)):
-        rows = warehouse.write_table(f"cje.{name}", frame)
+        rows = warehouse.write_table(f"cje.{name}", frame, context=context)
         meta = {"dagster/row_count": rows}
         if name == "calibrated_rewards":
             meta.update(n_folds=config.n_folds, fold_seed=config.fold_seed,

@@ -8,9 +8,11 @@ from resources.settings import with_settings_defaults
 
 SAMPLE = SAMPLES_DIR / "cje_arena_sample"
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
+SOURCES = ("files", "cje_logs")
 
 
 class LoggedDataConfig(dg.Config):
+    source: str = "files"          # files (the paths below) | cje_logs (the logs built by that pipeline)
     logged_data: str = str(SAMPLE / "logged_data.jsonl")  # cje-eval's logged-data JSONL
     fresh_draws_dir: str = str(SAMPLE / "fresh_draws")    # <policy>_responses.jsonl; "" = none
     probe_dir: str = str(SAMPLE / "probe_slice")          # <policy>_probe.jsonl; "" = none

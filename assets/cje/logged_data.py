@@ -1,4 +1,7 @@
-"""Ingest logged data, fresh draws and oracle probes (cje-eval's JSONL formats) into cje.* tables.
+"""Ingest logged data, fresh draws and oracle probes into cje.* tables, from cje-eval's JSONL files
+(`source: files`, the default) or from the logs built by the `cje_logs` pipeline (`source:
+cje_logs`, read through the staging model `cje_logs.logged_rows`, so one materialization of both
+groups is one graph). Both sources become the same records, checked the same way.
 
 Tables: cje.policies, cje.prompts, cje.responses, cje.teacher_forced_logprobs, cje.judge_scores,
 cje.oracle_labels. Oracle labels of logged rows beyond `oracle_fraction` are masked from
@@ -7,6 +10,7 @@ calibration (seeded, stratified by judge score) and kept as split 'validation'.
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -14,13 +18,27 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from assets.cje.config import LoggedDataConfig
+from analysis.cje_records import draw_record, logged_record, probe_rows
+from assets.cje.config import SOURCES, LoggedDataConfig
+from assets.lineage import INPUT, Query, reads
 from resources.datasets import DatasetError
 from resources.warehouse import Warehouse
 
 BASE = "base"
 TABLES = ("policies", "prompts", "responses", "teacher_forced_logprobs", "judge_scores", "oracle_labels")
 REQUIRED = ("prompt", "response", "base_policy_logprob", "judge_score")
+BUILT_ROWS = Query("SELECT * FROM cje_logs.logged_rows")
+BUILT_IDENTICAL = Query("SELECT policy FROM cje_logs.identical_policies")
+
+
+@dataclass
+class Sources:
+    """Logged rows, fresh draws and probes per policy as cje-eval's records, and where they came from."""
+    where: str
+    logged: list[dict]
+    fresh: dict[str, list[dict]]
+    probes: dict[str, list[dict]]
+    identical: list[str]
 
 
 def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
@@ -90,27 +108,42 @@ def _draws(directory: str, suffix: str, required: tuple[str, ...]) -> dict[str, 
             for p in sorted(folder.glob(f"*{suffix}"))}
 
 
-def build_tables(config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
+def from_files(config: LoggedDataConfig) -> Sources:
+    return Sources(where=config.logged_data, logged=read_jsonl(Path(config.logged_data), REQUIRED),
+                   fresh=_draws(config.fresh_draws_dir, "_responses.jsonl", ("prompt_id", "judge_score")),
+                   probes=_draws(config.probe_dir, "_probe.jsonl", ("prompt_id", "oracle_label")),
+                   identical=list(config.identical_policies))
+
+
+def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
+    """The rows of cje_logs.logged_rows as the records the exported files hold."""
+    if rows.empty:
+        raise DatasetError("cje_logs.logged_rows is empty: materialize the cje_logs group first")
+    targets = rows[~rows.is_base]
+    return Sources(where="cje_logs.logged_rows", logged=[logged_record(r) for r in rows[rows.is_base].itertuples()],
+                   fresh={p: [draw_record(r) for r in g.itertuples()] for p, g in targets.groupby("policy")},
+                   probes={p: [draw_record(r) for r in g.itertuples()] for p, g in probe_rows(rows).groupby("policy")},
+                   identical=identical)
+
+
+def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
     if not 0 < config.oracle_fraction <= 1:
         raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
-    path = Path(config.logged_data)
-    logged = read_jsonl(path, REQUIRED)
+    path, logged, fresh, probes = sources.where, sources.logged, sources.fresh, sources.probes
     ids = [_prompt_id(r, path, i) for i, r in enumerate(logged, start=1)]
     dupes = pd.Series(ids)[pd.Series(ids).duplicated()].unique()
     if len(dupes):
         raise DatasetError(f"{path}: duplicate prompt_id(s) {', '.join(map(str, dupes[:5]))}"
                            f"{' ...' if len(dupes) > 5 else ''}: each logged prompt must appear once")
     targets = sorted({p for r in logged for p in (r.get("target_policy_logprobs") or {})})
-    fresh = _draws(config.fresh_draws_dir, "_responses.jsonl", ("prompt_id", "judge_score"))
-    probes = _draws(config.probe_dir, "_probe.jsonl", ("prompt_id", "oracle_label"))
-    unknown = [p for p in config.identical_policies if p not in targets]
+    unknown = [p for p in sources.identical if p not in targets]
     if unknown:
         raise DatasetError(f"identical_policies names {unknown}, which {path} has no log-probs for; "
                            f"its target policies: {', '.join(targets)}")
 
     policies = pd.DataFrame({"policy": [BASE, *targets],
                              "is_base": [True] + [False] * len(targets),
-                             "declared_identical": [False] + [t in config.identical_policies for t in targets]})
+                             "declared_identical": [False] + [t in sources.identical for t in targets]})
     prompts = {pid: r["prompt"] for pid, r in zip(ids, logged)}
     responses, judge, oracle, logprobs = [], [], [], []
     labelled: list[tuple[list, float]] = []  # (oracle row, judge score) of logged rows
@@ -151,15 +184,20 @@ def build_tables(config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["cje", t], group_name="cje", kinds={"duckdb", "python"}) for t in TABLES],
-    name="cje_logged_data",
+    specs=[dg.AssetSpec(["cje", t], group_name="cje", kinds={"duckdb", "python"}, tags=INPUT,
+                        deps=reads(BUILT_ROWS, BUILT_IDENTICAL)) for t in TABLES],
+    name="cje__logged_data",
     description=__doc__,
 )
 def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, warehouse: Warehouse):
-    tables = build_tables(config)
+    if config.source not in SOURCES:
+        raise DatasetError(f"source {config.source!r}; valid: {', '.join(SOURCES)}")
+    sources = (from_files(config) if config.source == "files" else
+               from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
+    tables = build_tables(sources, config)
     labels = tables["oracle_labels"]
     for name in TABLES:
-        rows = warehouse.write_table(f"cje.{name}", tables[name])
+        rows = warehouse.write_table(f"cje.{name}", tables[name], context=context)
         meta = {"dagster/row_count": rows}
         if name == "oracle_labels":
             meta.update({f"labels_{k}": int(v) for k, v in labels["split"].value_counts().items()})

@@ -10,30 +10,33 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from assets.cje.estimators import ESTIMATORS, PolicyData, estimate_policy
+from analysis.cje_estimators import ESTIMATORS, PolicyData, estimate_policy
+from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
-LOGGED = """
+LOGGED = Query("""
     SELECT w.policy, w.prompt_id, w.weight, r.judge_score, r.reward, r.reward_jackknife
     FROM cje.importance_weights AS w
     JOIN cje.calibrated_rewards AS r
       ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
     WHERE w.problem IS NULL
     ORDER BY w.policy, w.prompt_id
-"""
-FRESH = """
+""")
+FRESH = Query("""
     SELECT policy, prompt_id, judge_score, reward, reward_jackknife
     FROM cje.calibrated_rewards
     WHERE source = 'fresh'
     ORDER BY policy, prompt_id, draw_idx
-"""
-TRUTH = """
+""")
+TRUTH = Query("""
     -- the base: every logged oracle label; a target: its probe slice
     SELECT policy, avg(oracle_label) AS oracle_truth, count(*) AS n_truth
     FROM cje.oracle_labels
     WHERE (policy = 'base' AND source = 'logged') OR source = 'probe'
     GROUP BY policy
-"""
+""")
+POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
+FOLDS = Query("SELECT n_folds FROM cje.calibration_summary")
 
 
 def _reps(column: pd.Series, n_folds: int) -> np.ndarray:
@@ -42,22 +45,18 @@ def _reps(column: pd.Series, n_folds: int) -> np.ndarray:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["cje", "policy_estimates"], group_name="cje", kinds={"duckdb", "python"},
-                     deps=[["cje", "importance_weights"], ["cje", "calibrated_rewards"],
-                           ["cje", "oracle_labels"], ["cje", "policies"]]),
-        dg.AssetSpec(["cje", "influence_functions"], group_name="cje", kinds={"duckdb", "python"},
-                     deps=[["cje", "importance_weights"], ["cje", "calibrated_rewards"]]),
-        dg.AssetSpec(["cje", "oracle_jackknife"], group_name="cje", kinds={"duckdb", "python"},
-                     deps=[["cje", "importance_weights"], ["cje", "calibrated_rewards"]]),
+        dg.AssetSpec(["cje", name], group_name="cje", kinds={"duckdb", "python"}, tags=layer,
+                     deps=reads(LOGGED, FRESH, TRUTH, POLICIES, FOLDS))
+        for name, layer in (("policy_estimates", RESULT), ("influence_functions", MODEL), ("oracle_jackknife", MODEL))
     ],
-    name="cje_policy_estimates",
+    name="cje__policy_estimates",
     description=__doc__,
 )
 def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
     logged, fresh = warehouse.query(LOGGED), warehouse.query(FRESH)
     truth = warehouse.query(TRUTH).set_index("policy")
-    policies = warehouse.query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy").policy
-    folds = warehouse.query("SELECT n_folds FROM cje.calibration_summary").n_folds[0]
+    policies = warehouse.query(POLICIES).policy
+    folds = warehouse.query(FOLDS).n_folds[0]
     rows, influence, jackknife = [], [], []
     for policy in policies:
         lg, fr = logged[logged.policy == policy], fresh[fresh.policy == policy]
@@ -91,5 +90,5 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
               "influence_functions": pd.concat(influence, ignore_index=True),
               "oracle_jackknife": pd.concat(jackknife, ignore_index=True)}
     for name, frame in tables.items():
-        n = warehouse.write_table(f"cje.{name}", frame)
+        n = warehouse.write_table(f"cje.{name}", frame, context=context)
         yield dg.MaterializeResult(asset_key=["cje", name], metadata={"dagster/row_count": n})

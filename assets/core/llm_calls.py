@@ -4,6 +4,7 @@ from typing import Sequence
 
 import dagster as dg
 
+from assets.lineage import INPUT
 from resources.llm import LLM
 from resources.warehouse import Warehouse
 
@@ -16,12 +17,13 @@ def build_llm_calls(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=list(upstream),
         group_name="core",
         kinds={"duckdb", "python"},
+        tags=INPUT,  # the call log (an SQLite file beside the warehouse) is its source
         description="One row per LLM call: asset, role, backend, model, request hash, tokens, "
         "latency, estimated cost, whether the cache answered, truncation and error.",
     )
-    def llm_calls(llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
+    def llm_calls(context: dg.AssetExecutionContext, llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
         calls = llm.cache.calls()
-        rows = warehouse.write_table("core.llm_calls", calls)
+        rows = warehouse.write_table("core.llm_calls", calls, context=context)
         return dg.MaterializeResult(metadata={
             "dagster/row_count": rows,
             "cache_hits": int(calls["cached"].sum()),

@@ -16,7 +16,7 @@ class RowsConfig(dg.Config):
     seed: int = 0
 
 
-class LoopConfig(dg.Config):
+class IterationsConfig(dg.Config):
     batch_size: int = 16        # rows from each side per describer call
     epochs: int = 1
     extra_prompt: str = ""      # added to every describer prompt
@@ -30,5 +30,5 @@ class ReportConfig(dg.Config):
 
 
 RowsConfig = with_settings_defaults(RowsConfig, "diff.rows")
-LoopConfig = with_settings_defaults(LoopConfig, "diff.iterations")
+IterationsConfig = with_settings_defaults(IterationsConfig, "diff.iterations")
 ReportConfig = with_settings_defaults(ReportConfig, "diff.report")

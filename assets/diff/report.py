@@ -4,19 +4,18 @@ classify.yaml can be loaded to classify new rows with the same prompt (`load_cla
 `classify_texts`); classifying the same rows again is answered from the call cache.
 """
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import yaml
 
+from analysis.diff_figures import plot_iterations, plot_reliability
 from assets.diff import prompts
 from assets.diff.config import ReportConfig
-from assets.diff.loop import classify
+from assets.diff.iterations import classify
+from assets.lineage import RESULT, Query, reads
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
 
@@ -33,48 +32,23 @@ def classify_texts(client: RoleClient, spec: dict, texts: list[str]) -> list[dic
     return [classify(client, spec["prompt"], text) for text in texts]
 
 
-def plot_iterations(metrics, path: Path) -> None:
-    loop = metrics[metrics.stage == "loop"]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for split, group in loop.groupby("split"):
-        group = group.sort_values("iteration")
-        axes[0].errorbar(group.iteration, group.accuracy, marker="o", label=split,
-                         yerr=[group.accuracy - group.accuracy_ci_low, group.accuracy_ci_high - group.accuracy])
-        axes[1].plot(group.iteration, group.mean_confidence, marker="o", label=split)
-    axes[0].axhline(0.5, color="grey", linestyle=":")
-    axes[0].set(xlabel="iteration", ylabel="accuracy (95% CI)", ylim=(0, 1), title="Accuracy")
-    axes[1].set(xlabel="iteration", ylabel="mean confidence", ylim=(0.5, 1), title="Confidence")
-    for ax in axes:
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+METRICS = Query("SELECT * FROM diff.iteration_metrics")
+BINS = Query("SELECT * FROM diff.reliability")
+FINAL = Query("SELECT description FROM diff.iterations ORDER BY iteration DESC LIMIT 1")
+SIDES = Query("SELECT side, count(*) AS n FROM diff.rows GROUP BY side")
+ROWS_CONFIG = Query("SELECT config FROM core.materializations WHERE table_name = 'diff.rows'")
 
 
-def plot_reliability(bins, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for (stage, split), group in bins.groupby(["stage", "split"]):
-        ax.plot(group.mean_predicted, group.share_a, marker="o", label=f"{stage}, {split}")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
-    ax.set(xlabel="predicted P(A)", ylabel="share of rows from A", title="Reliability of P(A)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-@dg.asset(key=["diff", "report"], group_name="diff", kinds={"python", "file"},
-          deps=[["diff", "iteration_metrics"], ["diff", "reliability"], ["diff", "iterations"],
-                ["diff", "rows"]])
+@dg.asset(key=["diff", "report"], group_name="diff", kinds={"python", "file"}, tags=RESULT,
+          deps=reads(METRICS, BINS, FINAL, SIDES))
 def report(context: dg.AssetExecutionContext, config: ReportConfig, llm: LLM,
            warehouse: Warehouse) -> dg.MaterializeResult:
     """classify.yaml, accuracy_by_iteration.png and reliability.png in the report folder."""
-    metrics = warehouse.query("SELECT * FROM diff.iteration_metrics")
-    bins = warehouse.query("SELECT * FROM diff.reliability")
-    final = warehouse.query("SELECT description FROM diff.iterations ORDER BY iteration DESC LIMIT 1")
-    counts = warehouse.query("SELECT side, count(*) AS n FROM diff.rows GROUP BY side").set_index("side").n
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(["diff", "rows"]))
-    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+    metrics = warehouse.query(METRICS)
+    bins = warehouse.query(BINS)
+    final = warehouse.query(FINAL)
+    counts = warehouse.query(SIDES).set_index("side").n
+    rows_config = json.loads(warehouse.query(ROWS_CONFIG).config.iloc[0] or "{}")  # as diff.rows ran
     folder = Path(config.output_dir) if config.output_dir else (
         warehouse.settings.path("reports") / "diff"
         / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
@@ -84,8 +58,11 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, llm: LLM,
     spec = {
         "prompt": final.description[0],
         "classifier_template": prompts.CLASSIFIER,
-        "labels": {side: {"source": meta.get(side.lower()), "column": meta.get(f"text_column_{side.lower()}"),
-                          "rows": int(counts.get(side, 0))} for side in ("A", "B")},
+        "labels": {"A": {"source": rows_config.get("a"), "column": rows_config.get("text_column"),
+                         "rows": int(counts.get("A", 0))},
+                   "B": {"source": rows_config.get("b"),
+                         "column": rows_config.get("text_column_b") or rows_config.get("text_column"),
+                         "rows": int(counts.get("B", 0))}},
         "classifier": {"backend": classifier.backend, "model": classifier.model},
         "created_at": datetime.now(timezone.utc).isoformat(),
         "unseen_metrics": {k: float(headline[k].iloc[0]) for k in ("accuracy", "auroc", "brier")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from assets.diff.config import RowsConfig
+from assets.lineage import INPUT
 from resources.datasets import DatasetError, Datasets
 from resources.warehouse import Warehouse
 
@@ -54,7 +55,7 @@ def build_rows(config: RowsConfig, datasets: Datasets) -> tuple[pd.DataFrame, di
     return rows[columns].astype({"text": str}), report
 
 
-@dg.asset(key=["diff", "rows"], group_name="diff", kinds={"duckdb", "python"})
+@dg.asset(key=["diff", "rows"], group_name="diff", kinds={"duckdb", "python"}, tags=INPUT)
 def rows(context: dg.AssetExecutionContext, config: RowsConfig, datasets: Datasets,
          warehouse: Warehouse) -> dg.MaterializeResult:
     """Datasets A and B, balanced, with index positions split into seen and unseen."""
@@ -62,7 +63,7 @@ def rows(context: dg.AssetExecutionContext, config: RowsConfig, datasets: Datase
     if report["rows_a"] != report["rows_b"]:
         context.log.warning(f"A has {report['rows_a']} rows and B {report['rows_b']}: "
                             f"each side sampled to {report['rows_per_side']}")
-    n = warehouse.write_table("diff.rows", frame)
+    n = warehouse.write_table("diff.rows", frame, context=context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, **report, "a": config.a, "b": config.b,
                                           "text_column_a": config.text_column,
                                           "text_column_b": config.text_column_b or config.text_column,

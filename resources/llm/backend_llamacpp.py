@@ -76,7 +76,6 @@ def gguf_chat_template(model: str) -> Callable[[Messages], str]:
 class LlamaCppBackend:
     name = "llamacpp"
     max_workers = 1  # one model in one process: calls run one after another
-    scores_given_text = True
 
     def __init__(self, model: str, settings: LlamaCppSettings):
         from llama_cpp import Llama
@@ -89,7 +88,7 @@ class LlamaCppBackend:
         self.llm = Llama(model_path=path, n_ctx=settings.n_ctx, n_threads=threads,
                          n_threads_batch=threads, n_batch=settings.n_batch,
                          n_ubatch=settings.n_batch, verbose=False)
-        self.render = chat_formatter(self.llm, model)
+        self.chat_template = chat_formatter(self.llm, model)
         self.lock = threading.Lock()
         self._reusable = 0  # leading tokens in the KV cache that were evaluated in aligned chunks
 
@@ -98,7 +97,7 @@ class LlamaCppBackend:
         return self.llm.tokenize(text.encode(), add_bos=special, special=special)
 
     def count(self, messages: Messages) -> int:
-        return len(self.tokenize(self.render(messages)))
+        return len(self.tokenize(self.chat_template(messages)))
 
     def _fit(self, messages: Messages, reserve: int) -> tuple[Messages, bool]:
         return fit_messages(messages, self.count, self.n_ctx - reserve)
@@ -180,7 +179,7 @@ class LlamaCppBackend:
                                      "choice_logprobs needs single-token options")
             option_ids[option] = ids[0]
         messages, truncated = self._fit(request["messages"], 1)
-        ids = self.tokenize(self.render(messages))
+        ids = self.tokenize(self.chat_template(messages))
         with self.lock:
             self._evaluate(ids)
             lp = self._next_token_logprobs()
@@ -197,7 +196,7 @@ class LlamaCppBackend:
         if len(response_ids) > self.n_ctx // 2:  # keep room for the prompt
             response_ids, truncated = response_ids[: self.n_ctx // 2], True
         messages, cut = self._fit(request["messages"], len(response_ids))
-        prompt = self.render(messages)
+        prompt = self.chat_template(messages)
         prompt_ids = self.tokenize(prompt)
         ids = prompt_ids + response_ids
         # the split is clean when tokenizing the whole text gives the same tokens

@@ -29,7 +29,6 @@ SCORING_BACKENDS = ("llamacpp", "vllm", "openai with a vLLM or llama.cpp server 
 
 class OpenAIBackend:
     name = "openai"
-    scores_given_text = False  # known only after the server answers an echo request
 
     def __init__(self, model: str, settings: OpenAISettings, chat_template: Any = None):
         import openai
@@ -45,7 +44,7 @@ class OpenAIBackend:
         self.client = openai.OpenAI(api_key=key or "not-needed", base_url=settings.base_url or None,
                                     max_retries=settings.max_retries, timeout=settings.timeout_s)
         self._openai = openai
-        self._chat_template = chat_template  # renders prompts for scoring given text
+        self.chat_template = chat_template  # renders prompts for scoring given text; None: cannot
         self._checked = False
         self._json_mode = "json_schema"  # OpenAI and vLLM; llama.cpp's server wants json_object
         self._string_lengths = True  # maxLength/minLength in schemas, until a server refuses them
@@ -137,13 +136,13 @@ class OpenAIBackend:
 
     def score(self, request: dict[str, Any]) -> dict[str, Any]:
         """Teacher forcing over HTTP: a legacy completion of prompt+response with echo=True."""
-        if self._chat_template is None:
+        if self.chat_template is None:
             raise CapabilityError(
                 "openai backend: scoring given text needs the model's chat template on this side "
                 f"(set chat_template for the role); backends that score text: {', '.join(SCORING_BACKENDS)}"
             )
         self._check_model()
-        prompt = self._chat_template(request["messages"])
+        prompt = self.chat_template(request["messages"])
         try:
             out = self.client.completions.create(model=self.model, prompt=prompt + request["response"],
                                                  echo=True, logprobs=1, max_tokens=1, temperature=0)

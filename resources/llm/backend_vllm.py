@@ -12,7 +12,6 @@ from resources.settings import VLLMSettings
 class VLLMBackend:
     name = "vllm"
     max_workers = 1  # the engine batches internally; run_batch goes through generate_many
-    scores_given_text = True
 
     def __init__(self, model: str, settings: VLLMSettings):
         try:
@@ -31,7 +30,7 @@ class VLLMBackend:
         self.max_model_len = settings.max_model_len
         self.lock = threading.Lock()
 
-    def render(self, messages: list[dict[str, str]]) -> str:
+    def chat_template(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _params(self, request: dict[str, Any], **extra: Any):
@@ -47,14 +46,14 @@ class VLLMBackend:
             return self.engine.generate([prompt], params, use_tqdm=False)[0]
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]:
-        out = self._generate(self.render(request["messages"]), self._params(request))
+        out = self._generate(self.chat_template(request["messages"]), self._params(request))
         gen = out.outputs[0]
         return {"text": gen.text, "finish_reason": gen.finish_reason,
                 "prompt_tokens": len(out.prompt_token_ids), "completion_tokens": len(gen.token_ids),
                 "truncated": False}
 
     def choice(self, request: dict[str, Any]) -> dict[str, Any]:
-        out = self._generate(self.render(request["messages"]), self._params(request, logprobs=20))
+        out = self._generate(self.chat_template(request["messages"]), self._params(request, logprobs=20))
         first = out.outputs[0].logprobs[0]
         top = sorted(((lp.decoded_token, lp.logprob) for lp in first.values()), key=lambda t: -t[1])
         logprobs = {}
@@ -65,7 +64,7 @@ class VLLMBackend:
                 "prompt_tokens": len(out.prompt_token_ids), "completion_tokens": 1, "truncated": False}
 
     def score(self, request: dict[str, Any]) -> dict[str, Any]:
-        prompt = self.render(request["messages"])
+        prompt = self.chat_template(request["messages"])
         prompt_ids = self.tokenizer.encode(prompt, add_special_tokens=False)
         response_ids = self.tokenizer.encode(request["response"], add_special_tokens=False)
         ids = prompt_ids + response_ids

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from resources.llm.types import LLMConfigError
 from resources.settings import BACKENDS, EMBEDDED_LLM, RoleSettings, Settings
@@ -12,7 +12,8 @@ from resources.settings import BACKENDS, EMBEDDED_LLM, RoleSettings, Settings
 class Backend(Protocol):
     name: str
     model: str
-    max_workers: int
+    max_workers: int  # concurrent calls run_batch makes by default (1: one after another)
+    chat_template: Callable[[list[dict]], str] | None  # messages -> prompt text; None: unknown here
 
     def chat(self, request: dict[str, Any]) -> dict[str, Any]: ...
     def choice(self, request: dict[str, Any]) -> dict[str, Any]: ...

@@ -170,9 +170,10 @@ def pending(client: RoleClient, path: str | Path) -> list[str]:
     return [key for key in meta["requests"] if client.cache.get(key) is None]
 
 
-def run(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path, batches: bool) -> list[Any]:
-    """`client.run_batch(requests)`; with `batches`, first write them to `path` as a batch file and
-    stop (raise) while any answer is missing from the cache, so nothing is called live."""
+def run(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path, batches: bool,
+        max_workers: int = 0) -> list[Any]:
+    """`client.run_batch(requests, max_workers)`; with `batches`, first write them to `path` as a
+    batch file and stop (raise) while any answer is missing from the cache, so nothing is called live."""
     if batches:
         path = write_requests(client, requests, path)
         waiting = pending(client, path)
@@ -180,4 +181,4 @@ def run(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path
             raise RuntimeError(f"{len(waiting)} of {len(requests)} requests wait for their batch: {path} "
                                "(+ .meta.json). Run it (resources.llm.batch.submit and poll, or run_locally), "
                                "ingest it, and materialize again")
-    return client.run_batch(requests)
+    return client.run_batch(requests, max_workers)

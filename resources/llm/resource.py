@@ -35,6 +35,18 @@ class RoleClient:
         if backend.name != "openai":
             self._price = (0.0, 0.0)
 
+    # --- what the role's backend can do ------------------------------------------------------
+    @property
+    def chat_template(self) -> Callable[[Messages], str] | None:
+        """Renders messages into the model's prompt text; None where the backend cannot (an
+        OpenAI-compatible server without a `chat_template` set for the role)."""
+        return self.backend.chat_template
+
+    @property
+    def can_score_text(self) -> bool:
+        """Whether `score_sequence` can give the log-probabilities of a given response."""
+        return self.chat_template is not None
+
     # --- the interface ----------------------------------------------------------------------
     def chat(self, messages: Messages, **params: Any) -> Completion:
         request = self.build_request("chat", messages, params)
@@ -90,10 +102,11 @@ class RoleClient:
                              prompt_tokens=out["prompt_tokens"], boundary_ok=out["boundary_ok"],
                              truncated=out["truncated"])
 
-    def run_batch(self, requests: Sequence[dict[str, Any]]) -> list[Any]:
+    def run_batch(self, requests: Sequence[dict[str, Any]], max_workers: int = 0) -> list[Any]:
         """Run many requests ({"method": "chat"|"chat_json"|..., **kwargs}) in order of input.
 
-        Remote backends run `max_workers` at a time; a local model runs them one after another.
+        `max_workers` at a time (0: the backend's own setting; a local model runs them one after
+        another whatever is asked, as it has one model in one process).
         """
         def run_one(req: dict[str, Any]) -> Any:
             req = dict(req)
@@ -103,6 +116,8 @@ class RoleClient:
             return getattr(self, method)(**req)
 
         workers = self.backend.max_workers
+        if max_workers and self.backend.max_workers > 1:
+            workers = max_workers
         if workers <= 1:
             return [run_one(r) for r in requests]
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -181,7 +196,7 @@ class LLM(dg.ConfigurableResource):
             spec = spec.model_copy(update={"model": model})
         backend = get_backend(spec, settings)
         asset = run_id = None
-        if context is not None:  # a multi-asset is named by its op (e.g. diff_loop)
+        if context is not None:  # a multi-asset is named by its op (e.g. diff__iterations)
             keys = list(context.selected_asset_keys)
             asset = keys[0].to_user_string() if len(keys) == 1 else context.op_def.name
             run_id = context.run_id

@@ -7,7 +7,7 @@ from sklearn.metrics import adjusted_rand_score, davies_bouldin_score, silhouett
 
 from assets.acts.cluster_assignments import fit_all
 from assets.acts.config import METHODS, ClustersConfig
-from assets.acts.label_free_metrics import scores
+from analysis.cluster_metrics import scores
 
 TRUE_K, KS = 6, [3, 4, 5, 6, 7, 8, 9]
 

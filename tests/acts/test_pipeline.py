@@ -15,7 +15,7 @@ from scipy import stats
 from sklearn.metrics import precision_recall_fscore_support
 
 from assets.acts.cluster_assignments import assign
-from assets.acts.cost import llm_calls
+from analysis.llm_call_plan import llm_calls
 from resources import build_resources
 from resources.llm import LLM
 from resources.warehouse import Warehouse
@@ -25,7 +25,7 @@ SCHEMA = json.loads((Path(__file__).parent / "results_schema.json").read_text())
 METHODS, KS, REPETITIONS, N_TEST = ["spherical_kmeans", "sae_topk"], [2, 3], 2, 1
 RUN = {"ops": {
     "acts__traces": {"config": {"n_examples": 5}},
-    "acts_cluster_assignments": {"config": {"methods": METHODS, "clusters": KS, "stability_seeds": 2,
+    "acts__cluster_assignments": {"config": {"methods": METHODS, "clusters": KS, "stability_seeds": 2,
                                             "sae_epochs": 30}},
     "acts__cluster_titles": {"config": {"repetitions": REPETITIONS, "n_central": 4, "n_random": 2,
                                         "trace_chars": 400}},
@@ -203,7 +203,7 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
     assert unparsed == grades.n[0]
 
     result = materialize(path, ["acts/activations", "acts/activation_means"],
-                         {"ops": {"acts_activations": {"config": {"layer": 31}}}})
+                         {"ops": {"acts__activations": {"config": {"layer": 31}}}})
     assert not result.success
     message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
     assert "layer 31 is beyond smollm2-135m-instruct's depth; valid layers: 0..30" in message

@@ -5,21 +5,21 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from assets.arena import fictional
 from resources import build_resources
 from resources.datasets import DatasetError, Datasets
 from resources.warehouse import Warehouse
-from tests.conftest import streamlit_app
+from tests.conftest import ROOT, streamlit_app
 
 FICTIONAL = {"ops": {"arena__battles": {"config": {"dataset": "fictional", "num_samples": 120}},
                      "arena__battle_differences": {"config": {"describer_source": "planted"}},
-                     "arena_property_clusters": {"config": {"enable_dim_reduction": False}}}}
+                     "arena__property_clusters": {"config": {"enable_dim_reduction": False}}}}
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +37,50 @@ def fictional_warehouse(tmp_path_factory):
         yield Warehouse(settings_file=str(path))
 
 
+def recovery_by_pandas(members: pd.DataFrame, planted_models: list[str]) -> pd.DataFrame:
+    """The recovery score written independently of sql/arena/planted_recovery.sql."""
+    rows = []
+    for model in planted_models:
+        for level in ("fine", "coarse"):
+            own = members.loc[members.model == model, f"{level}_cluster_id"]
+            home = own.value_counts().sort_index().idxmax() if len(own) else None  # most, lowest id on a tie
+            in_home = members[members[f"{level}_cluster_id"] == home]
+            share = float((in_home.model == model).mean()) if len(own) else 0.0
+            rows.append({"model": model, "level": level, "properties": len(own), "home_cluster": home,
+                         "home_size": len(in_home), "share": share, "recovered": share >= 0.8})
+    return pd.DataFrame(rows)
+
+
+def run_recovery_sql(battles: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
+    """sql/arena/planted_recovery.sql on hand-made tables, in a DuckDB of its own."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA arena")
+    con.register("b", battles)
+    con.register("m", members)
+    con.execute("CREATE TABLE arena.battles AS SELECT * FROM b")
+    con.execute("CREATE TABLE arena.clustered_properties AS SELECT * FROM m")
+    return con.execute((ROOT / "sql" / "arena" / "planted_recovery.sql").read_text()).df()
+
+
 def test_planted_behaviours_are_recovered(fictional_warehouse):
     wh = fictional_warehouse
-    members = wh.query(fictional.MEMBERS_SQL)
-    table = fictional.recovery(members)
+    table = wh.query("SELECT * FROM arena.planted_recovery")
     # the cluster holding most of each model's properties comes >= 80% from that model, at both levels
     assert len(table) == 6 and table.recovered.all(), table
     assert (table.properties > 0).all()
+    members = wh.query("SELECT model, fine_cluster_id, coarse_cluster_id FROM arena.clustered_properties")
     assert "fictional-plain" not in set(members.model)  # it has no planted behaviour
+    expected = recovery_by_pandas(members, sorted(table.model.unique()))
+    merged = table.merge(expected, on=["model", "level"], suffixes=("", "_pandas"))
+    for column in ("properties", "home_cluster", "home_size", "share", "recovered"):
+        assert (merged[column] == merged[f"{column}_pandas"]).all(), column
     # the score itself: a cluster half of one model's, half another's is not recovered
+    battles = pd.DataFrame({"model_a": ["fictional-bullets"], "model_b": ["fictional-curious"],
+                            "planted_properties": ['[{"model": "A"}, {"model": "B"}]']})
     mixed = pd.DataFrame({"model": ["fictional-bullets"] * 2 + ["fictional-curious"] * 2,
                           "fine_cluster_id": [0, 0, 0, 0], "coarse_cluster_id": [0, 0, 0, 0]})
-    assert fictional.recovery(mixed).query("properties > 0").share.eq(0.5).all()
+    scored = run_recovery_sql(battles, mixed)
+    assert len(scored) == 4 and scored.share.eq(0.5).all() and not scored.recovered.any()
     categories = wh.query("SELECT * FROM arena.prompt_categories")
     assert categories.broad_category.notna().all() and categories.narrower_category.notna().all()
     assert len(categories) == 120
@@ -207,9 +239,8 @@ def test_recovery_cli_prints_the_score_or_says_what_to_run_first(fictional_wareh
     import sys
 
     def cli(settings):
-        return subprocess.run([sys.executable, "-m", "assets.arena.fictional"], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parents[2],
-                              env={**os.environ, "VIBESCOPE_SETTINGS": str(settings)})
+        return subprocess.run([sys.executable, "-m", "vibescope", "arena", "recovery"], capture_output=True,
+                              text=True, cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings)})
 
     done = cli(fictional_warehouse.settings_file)
     assert done.returncode == 0, done.stderr
@@ -220,10 +251,10 @@ def test_recovery_cli_prints_the_score_or_says_what_to_run_first(fictional_wareh
     assert missing.returncode == 1 and "no warehouse snapshot at" in missing.stderr
     empty.write_table("core.other", pd.DataFrame({"x": [1]}))
     no_arena = cli(settings_file)
-    assert no_arena.returncode == 1 and '"arena.property_clusters" does not exist' in no_arena.stderr
+    assert no_arena.returncode == 1 and '"arena.planted_recovery" does not exist' in no_arena.stderr
     assert "materialize group arena first" in no_arena.stderr
     assert empty.query("SELECT x FROM core.other").x.tolist() == [1]  # nothing lost
 
-    real = fictional_warehouse.query(fictional.MEMBERS_SQL).assign(model="gpt-4")
-    with pytest.raises(ValueError, match="no properties of the fictional models.*dataset: fictional"):
-        fictional.recovery(real)
+    real = pd.DataFrame({"model": ["gpt-4"], "fine_cluster_id": [0], "coarse_cluster_id": [0]})
+    nothing_planted = pd.DataFrame({"model_a": ["gpt-4"], "model_b": ["claude"], "planted_properties": [None]})
+    assert run_recovery_sql(nothing_planted, real).empty

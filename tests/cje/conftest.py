@@ -21,7 +21,7 @@ def cje_assets():
 
 def materialize_cje(settings_file: Path, raise_on_error: bool = True, **logged_data_config):
     assets, checks = cje_assets()
-    config = {"ops": {"cje_logged_data": {"config": logged_data_config}}} if logged_data_config else None
+    config = {"ops": {"cje__logged_data": {"config": logged_data_config}}} if logged_data_config else None
     return dg.materialize([*assets, *checks], resources=build_resources(str(settings_file)),
                           run_config=config, raise_on_error=raise_on_error)
 

@@ -8,7 +8,7 @@ the target policy are softmax policies over the candidates' qualities.
 
 import numpy as np
 
-from assets.cje.estimators import PolicyData, fit_calibration, folds_of
+from analysis.cje_estimators import PolicyData, fit_calibration, folds_of
 
 A = 5
 

@@ -20,9 +20,10 @@ from tests.conftest import ROOT, write_settings
 
 @pytest.mark.slow
 def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_file, tmp_path):
-    from assets.cje.experiment import main
+    from vibescope.__main__ import build_parser
 
-    folder = main(["--max-samples", "20", "--logs-dir", str(tmp_path / "logs")])
+    args = build_parser().parse_args(["cje", "--max-samples", "20", "--logs-dir", str(tmp_path / "logs")])
+    folder = args.run(args)  # one materialization: logs built, exported, and analysed
     wh = Warehouse()
     weights = wh.query("SELECT policy, weight, log_ratio FROM cje.importance_weights")
     clone = weights[weights.policy == "pi_clone"]
@@ -51,7 +52,7 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
 
 def _build(settings_file, max_samples: int, wait: bool = True) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assets.cje.experiment", "--max-samples", str(max_samples),
+        [sys.executable, "-m", "vibescope", "cje", "--max-samples", str(max_samples),
          "--oracle-fraction", "1.0", "--n-folds", "2"],
         cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -102,14 +103,14 @@ def test_bad_config_is_refused(settings_file, tmp_path):
     result = dg.materialize(assets, resources=build_resources(str(settings_file)),
                             selection=["cje_logs/prompts", "cje_logs/responses", "cje_logs/policies"],
                             run_config={"ops": {"cje_logs__prompts": {"config": {"max_samples": 2}},
-                                                "cje_logs_responses": {"config": {"target_policies": ["pi_nope"]}}}},
+                                                "cje_logs__responses": {"config": {"target_policies": ["pi_nope"]}}}},
                             raise_on_error=False)
     error = result.get_step_failure_events()[0].event_specific_data.error.cause
     assert "no role 'policy.pi_nope'" in error.message and "policy.pi_bad" in error.message
-    from assets.cje.experiment import main
+    from vibescope.__main__ import main
 
-    with pytest.raises(SystemExit):
-        main(["--oracle-fraction", "1.5"])
+    with pytest.raises(SystemExit, match=r"--oracle-fraction must be in \(0, 1\], got 1.5"):
+        main(["cje", "--oracle-fraction", "1.5"])
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from assets.cje.estimators import estimate_policy
+from analysis.cje_estimators import estimate_policy
 from tests.cje.simulation import simulate, true_value
 
 SEEDS = 200

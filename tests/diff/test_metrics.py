@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from assets.diff.loop import combine
+from assets.diff.iterations import combine
 from assets.sql_models import load_sql_models
 from resources import build_resources
 from resources.warehouse import Warehouse

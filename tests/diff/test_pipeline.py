@@ -24,7 +24,7 @@ def run_diff(settings_file, rows: dict, loop: dict, output) -> dg.ExecuteInProce
     import definitions
     from resources import build_resources
 
-    config = {"ops": {"diff__rows": {"config": rows}, "diff_loop": {"config": loop},
+    config = {"ops": {"diff__rows": {"config": rows}, "diff__iterations": {"config": loop},
                       "diff__report": {"config": {"output_dir": str(output)}}}}
     return dg.materialize([*definitions.defs.assets, *definitions.defs.asset_checks],
                           resources=build_resources(str(settings_file)),
@@ -34,7 +34,7 @@ def run_diff(settings_file, rows: dict, loop: dict, output) -> dg.ExecuteInProce
 @pytest.mark.slow
 def test_cli_on_the_bundled_sample(settings_file, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "assets.diff", "sample:em_base", "sample:em_high_severity",
+        [sys.executable, "-m", "vibescope", "diff", "sample:em_base", "sample:em_high_severity",
          "--text-column", "answer", "--max-rows", "4", "--batch_size", "2", "--epochs", "1",
          "--extra-prompt", "Look at length and tone.", "--output", str(tmp_path / "report")],
         cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},

@@ -1,6 +1,7 @@
-"""The clustering methods, each a scikit-learn style estimator with `fit_predict` and `predict`,
-so a fitted one can assign new sentences. `make(method, k, ...)` builds one; the `pca_` variants
-put a PCA in front (a sklearn Pipeline). Swap or add a method by adding it to `make`.
+"""The activation-clustering methods: each `make(method, k, ...)` is a `ClusterPipeline`
+(analysis/clustering.py) whose cluster step is a scikit-learn style estimator with `fit_predict`
+and `predict`, so a fitted one can assign new sentences; the `pca_` variants put a PCA in its
+reduce step. Add a method to METHODS and `make`.
 
 - gmm / pca_gmm: Gaussian mixtures (diagonal covariance on the raw vectors by default, full after PCA)
 - spherical_kmeans: unit-norm centroids, cosine assignment (k-means++ seeding, best of n_init)
@@ -18,9 +19,10 @@ from sklearn.cluster import AgglomerativeClustering, KMeans, kmeans_plusplus
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestCentroid
-from sklearn.pipeline import Pipeline
 
-from assets.acts.config import METHODS
+from analysis.clustering import ClusterPipeline
+
+METHODS = ("gmm", "pca_gmm", "spherical_kmeans", "pca_kmeans", "agglomerative", "pca_agglomerative", "sae_topk")
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -169,32 +171,28 @@ class TopKSAE(BaseEstimator, ClusterMixin):
         return pre.argmax(dim=1).numpy()
 
 
+# cluster step of each method, by its name without "pca_"; o holds make()'s keyword options
+CLUSTER_STEPS = {
+    "gmm": lambda k, seed, o: GaussianMixture(k, covariance_type=o["covariance"], reg_covar=1e-4, n_init=1,
+                                              random_state=seed),
+    "kmeans": lambda k, seed, o: KMeans(k, n_init=3, random_state=seed),
+    "spherical_kmeans": lambda k, seed, o: SphericalKMeans(k, random_state=seed),
+    "agglomerative": lambda k, seed, o: WardClusters(k, max_points=o["agglomerative_max_points"], random_state=seed),
+    "sae_topk": lambda k, seed, o: TopKSAE(k, topk=o["sae_topk"], epochs=o["sae_epochs"],
+                                           validation_fraction=o["sae_validation_fraction"], random_state=seed),
+}
+
+
 def make(method: str, k: int, seed: int, *, n_samples: int, n_features: int, pca_components: int = 100,
          gmm_covariance: str = "diag", agglomerative_max_points: int = 10_000, sae_topk: int = 3,
-         sae_epochs: int = 100, sae_validation_fraction: float = 0.1) -> BaseEstimator:
-    """An unfitted estimator for `method` with `k` clusters."""
-    base = method.removeprefix("pca_")
+         sae_epochs: int = 100, sae_validation_fraction: float = 0.1) -> ClusterPipeline:
+    """An unfitted pipeline for `method` with `k` clusters (a GMM after PCA has full covariance)."""
     if method not in METHODS:
         raise ValueError(f"unknown clustering method {method!r}; valid: {', '.join(METHODS)}")
-    if base == "gmm":
-        estimator = GaussianMixture(k, covariance_type="full" if method == "pca_gmm" else gmm_covariance,
-                                    reg_covar=1e-4, n_init=1, random_state=seed)
-    elif base == "kmeans":
-        estimator = KMeans(k, n_init=3, random_state=seed)
-    elif base == "spherical_kmeans":
-        estimator = SphericalKMeans(k, random_state=seed)
-    elif base == "agglomerative":
-        estimator = WardClusters(k, max_points=agglomerative_max_points, random_state=seed)
-    else:
-        estimator = TopKSAE(k, topk=sae_topk, epochs=sae_epochs, validation_fraction=sae_validation_fraction,
-                            random_state=seed)
+    options = {"covariance": "full" if method == "pca_gmm" else gmm_covariance,
+               "agglomerative_max_points": agglomerative_max_points, "sae_topk": sae_topk,
+               "sae_epochs": sae_epochs, "sae_validation_fraction": sae_validation_fraction}
+    reduce = None
     if method.startswith("pca_"):
-        components = max(1, min(pca_components, n_samples - 1, n_features))
-        return Pipeline([("pca", PCA(components, random_state=seed)), ("cluster", estimator)])
-    return estimator
-
-
-def diagnostics(estimator) -> dict:
-    """What a fitted method reports about itself (the SAE's validation figures)."""
-    last = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    return dict(getattr(last, "diagnostics_", {}))
+        reduce = PCA(max(1, min(pca_components, n_samples - 1, n_features)), random_state=seed)
+    return ClusterPipeline(cluster=CLUSTER_STEPS[method.removeprefix("pca_")](k, seed, options), reduce=reduce)

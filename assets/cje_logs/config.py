@@ -13,7 +13,7 @@ class PromptsConfig(dg.Config):
     filter_english: bool = True
 
 
-class PoliciesConfig(dg.Config):
+class ResponsesConfig(dg.Config):
     base_policy: str = "p0"                          # role policy.<name> that logs the responses
     target_policies: list[str] = ["pi_clone", "pi_bad"]
     base_model: str = ""       # "" = each role's model; else replaces the model of every policy
@@ -36,7 +36,7 @@ class ExportConfig(dg.Config):
 
 
 PromptsConfig = with_settings_defaults(PromptsConfig, "cje_logs.prompts")
-PoliciesConfig = with_settings_defaults(PoliciesConfig, "cje_logs.responses")
+ResponsesConfig = with_settings_defaults(ResponsesConfig, "cje_logs.responses")
 JudgeConfig = with_settings_defaults(JudgeConfig, "cje_logs.judge_scores")
 OracleConfig = with_settings_defaults(OracleConfig, "cje_logs.oracle_labels")
 ExportConfig = with_settings_defaults(ExportConfig, "cje_logs.export")

@@ -15,12 +15,8 @@ def llm_calls(methods: list[str], clusters: list[int], repetitions: int, metrics
     return {**calls, "total": sum(calls.values())}
 
 
-def from_settings(settings_file: str | None = None) -> dict:
-    """The call count of the run config's defaults ([pipelines.acts.*] of the settings file)."""
-    from assets.acts.config import ClustersConfig, GradesConfig, TitlesConfig
-    from resources.settings import with_settings_defaults
-
-    clusters = with_settings_defaults(ClustersConfig, "acts.cluster_assignments", settings_file)()
-    titles = with_settings_defaults(TitlesConfig, "acts.cluster_titles", settings_file)()
-    grades = with_settings_defaults(GradesConfig, "acts.grades", settings_file)()
-    return llm_calls(clusters.methods, clusters.clusters, titles.repetitions, grades.metrics, grades.n_test)
+def from_configs(assignments: dict, titles: dict, grades: dict) -> dict:
+    """The call count of the run configs of acts.cluster_assignments, acts.cluster_titles and
+    acts.grades (as recorded in core.materializations, or a settings section)."""
+    return llm_calls(assignments["methods"], assignments["clusters"], titles["repetitions"], grades["metrics"],
+                     grades["n_test"])

@@ -20,10 +20,12 @@ from sklearn.linear_model import LogisticRegression
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.diff import prompts
-from assets.diff.config import LoopConfig
+from assets.diff.config import IterationsConfig
+from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
 
+ROWS = Query("SELECT * FROM diff.rows ORDER BY side, idx")
 ORDERS = (("A", "B"), ("B", "A"))  # (token meaning dataset A, token meaning dataset B)
 
 
@@ -87,19 +89,19 @@ def length_baseline(rows: pd.DataFrame) -> pd.DataFrame:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["diff", "iterations"], deps=[["diff", "rows"]], group_name="diff",
-                     kinds={"duckdb", LLM_KIND},
+        dg.AssetSpec(["diff", "iterations"], deps=reads(ROWS), group_name="diff",
+                     kinds={"duckdb", LLM_KIND}, tags=MODEL,
                      description="One row per describer call: its description and what it saw."),
-        dg.AssetSpec(["diff", "predictions"], deps=[["diff", "rows"]], group_name="diff",
-                     kinds={"duckdb", LLM_KIND},
+        dg.AssetSpec(["diff", "predictions"], deps=reads(ROWS), group_name="diff",
+                     kinds={"duckdb", LLM_KIND}, tags=MODEL,
                      description="P(A) per row and stage (loop iteration, final, length baseline)."),
     ],
-    name="diff_loop",
+    name="diff__iterations",
     pool=model_pool("describer", "classifier"),
     description=__doc__,
 )
-def loop(context: dg.AssetExecutionContext, config: LoopConfig, llm: LLM, warehouse: Warehouse):
-    rows = warehouse.query("SELECT * FROM diff.rows ORDER BY side, idx")
+def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm: LLM, warehouse: Warehouse):
+    rows = warehouse.query(ROWS)
     describer = llm.client("describer", context, model=config.model)
     classifier = llm.client("classifier", context, model=config.model)
     seen = sorted(rows.loc[rows.split == "seen", "idx"].unique().tolist())
@@ -107,7 +109,7 @@ def loop(context: dg.AssetExecutionContext, config: LoopConfig, llm: LLM, wareho
     if config.max_unseen_per_iteration:
         unseen = unseen[: config.max_unseen_per_iteration]
     plan = list(batches(seen, config.batch_size, config.epochs))
-    iterations, predictions, history = [], [], []
+    described, predictions, history = [], [], []
     for iteration, (epoch, positions) in enumerate(plan, start=1):
         batch = rows[rows.idx.isin(positions)]
         description, truncated = describe(describer, batch, history, config.extra_prompt,
@@ -122,7 +124,7 @@ def loop(context: dg.AssetExecutionContext, config: LoopConfig, llm: LLM, wareho
         accuracy = (np.mean([(p["p_a"] >= 0.5) == (by_id[p["row_id"]] == "A") for p in seen_done])
                     if seen_done else float("nan"))  # shown to the next describer call
         history.append((description, accuracy))
-        iterations.append({"iteration": iteration, "epoch": epoch, "batch_positions": positions,
+        described.append({"iteration": iteration, "epoch": epoch, "batch_positions": positions,
                            "description": description, "rows_shown": len(batch),
                            "describer_input_truncated": truncated})
         context.log.info(f"iteration {iteration}/{len(plan)}: accuracy on its batch {accuracy:.2f}")
@@ -133,9 +135,9 @@ def loop(context: dg.AssetExecutionContext, config: LoopConfig, llm: LLM, wareho
     frame = pd.concat([pd.DataFrame(predictions),
                        length_baseline(rows).assign(stage="length_baseline", iteration=0)],
                       ignore_index=True)
-    n_iter = warehouse.write_table("diff.iterations", pd.DataFrame(iterations))
+    n_iter = warehouse.write_table("diff.iterations", pd.DataFrame(described), context=context)
     yield dg.MaterializeResult(asset_key=["diff", "iterations"], metadata={"dagster/row_count": n_iter})
-    n_pred = warehouse.write_table("diff.predictions", frame)
+    n_pred = warehouse.write_table("diff.predictions", frame, context=context)
     yield dg.MaterializeResult(asset_key=["diff", "predictions"], metadata={
         "dagster/row_count": n_pred, "abstained": int(frame.abstained.sum()),
         "input_truncated": int(frame.input_truncated.sum())})

@@ -1,0 +1,48 @@
+"""`acts.traces`: reasoning traces, from a file or sample with `full_response`, or written by role
+policy.reasoner for a dataset of questions (the `<think>` tag added where the reply lacks it)."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.acts.config import TracesConfig
+from assets.acts.sentences import OPEN
+from assets.core.llm_calls import LLM_KIND
+from assets.core.pools import model_pool
+from assets.lineage import INPUT
+from resources.datasets import DatasetError, Datasets
+from resources.llm import LLM
+from resources.warehouse import Warehouse
+
+
+def generate_traces(client, questions: list[str]) -> list[str]:
+    """The reasoner's answer to each question, as a trace: prompt, then `<think>` and the answer
+    (the tag is added when the reply lacks it, as reasoning models' chat templates do)."""
+    replies = client.run_batch([{"method": "chat", "messages": [{"role": "user", "content": q}]} for q in questions])
+    return [f"{q}\n{'' if OPEN in r.text else OPEN}{r.text}" for q, r in zip(questions, replies)]
+
+
+@dg.asset(key=["acts", "traces"], group_name="acts", kinds={"duckdb", LLM_KIND}, tags=INPUT,
+          pool=model_pool("policy.reasoner"))
+def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Datasets, llm: LLM,
+           warehouse: Warehouse) -> dg.MaterializeResult:
+    """Reasoning traces: a file or sample with `full_response`, or written by role policy.reasoner
+    for a dataset of questions. `n_examples` are sampled with `seed`."""
+    source, column = ((config.questions, config.question_column) if config.questions
+                      else (config.source, config.text_column))
+    frame = datasets.load(source, columns=[column])
+    frame = frame.assign(source_row=np.arange(len(frame)))
+    frame = frame[frame[column].notna() & frame[column].astype(str).str.strip().ne("")]
+    if frame.empty:
+        raise DatasetError(f"{source}: no non-empty text in column {column!r}")
+    if config.n_examples and len(frame) > config.n_examples:
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(frame), config.n_examples, replace=False))
+        frame = frame.iloc[keep]
+    texts = frame[column].astype(str).tolist()
+    if config.questions:
+        texts = generate_traces(llm.client("policy.reasoner", context), texts)
+    out = pd.DataFrame({"trace_id": np.arange(len(frame)), "source_row": frame.source_row.to_numpy(),
+                        "full_response": texts, "source": source})
+    n = warehouse.write_table("acts.traces", out, context=context)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "source": source,
+                                          "generated": bool(config.questions)})

@@ -1,1 +1,0 @@
-"""Build CJE logs with real policies: prompts, responses, teacher forcing, judge and oracle labels."""

@@ -1,0 +1,60 @@
+"""`cje_logs.judge_scores`: role judge on every response, in two modes: `deterministic` (0-10
+rubric, JSON, greedy, / 10) and `uncertainty` (expected digit 0-9 and its variance from the
+digits' probabilities, / 9)."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.cje_logs import judge_prompts
+from assets.cje_logs.config import JudgeConfig
+from assets.cje_logs.progress import Progress
+from assets.cje_logs.responses import KINDS
+from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
+from resources.llm import LLM, RoleClient
+from resources.warehouse import Warehouse
+
+ALL_RESPONSES = Query("""
+    SELECT r.prompt_id, r.policy, r.draw_idx, p.prompt, r.response, pol.is_base
+    FROM cje_logs.responses AS r
+    JOIN cje_logs.prompts AS p USING (prompt_id)
+    JOIN cje_logs.policies AS pol USING (policy)
+    ORDER BY r.policy, r.prompt_id
+""")
+
+
+def judge(client: RoleClient, prompt: str, response: str) -> dict:
+    """Both judging modes for one response."""
+    det = client.chat_json([{"role": "user", "content": judge_prompts.RUBRIC.format(
+        scale=judge_prompts.DETERMINISTIC_SCALE, prompt=prompt, response=response)}],
+        judge_prompts.SCORE_SCHEMA, temperature=0.0, max_tokens=12)
+    unc = client.choice_logprobs([{"role": "user", "content": judge_prompts.RUBRIC.format(
+        scale=judge_prompts.UNCERTAINTY_SCALE, prompt=prompt, response=response)}],
+        options=judge_prompts.UNCERTAINTY_OPTIONS)
+    lp = np.array([unc.logprobs[d] if unc.logprobs[d] is not None else -np.inf
+                   for d in judge_prompts.UNCERTAINTY_OPTIONS])
+    p = np.exp(lp - lp.max()) / np.exp(lp - lp.max()).sum() if np.isfinite(lp).any() else None
+    digits = np.arange(10)
+    return {"deterministic_score": det.value["score"] / 10 if det.ok else None,
+            "deterministic_error": det.error,
+            "uncertainty_score": float(p @ digits) / 9 if p is not None else None,
+            "uncertainty_variance": float(p @ (digits - p @ digits) ** 2) / 81 if p is not None else None}
+
+
+@dg.asset(key=["cje_logs", "judge_scores"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
+          deps=reads(ALL_RESPONSES), pool=model_pool("judge"))
+def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLM,
+                 warehouse: Warehouse) -> dg.MaterializeResult:
+    """Role judge on every response, in both modes."""
+    client = llm.client("judge", context, model=config.proxy_model)
+    rows = warehouse.query(ALL_RESPONSES)
+    out, progress = [], Progress(context, "judge", len(rows))
+    for r in rows.itertuples():
+        out.append({"prompt_id": r.prompt_id, "policy": r.policy, "draw_idx": r.draw_idx,
+                    **judge(client, r.prompt, r.response)})
+        progress.step()
+    frame = pd.DataFrame(out)
+    n = warehouse.write_table("cje_logs.judge_scores", frame, context=context)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n,
+                                          "parse_errors": int(frame.deterministic_error.notna().sum())})

@@ -1,0 +1,39 @@
+"""`cje_logs.oracle_labels`: role oracle (the judge's rubric, a stronger model) on a seeded
+`oracle_fraction` of the base's rows (split calibration) and of each target's (split validation)."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from assets.cje_logs.config import OracleConfig
+from assets.cje_logs.judge_scores import ALL_RESPONSES, judge
+from assets.cje_logs.responses import KINDS
+from assets.core.pools import model_pool
+from assets.lineage import MODEL, reads
+from resources.datasets import DatasetError
+from resources.llm import LLM
+from resources.warehouse import Warehouse
+
+
+@dg.asset(key=["cje_logs", "oracle_labels"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
+          deps=reads(ALL_RESPONSES), pool=model_pool("oracle"))
+def oracle_labels(context: dg.AssetExecutionContext, config: OracleConfig, llm: LLM,
+                  warehouse: Warehouse) -> dg.MaterializeResult:
+    """Role oracle on a seeded share of each policy's rows: the base's for calibration, each
+    target's for validation."""
+    if not 0 < config.oracle_fraction <= 1:
+        raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
+    client = llm.client("oracle", context, model=config.oracle_model)
+    rows = warehouse.query(ALL_RESPONSES)
+    rng = np.random.default_rng(config.seed)
+    out = []
+    for policy, group in rows.groupby("policy", sort=True):
+        k = max(1, round(config.oracle_fraction * len(group)))
+        for r in group.iloc[np.sort(rng.choice(len(group), size=k, replace=False))].itertuples():
+            label = judge(client, r.prompt, r.response)["deterministic_score"]
+            out.append({"prompt_id": r.prompt_id, "policy": policy, "draw_idx": r.draw_idx,
+                        "oracle_label": label, "split": "calibration" if r.is_base else "validation"})
+    frame = pd.DataFrame(out)
+    n = warehouse.write_table("cje_logs.oracle_labels", frame, context=context)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "oracle_fraction": config.oracle_fraction,
+                                          "seed": config.seed, "unparsed": int(frame.oracle_label.isna().sum())})

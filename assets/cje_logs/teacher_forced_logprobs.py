@@ -1,0 +1,51 @@
+"""`cje_logs.teacher_forced_logprobs`: every base response scored under every policy (teacher
+forcing under the model's own chat template, one process, same settings)."""
+
+import math
+
+import dagster as dg
+import pandas as pd
+
+from assets.cje_logs.progress import Progress
+from assets.cje_logs.responses import KINDS, policy_clients
+from assets.core.pools import model_pool
+from assets.lineage import MODEL, Query, reads
+from resources.llm import LLM
+from resources.warehouse import Warehouse
+
+POLICIES = Query("SELECT * FROM cje_logs.policies")
+BASE_RESPONSES = Query("""
+    SELECT r.prompt_id, p.prompt, r.response
+    FROM cje_logs.responses AS r
+    JOIN cje_logs.prompts AS p USING (prompt_id)
+    JOIN cje_logs.policies AS pol USING (policy)
+    WHERE pol.is_base
+    ORDER BY r.prompt_id
+""")
+
+
+@dg.asset(key=["cje_logs", "teacher_forced_logprobs"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
+          deps=reads(POLICIES, BASE_RESPONSES), pool=model_pool("policy.*"))
+def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
+                            warehouse: Warehouse) -> dg.MaterializeResult:
+    """Every base response scored under every policy. Flags: a long response with log-prob 0.0
+    (the source pipeline's sign of a teacher-forcing bug), a positive or non-finite log-prob."""
+    policies = warehouse.query(POLICIES)
+    clients = policy_clients(llm, context, policies)
+    logged = warehouse.query(BASE_RESPONSES)
+    out, progress = [], Progress(context, "teacher forcing", len(logged) * len(policies))
+    for policy, client in clients.items():
+        for r in logged.itertuples():
+            s = client.score_sequence([{"role": "user", "content": r.prompt}], r.response)
+            lp = s.logprob
+            flag = ("non-finite log-probability" if not math.isfinite(lp)
+                    else "positive log-probability" if lp > 0
+                    else "log-probability 0.0 for a long response" if lp == 0.0 and len(s.tokens) > 5
+                    else None)
+            out.append({"prompt_id": r.prompt_id, "policy": policy, "logprob": lp,
+                        "token_logprobs": s.token_logprobs, "n_tokens": len(s.tokens),
+                        "boundary_ok": s.boundary_ok, "truncated": s.truncated, "flag": flag})
+            progress.step()
+    frame = pd.DataFrame(out)
+    n = warehouse.write_table("cje_logs.teacher_forced_logprobs", frame, context=context)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "flagged": int(frame.flag.notna().sum())})

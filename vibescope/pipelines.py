@@ -1,0 +1,187 @@
+"""The pipelines' commands: each materializes its Dagster assets in this process (history in
+$DAGSTER_HOME), with run config built from the source tools' flags, and prints what it made.
+
+Names follow one rule from the table a step writes: table `schema.table` is made by
+`assets/<schema>/<table>.py`, its step (op, and run-config key) is `schema__table`, and its
+defaults live under `[pipelines.<schema>.<table>]` in dagster_project.toml. A step that writes
+several tables at once is named after the first (`cje_logs__responses` writes
+`cje_logs.policies` too; `cje__logged_data` the six `cje.*` input tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import dagster as dg
+
+
+def step(table: str) -> str:
+    """The op name and run-config key of the step that writes `table` ("diff.rows" -> "diff__rows")."""
+    return table.replace(".", "__")
+
+
+def materialize(groups: list[str], ops: dict[str, dict]) -> dg.ExecuteInProcessResult:
+    """Materialize every asset of `groups` (and their checks) with `ops` as each step's config."""
+    import definitions
+    from vibescope.slots import release_dead_runs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is not None:
+        release_dead_runs(instance)  # a killed earlier run must not hold the model slot for ever
+    result = dg.materialize(
+        [*definitions.defs.assets, *definitions.defs.asset_checks],
+        resources=definitions.defs.resources, selection=dg.AssetSelection.groups(*groups),
+        run_config={"ops": {name: {"config": config} for name, config in ops.items()}},
+        instance=instance, raise_on_error=False)
+    if not result.success:
+        raise SystemExit(f"the {' + '.join(groups)} run failed: see the log above")
+    return result
+
+
+def metadata(result: dg.ExecuteInProcessResult, table: str, key: str):
+    return result.asset_materializations_for_node(step(table))[0].metadata[key].value
+
+
+# --- cje: build logs with real policies, then analyse them ---------------------------------
+def add_cje(sub) -> None:
+    p = sub.add_parser("cje", help="build CJE logs with real policies and analyse them in one run (the source "
+                                   "tool's run_arena_analysis.py)", description=(
+        "Policies are roles policy.<name> in dagster_project.toml (any backend: with an OpenAI key, "
+        "--base-model gpt-4o-mini on roles whose backend is openai). --proxy-model is the judge's model, "
+        "--oracle-model the oracle's. The logs land in cje_logs.*, the analysis in cje.*, the run folder "
+        "and its zip under <reports>/cje/, and the logs as cje-eval files under --logs-dir."))
+    p.add_argument("--max-samples", type=int, default=20)
+    p.add_argument("--oracle-fraction", type=float, default=0.25)
+    p.add_argument("--base-model", default="", help="model of every policy (default: each role's)")
+    p.add_argument("--oracle-model", default="")
+    p.add_argument("--proxy-model", default="", help="the judge's model")
+    p.add_argument("--temperature", type=float, default=-1.0, help="default: each policy's own")
+    p.add_argument("--top-p", type=float, default=-1.0)
+    p.add_argument("--base-policy", default="p0")
+    p.add_argument("--target-models", default="pi_clone,pi_bad", help="target policies, comma-separated")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--n-folds", type=int, default=5)
+    p.add_argument("--source", default="sample:arena", help="where prompts come from")
+    p.add_argument("--logs-dir", default="", help="where the built logs are exported")
+    p.set_defaults(run=run_cje)
+
+
+def run_cje(args: argparse.Namespace) -> Path:
+    if not 0 < args.oracle_fraction <= 1:
+        raise SystemExit(f"--oracle-fraction must be in (0, 1], got {args.oracle_fraction}")
+    from resources.settings import load_settings
+
+    logs = Path(args.logs_dir or load_settings().path("reports") / "cje_logs").resolve()
+    result = materialize(["cje_logs", "cje"], {
+        step("cje_logs.prompts"): {"source": args.source, "max_samples": args.max_samples, "seed": args.seed},
+        step("cje_logs.responses"): {"base_policy": args.base_policy, "base_model": args.base_model,
+                                     "target_policies": [t for t in args.target_models.split(",") if t],
+                                     "temperature": args.temperature, "top_p": args.top_p},
+        step("cje_logs.judge_scores"): {"proxy_model": args.proxy_model},
+        step("cje_logs.oracle_labels"): {"oracle_fraction": args.oracle_fraction, "seed": args.seed,
+                                         "oracle_model": args.oracle_model},
+        step("cje_logs.export"): {"output_dir": str(logs)},
+        # the builder already chose which rows carry oracle labels: calibration uses every one
+        step("cje.logged_data"): {"source": "cje_logs", "oracle_fraction": 1.0, "seed": args.seed},
+        step("cje.calibrated_rewards"): {"n_folds": args.n_folds},
+    })
+    folder = Path(metadata(result, "cje.report", "run_folder"))
+    print(metadata(result, "cje.report", "results"))
+    print(f"logs: {logs}\nrun folder: {folder} (and {folder}.zip)")
+    return folder
+
+
+# --- diff: what tells dataset A from dataset B ---------------------------------------------
+def add_diff(sub) -> None:
+    p = sub.add_parser("diff", help="an LLM-written classifier prompt that tells dataset A from B",
+                       description="Flags as the source tool's: python -m vibescope diff a.csv b.csv "
+                                   "--text-column answer --extra-prompt '...' --model NAME --output report/")
+    p.add_argument("a", help="dataset A: csv, jsonl, json or parquet path (or sample:<name>, hf:<id>)")
+    p.add_argument("b", help="dataset B")
+    p.add_argument("--text-column", default="answer")
+    p.add_argument("--text-column-b", default="", help="B's text column, if it differs")
+    p.add_argument("--pair-key", default="", help="sort both by this column to pair rows")
+    p.add_argument("--extra-prompt", default="")
+    p.add_argument("--model", default="", help="model for the describer and classifier roles")
+    p.add_argument("--output", default="", help="report folder (default <reports>/diff/<time>)")
+    p.add_argument("--batch_size", "--batch-size", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-rows", type=int, default=0, help="rows per side (0 = all)")
+    p.add_argument("--test-fraction", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_diff)
+
+
+def run_diff(args: argparse.Namespace) -> str:
+    result = materialize(["diff"], {
+        step("diff.rows"): {"a": args.a, "b": args.b, "text_column": args.text_column,
+                            "text_column_b": args.text_column_b, "pair_key": args.pair_key,
+                            "max_rows": args.max_rows, "test_fraction": args.test_fraction, "seed": args.seed},
+        step("diff.iterations"): {"batch_size": args.batch_size, "epochs": args.epochs,
+                                  "extra_prompt": args.extra_prompt, "model": args.model},
+        step("diff.report"): {"output_dir": os.path.abspath(args.output) if args.output else ""},
+    })
+    from resources.warehouse import Warehouse
+
+    metrics = Warehouse().query("""
+        SELECT stage, iteration, split, n, n_abstained, accuracy, accuracy_ci_low, accuracy_ci_high,
+               binomial_p_value, auroc, brier FROM diff.iteration_metrics ORDER BY stage, iteration, split""")
+    print(metrics.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    folder = metadata(result, "diff.report", "folder")
+    print(f"\nreport: {folder}")
+    return folder
+
+
+# --- acts: the LLM calls a configuration will make -----------------------------------------
+def add_acts(sub) -> None:
+    p = sub.add_parser("acts", help="activation clusters: `plan` prints the LLM calls the settings' run makes")
+    p.add_argument("action", choices=["plan"])
+    p.add_argument("settings", nargs="?", default=None, help="a settings file (default: dagster_project.toml)")
+    p.set_defaults(run=run_acts_plan)
+
+
+def run_acts_plan(args: argparse.Namespace) -> dict:
+    from analysis.llm_call_plan import from_configs
+    from assets.acts.config import ClustersConfig, GradesConfig, TitlesConfig
+    from resources.settings import with_settings_defaults
+
+    configs = [with_settings_defaults(cls, table, args.settings)().model_dump() for cls, table in (
+        (ClustersConfig, "acts.cluster_assignments"), (TitlesConfig, "acts.cluster_titles"),
+        (GradesConfig, "acts.grades"))]
+    calls = from_configs(*configs)
+    for name, n in calls.items():
+        print(f"{name:>12}  {n}")
+    return calls
+
+
+# --- arena: how well a fictional run recovered its planted behaviours -----------------------
+def add_arena(sub) -> None:
+    p = sub.add_parser("arena", help="arena behaviours: `recovery` prints arena.planted_recovery of the "
+                                     "latest fictional run")
+    p.add_argument("action", choices=["recovery"])
+    p.set_defaults(run=run_arena_recovery)
+
+
+def run_arena_recovery(args: argparse.Namespace) -> None:
+    import duckdb
+
+    from resources.reader import connect_readonly
+    from resources.settings import load_settings
+
+    snapshot = load_settings().path("snapshot")
+    try:
+        with connect_readonly(snapshot) as con:
+            table = con.execute("SELECT * FROM arena.planted_recovery").df()
+    except duckdb.CatalogException as exc:
+        raise SystemExit(f"{snapshot}: {exc.args[0].splitlines()[0].rstrip('.')}; materialize group arena first")
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc))
+    if table.empty:
+        raise SystemExit("arena.planted_recovery is empty: the last arena run had no planted behaviours; "
+                         "materialize group arena with arena__battles config dataset: fictional")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    levels = table.groupby("level").recovered.sum()
+    print(f"recovered {int(levels.get('fine', 0))} of {table.model.nunique()} planted behaviours (fine), "
+          f"{int(levels.get('coarse', 0))} (coarse)")

@@ -9,7 +9,7 @@ st.set_page_config(page_title="vibescope · dataset difference", layout="wide")
 st.title("Dataset difference")
 
 with warehouse() as con:
-    require(con, "diff", "iteration_metrics", "materialize the `diff` group in Dagster, or run `python -m assets.diff A B`.")
+    require(con, "diff", "iteration_metrics", "materialize the `diff` group in Dagster, or run `vibescope diff A B`.")
     metrics = con.execute("SELECT * FROM diff.iteration_metrics").df()
     iterations = con.execute("SELECT iteration, epoch, description, rows_shown FROM diff.iterations ORDER BY iteration").df()
     reliability = con.execute("SELECT * FROM diff.reliability").df()

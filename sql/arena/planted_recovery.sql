@@ -7,7 +7,8 @@ WITH planted_sides AS (
     SELECT
         model_a,
         model_b,
-        unnest(json_extract_string(planted_properties, '$[*].model')) AS side
+        -- cast: a dataset with nothing planted stores the column as all NULL, of no text type
+        unnest(json_extract_string(CAST(planted_properties AS VARCHAR), '$[*].model')) AS side
     FROM arena.battles
     WHERE planted_properties IS NOT NULL
 ),

@@ -99,6 +99,19 @@ def test_step_and_module_names_follow_the_table(graph):
         assert {k.path[0] for k in asset.keys} == {schema}, module
 
 
+def test_settings_sections_name_a_step(graph):
+    """[pipelines.<schema>.<table>] defaults a step that writes <schema>.<table> (or is named so)."""
+    import re
+
+    import definitions
+
+    steps = {a.op.name for a in definitions.defs.assets if isinstance(a, dg.AssetsDefinition)}
+    keys = {k.to_user_string().replace("/", "__") for k in graph.get_all_asset_keys()}
+    for config in (ROOT / "assets").glob("*/config.py"):
+        for section in re.findall(r'with_settings_defaults\(\w+, "([a-z_]+\.[a-z_]+)"\)', config.read_text()):
+            assert section.replace(".", "__") in steps | keys, (config, section)
+
+
 def _python_files(*folders):
     return [p for f in folders for p in (ROOT / f).rglob("*.py") if ".venv" not in p.parts]
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "dagster_project.toml"
@@ -55,9 +55,20 @@ class LlamaCppSettings(_Strict):
     n_batch: int = Field(64, ge=1)
 
 
+def _no_credentials(url: str | None) -> str | None:
+    from resources.llm.secrets import check_base_url
+
+    if url:
+        check_base_url(url, "base_url")
+    return url
+
+
 class OpenAISettings(_Strict):
+    # A base_url and the api_key_env beside it are a pair: the key goes to that URL and nowhere
+    # else. "" = api.openai.com, which gets OPENAI_API_KEY unless api_key_env names another.
     base_url: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = ""
+    _url = field_validator("base_url")(_no_credentials)
     max_workers: int = Field(8, ge=1)
     max_retries: int = Field(4, ge=0)
     timeout_s: float = Field(120.0, gt=0)
@@ -88,6 +99,11 @@ class RoleSettings(_Strict):
     # openai backend only: the served model's chat template (embedded name, .gguf path or HF id),
     # needed to score given text (teacher forcing) over HTTP
     chat_template: str | None = None
+    # openai backend only: this role's own endpoint and the variable holding its key (a pair; a
+    # base_url given without api_key_env gets no key). Unset: [backends.openai]'s pair.
+    base_url: str | None = None
+    api_key_env: str | None = None
+    _url = field_validator("base_url")(_no_credentials)
 
 
 class Price(_Strict):
@@ -182,7 +198,9 @@ def _describe(err: dict[str, Any]) -> str:
     if err["type"] == "literal_error":
         allowed = err.get("ctx", {}).get("expected", "")
         return f"'{key}' = {err.get('input')!r} is not allowed; allowed values: {allowed}"
-    return f"'{key}': {err['msg']} (got {err.get('input')!r})"
+    from resources.llm.secrets import redact
+
+    return redact(f"'{key}': {err['msg']} (got {err.get('input')!r})")  # never echo a credential
 
 
 def parse_settings(data: dict[str, Any], file: Path) -> Settings:

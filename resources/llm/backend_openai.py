@@ -30,18 +30,19 @@ SCORING_BACKENDS = ("llamacpp", "vllm", "openai with a vLLM or llama.cpp server 
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, model: str, settings: OpenAISettings, chat_template: Any = None):
+    def __init__(self, model: str, settings: OpenAISettings, base_url: str = "", key_env: str = "OPENAI_API_KEY",
+                 chat_template: Any = None):
         import openai
 
-        key = os.environ.get(settings.api_key_env)
-        if not key and not settings.base_url:
+        # the key named beside this base_url, and no other (resources/llm/secrets.py)
+        key = os.environ.get(key_env) if key_env else None
+        if key_env and not key:
             raise LLMConfigError(
-                f"openai backend: no API key; set the environment variable {settings.api_key_env} "
-                "(or point [backends.openai] base_url at a local OpenAI-compatible server)"
-            )
-        self.model = model
+                f"openai backend: no API key for {base_url or 'api.openai.com'}; set the environment "
+                f"variable {key_env} (or point base_url at a local OpenAI-compatible server)")
+        self.model, self.base_url = model, base_url
         self.max_workers = settings.max_workers
-        self.client = openai.OpenAI(api_key=key or "not-needed", base_url=settings.base_url or None,
+        self.client = openai.OpenAI(api_key=key or "no-key", base_url=base_url or None,
                                     max_retries=settings.max_retries, timeout=settings.timeout_s)
         self._openai = openai
         self.chat_template = chat_template  # renders prompts for scoring given text; None: cannot

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Protocol
 
+from resources.llm.secrets import key_env_for
 from resources.llm.types import LLMConfigError
 from resources.settings import BACKENDS, EMBEDDED_LLM, RoleSettings, Settings
 
@@ -38,11 +39,21 @@ def _chat_template(ref: str | None):
     return lambda messages: tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
+def openai_endpoint(spec: RoleSettings, settings: Settings) -> tuple[str, str]:
+    """(base_url, the environment variable whose key may go there; "" = none) for a role: its own
+    pair when it names a base_url, else [backends.openai]'s (its api_key_env, if it names one)."""
+    if spec.base_url is not None:
+        return spec.base_url, key_env_for(spec.base_url, spec.api_key_env or "")
+    shared = settings.backends.openai
+    return shared.base_url, key_env_for(shared.base_url, spec.api_key_env or shared.api_key_env)
+
+
 def get_backend(spec: RoleSettings, settings: Settings) -> Backend:
     if spec.backend not in BACKENDS:
         raise LLMConfigError(f"unknown backend {spec.backend!r}; valid: {', '.join(BACKENDS)}")
     backend_settings = getattr(settings.backends, spec.backend)
-    key = (spec.backend, spec.model, spec.chat_template, backend_settings.model_dump_json())
+    endpoint = openai_endpoint(spec, settings) if spec.backend == "openai" else None
+    key = (spec.backend, spec.model, spec.chat_template, endpoint, backend_settings.model_dump_json())
     with _LOCK:
         if key not in _INSTANCES:
             if spec.backend == "llamacpp":
@@ -52,8 +63,8 @@ def get_backend(spec: RoleSettings, settings: Settings) -> Backend:
             elif spec.backend == "openai":
                 from resources.llm.backend_openai import OpenAIBackend
 
-                _INSTANCES[key] = OpenAIBackend(spec.model, backend_settings,
-                                                _chat_template(spec.chat_template))
+                _INSTANCES[key] = OpenAIBackend(spec.model, backend_settings, *endpoint,
+                                                chat_template=_chat_template(spec.chat_template))
             else:
                 from resources.llm.backend_vllm import VLLMBackend
 

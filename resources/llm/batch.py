@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from resources.llm.cache import request_hash
 from resources.llm.resource import RoleClient
 from resources.llm.types import LLMConfigError
 
@@ -64,7 +63,7 @@ def write_requests(client: RoleClient, requests: Sequence[dict[str, Any]], path:
     with path.open("w") as f:
         for req in requests:
             request = _canonical(client, req)
-            key = request_hash(client.backend.name, client.backend.model, request)
+            key = client.cache_key(request)
             if key in meta["requests"]:
                 continue  # the same request twice gets one answer
             meta["requests"][key] = request

@@ -17,6 +17,7 @@ import jsonschema
 from resources.llm.backends import Backend, get_backend
 from resources.llm.cache import CallCache, request_hash
 from resources.llm.json_schema import without_string_lengths
+from resources.llm.secrets import redact
 from resources.llm.types import (
     ChoiceLogprobs, Completion, JsonResult, LLMBackendError, LLMConfigError, Messages, SequenceScore,
 )
@@ -124,6 +125,13 @@ class RoleClient:
             return list(pool.map(run_one, requests))
 
     # --- plumbing -----------------------------------------------------------------------------
+    def cache_key(self, request: dict[str, Any]) -> str:
+        """The call cache's key: backend, model and the whole request, and for a server its base
+        URL (two servers may serve different models under one name)."""
+        endpoint = getattr(self.backend, "base_url", "")
+        return request_hash(self.backend.name, self.backend.model,
+                            {**request, "endpoint": endpoint} if endpoint else request)
+
     def build_request(self, kind: str, messages: Messages, params: dict[str, Any]) -> dict[str, Any]:
         unknown = set(params) - {"temperature", "top_p", "max_tokens", "seed", "system_prompt"}
         if unknown:
@@ -136,7 +144,7 @@ class RoleClient:
                 "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed}
 
     def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        key = request_hash(self.backend.name, self.backend.model, request)
+        key = self.cache_key(request)
         event = dict(run_id=self.run_id, asset=self.asset, role=self.role,
                      backend=self.backend.name, model=self.backend.model,
                      kind=request["kind"], request_hash=key)
@@ -150,15 +158,15 @@ class RoleClient:
         started = time.perf_counter()
         try:
             out = handler(request)
-        except LLMConfigError:
-            raise
+        except LLMConfigError as exc:
+            raise LLMConfigError(redact(str(exc))) from None
         except Exception as exc:  # backend failures: log, keep what is cached, fail clearly
-            self.cache.log(**event, latency_s=time.perf_counter() - started, cached=0,
-                           error=f"{type(exc).__name__}: {exc}")
+            # a server may echo the request's Authorization header: scrub before logging or raising,
+            # and raise without the original exception, whose text would reach Dagster's event log
+            error = redact(f"{type(exc).__name__}: {exc}")
+            self.cache.log(**event, latency_s=time.perf_counter() - started, cached=0, error=error)
             raise LLMBackendError(
-                f"role '{self.role}' on {self.backend.name}:{self.backend.model} failed: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+                f"role '{self.role}' on {self.backend.name}:{self.backend.model} failed: {error}") from None
         latency = time.perf_counter() - started
         self.cache.put(key, self.backend.name, self.backend.model, request, out)
         self.cache.log(**event, prompt_tokens=out.get("prompt_tokens"),

@@ -1,0 +1,59 @@
+"""Keys stay with their own host. Which key a backend may send where, and text scrubbed of keys,
+credentials in URLs and Authorization headers before it is logged, cached, stored or raised.
+
+A role (or `[backends.openai]`) names a `base_url` and the `api_key_env` that holds its key, as a
+pair: a key goes only to the base URL configured beside it. OpenAI's own API (no base_url) gets
+`OPENAI_API_KEY` unless the pair says otherwise; a base_url configured without an api_key_env gets
+no key at all, whatever the environment holds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterable
+from urllib.parse import urlsplit
+
+REDACTED = "[redacted]"
+URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@'\"]+(?::[^/\s@'\"]*)?@")
+BEARER = re.compile(r"(?i)\bbearer\s+[^\s'\",}\]]+")
+AUTH_FIELD = re.compile(r"(?i)((?:authorization|api[-_]?key|x-api-key)['\"]?\s*[:=]\s*['\"]?)(?!bearer\b)[^\s'\",}\]]+")
+OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+class CredentialsInURLError(ValueError):
+    """A base_url that carries a user name or password."""
+
+
+def check_base_url(base_url: str, where: str) -> None:
+    """Refuse credentials in a URL: they would travel with every log line that names the URL."""
+    if base_url and urlsplit(base_url).username is not None:
+        raise CredentialsInURLError(
+            f"{where}: base_url {redact(base_url)} carries credentials; put the key in an environment "
+            "variable and name it with api_key_env beside the base_url")
+
+
+def key_env_for(base_url: str, api_key_env: str) -> str:
+    """The environment variable whose key may go to `base_url` ("" = send none)."""
+    if api_key_env:
+        return api_key_env
+    return "" if base_url else DEFAULT_KEY_ENV
+
+
+def known_secrets(extra_env: Iterable[str] = ()) -> list[str]:
+    """Values of every environment variable that may hold a key, to scrub from text."""
+    names = {DEFAULT_KEY_ENV, *extra_env, *(n for n in os.environ if n.endswith(("_API_KEY", "_TOKEN")))}
+    return sorted({os.environ[n] for n in names if len(os.environ.get(n, "")) >= 6}, key=len, reverse=True)
+
+
+def redact(text, secrets: Iterable[str] | None = None):
+    """`text` without keys, URL credentials or Authorization values (non-strings pass through)."""
+    if not isinstance(text, str) or not text:
+        return text
+    for secret in known_secrets() if secrets is None else secrets:
+        text = text.replace(secret, REDACTED)
+    text = URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
+    text = BEARER.sub(f"Bearer {REDACTED}", text)
+    text = AUTH_FIELD.sub(rf"\1{REDACTED}", text)
+    return OPENAI_KEY.sub(f"sk-{REDACTED}", text)

@@ -33,8 +33,24 @@ READERS = {
 }
 
 
+# No model reads a million characters: a longer text is a broken export (a whole file pasted in
+# a cell), refused with its row rather than sent on to the describer and the warehouse.
+MAX_TEXT_CHARS = 1_000_000
+
+
 class DatasetError(ValueError):
     """A source that cannot be read as asked; the message names the source and what is wrong."""
+
+
+def utf8_problem(path: Path) -> str | None:
+    """Where a file stops being UTF-8 ("line L, byte B: 0xff"), or None."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return f"line {line}, byte {exc.start}: 0x{data[exc.start]:02x}"
+    return None
 
 
 def read_file(path: str | Path) -> pd.DataFrame:
@@ -43,8 +59,12 @@ def read_file(path: str | Path) -> pd.DataFrame:
         raise DatasetError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DatasetError(f"{path}: the file is empty")
     try:
         return READERS[path.suffix](path)
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: not UTF-8 text ({utf8_problem(path)}); save it as UTF-8") from None
     except ValueError as exc:
         raise DatasetError(f"{path}: cannot be read as {path.suffix}: {exc}") from None
 
@@ -81,7 +101,14 @@ class Datasets(dg.ConfigurableResource):
         if missing:
             raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}; "
                                f"it has: {', '.join(map(str, frame.columns))}")
-        return frame.head(limit) if limit is not None else frame
+        frame = frame.head(limit) if limit is not None else frame
+        for column in columns:
+            lengths = frame[column].map(lambda v: len(v) if isinstance(v, str) else 0)
+            if len(lengths) and lengths.max() > MAX_TEXT_CHARS:
+                row = int(lengths.to_numpy().argmax())
+                raise DatasetError(f"{source}: row {row}, column {column!r} holds {lengths.max():,} characters; "
+                                   f"texts over {MAX_TEXT_CHARS:,} are refused (cut it first)")
+        return frame
 
 
 def first_turn(cell) -> str:

@@ -96,6 +96,16 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_finite(vectors: np.ndarray, names: list[str], model: str) -> None:
+    """Refuse NaN or infinite vectors (a broken model, or half precision overflowing), naming the
+    first rows they belong to."""
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad):
+        shown = "; ".join(f"#{i} {str(names[i])[:60]!r}" for i in bad[:3])
+        raise ValueError(f"{model} gave non-finite vectors (NaN or inf) for {len(bad)} of {len(vectors)} "
+                         f"item(s): {shown}; try dtype float32")
+
+
 class Embeddings(dg.ConfigurableResource):
     """`encode(texts)` -> (n, dim) float32, L2-normalised; cached by text."""
 
@@ -117,6 +127,7 @@ class Embeddings(dg.ConfigurableResource):
         return resolve_dtype(self.dtype or settings.dtype, settings.device)
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors, one per text; a non-finite vector (NaN/inf) is an error naming the text."""
         settings = self._settings()
         cache = EmbeddingCache(self.cache_path or settings.path("embedding_cache"))
         precision = self.precision
@@ -131,7 +142,8 @@ class Embeddings(dg.ConfigurableResource):
             # normalise in float32: a bf16 norm is off by up to 1e-3
             vectors = vectors.float().cpu().numpy()
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            new = dict(zip(missing.keys(), vectors))
+            check_finite(vectors, list(missing.values()), f"{self.model_name} ({precision})")
+            new = dict(zip(missing.keys(), vectors))  # only finite vectors are ever cached
             cache.put_many(key, new)
             known.update(new)
         if not texts:

@@ -13,6 +13,7 @@ import pandas as pd
 from assets.acts.config import ActivationsConfig
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, Query, reads
+from resources.embeddings import check_finite
 from resources.hidden_states import HiddenStates, TokenStates
 from resources.warehouse import Warehouse
 
@@ -80,6 +81,7 @@ def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hi
     if not ids:
         raise ValueError("no sentence has an activation (all past max_tokens?)")
     raw = np.stack(vectors).astype(np.float64)
+    check_finite(raw, [f"sentence {i}" for i in ids], f"{hidden_states.model_name(config.model)} layer {config.layer}")
     mean = raw.mean(axis=0)
     unit = project(raw, mean).astype(np.float32)
     model = hidden_states.model_name(config.model)

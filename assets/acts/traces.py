@@ -32,9 +32,14 @@ def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Da
                       else (config.source, config.text_column))
     frame = datasets.load(source, columns=[column])
     frame = frame.assign(source_row=np.arange(len(frame)))
-    frame = frame[frame[column].notna() & frame[column].astype(str).str.strip().ne("")]
+    has_text = frame[column].notna() & frame[column].astype(str).str.strip().ne("")
+    empty = frame.source_row[~has_text].tolist()
+    frame = frame[has_text]
     if frame.empty:
-        raise DatasetError(f"{source}: no non-empty text in column {column!r}")
+        raise DatasetError(f"{source}: no non-empty text in column {column!r} ({len(empty)} rows, all empty)")
+    if empty:  # left out, counted and named
+        context.log.warning(f"{source}: {len(empty)} row(s) with an empty or missing {column!r} left out "
+                            f"(source rows {empty[:20]})")
     if config.n_examples and len(frame) > config.n_examples:
         keep = np.sort(np.random.default_rng(config.seed).choice(len(frame), config.n_examples, replace=False))
         frame = frame.iloc[keep]
@@ -44,5 +49,5 @@ def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Da
     out = pd.DataFrame({"trace_id": np.arange(len(frame)), "source_row": frame.source_row.to_numpy(),
                         "full_response": texts, "source": source})
     n = warehouse.write_table("acts.traces", out, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "source": source,
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "source": source, "empty_texts": len(empty),
                                           "generated": bool(config.questions)})

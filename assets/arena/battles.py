@@ -9,15 +9,16 @@ turn; `prompt`, `response_a` and `response_b` join the turns for the describer.
 
 import json
 import re
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from assets.arena import fictional
-from assets.arena.config import BattlesConfig
+from assets.arena.config import DATASETS, BattlesConfig
 from assets.lineage import INPUT
-from resources.datasets import DatasetError, Datasets, looks_english
+from resources.datasets import READERS, DatasetError, Datasets, looks_english
 from resources.warehouse import Warehouse
 
 WINNERS = {"model_a", "model_b", "tie", "tie (bothbad)"}
@@ -87,7 +88,10 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
         frame = fictional.battles(prompts, config.num_samples, config.seed)
     else:
         source = {"webdev": "hf:lmarena-ai/webdev-arena-preference-10k"}.get(config.dataset, config.source)
-        if config.dataset not in ("arena", "webdev", "coding"):
+        if config.dataset not in DATASETS:
+            if Path(config.dataset).suffix not in READERS:  # a typo, not a file
+                raise DatasetError(f"dataset {config.dataset!r} is unknown: use one of {', '.join(DATASETS)}, "
+                                   f"or a path to a {', '.join(READERS)} file with the sample's columns")
             source = config.dataset  # a local file
         raw = datasets.load(source, split="test" if config.dataset == "webdev" else "train")
         frame = _from_conversations(raw) if "conversation_a" in raw else _from_sample_columns(raw, source)

@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from analysis.cje_records import draw_record, logged_record, probe_rows
 from assets.cje.config import SOURCES, LoggedDataConfig
 from assets.lineage import INPUT, Query, reads
-from resources.datasets import DatasetError
+from resources.datasets import MAX_TEXT_CHARS, DatasetError, utf8_problem
 from resources.warehouse import Warehouse
 
 BASE = "base"
@@ -31,51 +31,94 @@ BUILT_ROWS = Query("SELECT * FROM cje_logs.logged_rows")
 BUILT_IDENTICAL = Query("SELECT policy FROM cje_logs.identical_policies")
 
 
+Rows = list[tuple[str, dict]]  # (where: "file:line" or the table row, the record)
+
+
 @dataclass
 class Sources:
-    """Logged rows, fresh draws and probes per policy as cje-eval's records, and where they came from."""
+    """Logged rows, fresh draws and probes per policy as cje-eval's records, each with where it is."""
     where: str
-    logged: list[dict]
-    fresh: dict[str, list[dict]]
-    probes: dict[str, list[dict]]
+    logged: Rows
+    fresh: dict[str, Rows]
+    probes: dict[str, Rows]
     identical: list[str]
 
 
-def read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+def read_jsonl(path: Path, required: tuple[str, ...]) -> Rows:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
+    problem = utf8_problem(path)
+    if problem:
+        raise DatasetError(f"{path}: not UTF-8 text ({problem}); save it as UTF-8")
     rows = []
     for line_no, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
             continue
+        if len(line) > 2 * MAX_TEXT_CHARS:  # a prompt and a response, each at most the text limit
+            raise DatasetError(f"{path}:{line_no}: {len(line):,} characters in one row; rows over "
+                               f"{2 * MAX_TEXT_CHARS:,} are refused")
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{line_no}: not JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise DatasetError(f"{path}:{line_no}: a JSON {type(row).__name__}, not an object: JSONL holds one "
+                               "object per line")
         missing = [k for k in required if k not in row]
         if missing:
             raise DatasetError(f"{path}:{line_no}: missing field(s) {', '.join(missing)}")
-        rows.append(row)
+        rows.append((f"{path}:{line_no}", row))
     if not rows:
         raise DatasetError(f"{path}: no rows")
     return rows
 
 
-def _prompt_id(row: dict, path: Path, line_no: int) -> str:
+def _prompt_id(row: dict, where: str) -> str:
     pid = row.get("prompt_id") or (row.get("metadata") or {}).get("prompt_id")
     if not pid:
-        raise DatasetError(f"{path}:{line_no}: no prompt_id (top level or metadata.prompt_id)")
+        raise DatasetError(f"{where}: no prompt_id (top level or metadata.prompt_id)")
     return str(pid)
 
 
-def _number(value) -> float:
-    """A log-probability or score as float; null stays NaN (flagged downstream, not dropped)."""
-    return float(value) if value is not None else math.nan
+def _number(value, field: str, where: str) -> float:
+    """A number from a record; null is NaN; anything else (text, a list, true) names the row."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DatasetError(f"{where}: {field} is {json.dumps(value)[:60]}, not a number")
+    return float(value)
 
 
-def _finite(value) -> bool:
-    """A usable label: present and a finite number (NaN and null mean no label)."""
-    return value is not None and math.isfinite(float(value))
+def logprob(value, field: str, where: str) -> float:
+    """A log-probability: null, NaN, -inf or positive are kept and flagged downstream
+    (cje.importance_weights.problem, counted in weight_diagnostics and guard_rails)."""
+    return _number(value, field, where)
+
+
+def judge_score(row: dict, where: str) -> float:
+    """A judge score: every row needs a finite one (calibration and the estimators use them all)."""
+    value = _number(row.get("judge_score"), "judge_score", where)
+    if not math.isfinite(value):
+        raise DatasetError(f"{where}: judge_score is {'null' if row.get('judge_score') is None else value}; "
+                           "every row needs a finite judge score (score it, or leave the row out)")
+    return value
+
+
+def oracle_label(row: dict, where: str) -> float | None:
+    """An oracle label in [0, 1], or None where the row has none (null or NaN)."""
+    value = _number(row.get("oracle_label"), "oracle_label", where)
+    if math.isnan(value):
+        return None
+    if not 0 <= value <= 1:
+        raise DatasetError(f"{where}: oracle_label {value:g} is outside [0, 1]")
+    return value
+
+
+def draw_index(row: dict, where: str) -> int:
+    value = row.get("draw_idx", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+        raise DatasetError(f"{where}: draw_idx is {json.dumps(value)[:60]}, not a whole number >= 0")
+    return int(value)
 
 
 def choose_calibration_labels(judge: np.ndarray, n_rows: int, fraction: float, seed: int) -> np.ndarray:
@@ -98,7 +141,7 @@ def choose_calibration_labels(judge: np.ndarray, n_rows: int, fraction: float, s
     return np.sort(np.random.default_rng(seed).choice(len(judge), size=keep, replace=False))
 
 
-def _draws(directory: str, suffix: str, required: tuple[str, ...]) -> dict[str, list[dict]]:
+def _draws(directory: str, suffix: str, required: tuple[str, ...]) -> dict[str, Rows]:
     if not directory:
         return {}
     folder = Path(directory)
@@ -119,10 +162,14 @@ def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
     """The rows of cje_logs.logged_rows as the records the exported files hold."""
     if rows.empty:
         raise DatasetError("cje_logs.logged_rows is empty: materialize the cje_logs group first")
+    def located(frame: pd.DataFrame, record) -> Rows:
+        return [(f"cje_logs.logged_rows (prompt_id {r.prompt_id}, policy {r.built_policy})", record(r))
+                for r in frame.itertuples()]
+
     targets = rows[~rows.is_base]
-    return Sources(where="cje_logs.logged_rows", logged=[logged_record(r) for r in rows[rows.is_base].itertuples()],
-                   fresh={p: [draw_record(r) for r in g.itertuples()] for p, g in targets.groupby("policy")},
-                   probes={p: [draw_record(r) for r in g.itertuples()] for p, g in probe_rows(rows).groupby("policy")},
+    return Sources(where="cje_logs.logged_rows", logged=located(rows[rows.is_base], logged_record),
+                   fresh={p: located(g, draw_record) for p, g in targets.groupby("policy")},
+                   probes={p: located(g, draw_record) for p, g in probe_rows(rows).groupby("policy")},
                    identical=identical)
 
 
@@ -130,12 +177,12 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
     if not 0 < config.oracle_fraction <= 1:
         raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
     path, logged, fresh, probes = sources.where, sources.logged, sources.fresh, sources.probes
-    ids = [_prompt_id(r, path, i) for i, r in enumerate(logged, start=1)]
+    ids = [_prompt_id(r, where) for where, r in logged]
     dupes = pd.Series(ids)[pd.Series(ids).duplicated()].unique()
     if len(dupes):
         raise DatasetError(f"{path}: duplicate prompt_id(s) {', '.join(map(str, dupes[:5]))}"
                            f"{' ...' if len(dupes) > 5 else ''}: each logged prompt must appear once")
-    targets = sorted({p for r in logged for p in (r.get("target_policy_logprobs") or {})})
+    targets = sorted({p for _, r in logged for p in (r.get("target_policy_logprobs") or {})})
     unknown = [p for p in sources.identical if p not in targets]
     if unknown:
         raise DatasetError(f"identical_policies names {unknown}, which {path} has no log-probs for; "
@@ -144,19 +191,23 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
     policies = pd.DataFrame({"policy": [BASE, *targets],
                              "is_base": [True] + [False] * len(targets),
                              "declared_identical": [False] + [t in sources.identical for t in targets]})
-    prompts = {pid: r["prompt"] for pid, r in zip(ids, logged)}
+    prompts = {pid: r["prompt"] for pid, (_, r) in zip(ids, logged)}
     responses, judge, oracle, logprobs = [], [], [], []
     labelled: list[tuple[list, float]] = []  # (oracle row, judge score) of logged rows
-    for pid, r in zip(ids, logged):
+    for pid, (where, r) in zip(ids, logged):
+        score, label = judge_score(r, where), oracle_label(r, where)
+        target_logprobs = r.get("target_policy_logprobs") or {}
+        if not isinstance(target_logprobs, dict):
+            raise DatasetError(f"{where}: target_policy_logprobs is not an object of policy -> log-probability")
         responses.append((pid, BASE, "logged", 0, r["response"]))
-        judge.append((pid, BASE, "logged", 0, _number(r["judge_score"])))
-        logprobs.append((pid, BASE, _number(r["base_policy_logprob"])))
+        judge.append((pid, BASE, "logged", 0, score))
+        logprobs.append((pid, BASE, logprob(r["base_policy_logprob"], "base_policy_logprob", where)))
         for t in targets:
-            logprobs.append((pid, t, _number((r.get("target_policy_logprobs") or {}).get(t))))
-        if _finite(r.get("oracle_label")):
-            row = [pid, BASE, "logged", 0, float(r["oracle_label"]), "validation"]
+            logprobs.append((pid, t, logprob(target_logprobs.get(t), f"target_policy_logprobs.{t}", where)))
+        if label is not None:
+            row = [pid, BASE, "logged", 0, label, "validation"]
             oracle.append(row)
-            labelled.append((row, _number(r["judge_score"])))
+            labelled.append((row, score))
     if not labelled:
         raise DatasetError(f"{path}: no row has an oracle_label; calibration needs some")
     for i in choose_calibration_labels(np.array([j for _, j in labelled]), len(logged),
@@ -164,14 +215,15 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
         labelled[i][0][5] = "calibration"
     for source, by_policy in (("fresh", fresh), ("probe", probes)):
         for policy, rows in by_policy.items():
-            for r in rows:
-                pid, draw = str(r["prompt_id"]), int(r.get("draw_idx", 0))
+            for where, r in rows:
+                pid, draw = str(r["prompt_id"]), draw_index(r, where)
                 prompts.setdefault(pid, r.get("prompt", ""))
                 responses.append((pid, policy, source, draw, r.get("response", "")))
-                if r.get("judge_score") is not None:
-                    judge.append((pid, policy, source, draw, float(r["judge_score"])))
-                if _finite(r.get("oracle_label")):
-                    oracle.append([pid, policy, source, draw, float(r["oracle_label"]), source])
+                if source == "fresh" or r.get("judge_score") is not None:  # a probe may carry no score
+                    judge.append((pid, policy, source, draw, judge_score(r, where)))
+                label = oracle_label(r, where)
+                if label is not None:
+                    oracle.append([pid, policy, source, draw, label, source])
     key = ["prompt_id", "policy", "source", "draw_idx"]
     return {
         "policies": policies,

@@ -17,25 +17,32 @@ from resources.datasets import DatasetError, Datasets
 from resources.warehouse import Warehouse
 
 
-def _side(datasets: Datasets, source: str, column: str, pair_key: str) -> pd.DataFrame:
+def _side(datasets: Datasets, source: str, column: str, pair_key: str) -> tuple[pd.DataFrame, list[int]]:
+    """The side's rows with text, and the source rows left out for an empty or missing text."""
     frame = datasets.load(source, columns=[column, *([pair_key] if pair_key else [])])
     frame = frame.assign(source_row=np.arange(len(frame)), text=frame[column])
-    frame = frame[frame.text.notna() & frame.text.astype(str).str.strip().ne("")]
+    has_text = frame.text.notna() & frame.text.astype(str).str.strip().ne("")
+    empty = frame.source_row[~has_text].tolist()
+    frame = frame[has_text]
     if frame.empty:
-        raise DatasetError(f"{source}: no non-empty text in column {column!r}")
+        raise DatasetError(f"{source}: no non-empty text in column {column!r} ({len(empty)} rows, all empty)")
     if pair_key:
         frame = frame.sort_values(pair_key, kind="stable")
-    return frame.reset_index(drop=True)
+    return frame.reset_index(drop=True), empty
 
 
 def build_rows(config: RowsConfig, datasets: Datasets) -> tuple[pd.DataFrame, dict]:
     if not 0 < config.test_fraction < 1:
         raise DatasetError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
-    a = _side(datasets, config.a, config.text_column, config.pair_key)
-    b = _side(datasets, config.b, config.text_column_b or config.text_column, config.pair_key)
+    a, empty_a = _side(datasets, config.a, config.text_column, config.pair_key)
+    b, empty_b = _side(datasets, config.b, config.text_column_b or config.text_column, config.pair_key)
     n = min(len(a), len(b), config.max_rows or len(a) + len(b))
     rng = np.random.default_rng(config.seed)
-    report = {"rows_a": len(a), "rows_b": len(b), "rows_per_side": n}
+    report = {"rows_a": len(a), "rows_b": len(b), "rows_per_side": n,
+              "empty_texts_a": len(empty_a), "empty_texts_b": len(empty_b)}
+    for side, empty in (("a", empty_a), ("b", empty_b)):
+        if empty:  # left out, counted, and named (source row numbers, 0-based)
+            report[f"empty_text_rows_{side}"] = empty[:20]
     sides = []
     for name, frame in (("A", a), ("B", b)):
         if len(frame) > n:  # balance: keep n rows, in their order
@@ -60,6 +67,10 @@ def rows(context: dg.AssetExecutionContext, config: RowsConfig, datasets: Datase
          warehouse: Warehouse) -> dg.MaterializeResult:
     """Datasets A and B, balanced, with index positions split into seen and unseen."""
     frame, report = build_rows(config, datasets)
+    for side, source in (("a", config.a), ("b", config.b)):
+        if report[f"empty_texts_{side}"]:
+            context.log.warning(f"{source}: {report[f'empty_texts_{side}']} row(s) with an empty or missing text "
+                                f"left out (source rows {report[f'empty_text_rows_{side}']})")
     if report["rows_a"] != report["rows_b"]:
         context.log.warning(f"A has {report['rows_a']} rows and B {report['rows_b']}: "
                             f"each side sampled to {report['rows_per_side']}")

@@ -159,7 +159,7 @@ class RoleClient:
         try:
             out = handler(request)
         except LLMConfigError as exc:
-            raise LLMConfigError(redact(str(exc))) from None
+            raise type(exc)(redact(str(exc))) from None
         except Exception as exc:  # backend failures: log, keep what is cached, fail clearly
             # a server may echo the request's Authorization header: scrub before logging or raising,
             # and raise without the original exception, whose text would reach Dagster's event log

@@ -1,5 +1,6 @@
 -- Per policy: how far the importance weights are from usable. ESS = (sum w)^2 / sum w^2 over the
--- valid rows; the share of weight in the top 5% of rows; a Hill estimate of the tail index
+-- valid rows, computed from the log-ratios shifted by their maximum (w^2 overflows a double past a
+-- log-ratio of about 355; the shift cancels in the ratio); the share of weight in the top 5% of rows; a Hill estimate of the tail index
 -- alpha over the k = max(10, 5% of n) largest weights (alpha < 2: the weights' variance is
 -- infinite); for a policy declared identical to the base, the share of weights exactly 1 and
 -- the largest deviation from 1.
@@ -7,7 +8,13 @@
 -- status WARNING: ESS below 10% of n, alpha < 2, top 5% of rows holding over half the weight,
 --                 or a policy declared identical to the base with a weight other than 1.
 WITH valid AS (
-    SELECT policy, prompt_id, weight
+    SELECT
+        policy,
+        prompt_id,
+        weight,
+        log_ratio,
+        -- w / max w, from the log-ratio: never overflows
+        exp(log_ratio - max(log_ratio) OVER (PARTITION BY policy)) AS scaled_weight
     FROM cje.importance_weights
     WHERE problem IS NULL
 ),
@@ -15,22 +22,23 @@ WITH valid AS (
 ranked AS (
     SELECT
         policy,
-        weight,
-        row_number() OVER (PARTITION BY policy ORDER BY weight DESC) AS weight_rank,
+        scaled_weight,
+        log_ratio,
+        row_number() OVER (PARTITION BY policy ORDER BY log_ratio DESC) AS weight_rank,
         count(*) OVER (PARTITION BY policy) AS n
     FROM valid
 ),
 
 tail AS (
-    -- Hill: mean log of the k largest weights minus the log of the (k+1)-th
+    -- Hill: mean log of the k largest weights minus the log of the (k+1)-th (log w = log-ratio)
     SELECT
         policy,
-        sum(weight) FILTER (WHERE weight_rank <= greatest(1, floor(0.05 * n))) AS top5_weight,
-        avg(ln(weight)) FILTER (WHERE weight_rank <= least(greatest(10, floor(0.05 * n)), n - 1))
-            - max(ln(weight)) FILTER (WHERE weight_rank = least(greatest(10, floor(0.05 * n)), n - 1) + 1)
+        sum(scaled_weight) FILTER (WHERE weight_rank <= greatest(1, floor(0.05 * n))) AS top5_scaled_weight,
+        avg(log_ratio) FILTER (WHERE weight_rank <= least(greatest(10, floor(0.05 * n)), n - 1))
+            - max(log_ratio) FILTER (WHERE weight_rank = least(greatest(10, floor(0.05 * n)), n - 1) + 1)
             AS hill_gamma
     FROM ranked
-    WHERE weight > 0
+    WHERE isfinite(log_ratio)
     GROUP BY policy
 ),
 
@@ -45,7 +53,8 @@ summary AS (
         policy,
         count(*) AS n,
         sum(weight) AS sum_weight,
-        sum(weight * weight) AS sum_weight_sq,
+        sum(scaled_weight) AS sum_scaled,
+        sum(scaled_weight * scaled_weight) AS sum_scaled_sq,
         avg(weight) AS mean_weight,
         max(weight) AS max_weight,
         count(*) FILTER (WHERE weight > 1000) AS n_weight_above_1000,
@@ -63,14 +72,14 @@ diagnostics AS (
         p.declared_identical,
         coalesce(s.n, 0) AS n,
         coalesce(f.n_flagged, 0) AS n_flagged,
-        CASE WHEN s.sum_weight_sq > 0 THEN s.sum_weight * s.sum_weight / s.sum_weight_sq END AS ess,
-        CASE WHEN s.sum_weight_sq > 0 THEN s.sum_weight * s.sum_weight / s.sum_weight_sq / s.n END AS ess_fraction,
+        CASE WHEN s.sum_scaled_sq > 0 THEN s.sum_scaled * s.sum_scaled / s.sum_scaled_sq END AS ess,
+        CASE WHEN s.sum_scaled_sq > 0 THEN s.sum_scaled * s.sum_scaled / s.sum_scaled_sq / s.n END AS ess_fraction,
         s.mean_weight,
         s.max_weight,
         s.n_weight_above_1000,
         s.n_weight_below_0_001,
         s.n_weight_zero,
-        t.top5_weight / s.sum_weight AS top5_weight_share,
+        t.top5_scaled_weight / s.sum_scaled AS top5_weight_share,
         CASE WHEN t.hill_gamma > 0 THEN 1 / t.hill_gamma END AS hill_tail_index,
         CASE WHEN p.declared_identical THEN s.share_weight_exactly_one END AS share_weight_exactly_one,
         CASE WHEN p.declared_identical THEN s.max_deviation_from_one END AS max_deviation_from_one,

@@ -129,5 +129,9 @@ def test_estimates_cover_known_quantities(sample_warehouse):
     for name in ("ips", "snips", "cal_ips"):  # the base's weights are all 1: the mean reward
         assert est.loc[(name, "base"), "v_hat"] == pytest.approx(rewards, abs=1e-12)
     assert (est.ci_low <= est.v_hat).all() and (est.v_hat <= est.ci_high).all()
+    # every table counts the same rows: the weights' n is the estimators' n, per policy
+    diag_n = wh.query("SELECT policy, n FROM cje.weight_diagnostics").set_index("policy").n
+    for policy, n in diag_n.items():
+        assert est.loc[("ips", policy), "n"] == n, policy
     checks = wh.query("SELECT rule, subject FROM cje.guard_rails")
     assert ("low_ess", "parallel_universe_prompt") in set(map(tuple, checks.to_numpy()))

@@ -120,7 +120,8 @@ def test_unequal_sizes_are_balanced_and_reported(tmp_path):
     pd.DataFrame({"answer": [f"a{i}" for i in range(10)]}).to_csv(tmp_path / "a.csv", index=False)
     pd.DataFrame({"answer": [f"b{i}" for i in range(4)]}).to_csv(tmp_path / "b.csv", index=False)
     rows, report = build_rows(RowsConfig(a=str(tmp_path / "a.csv"), b=str(tmp_path / "b.csv")), Datasets())
-    assert report == {"rows_a": 10, "rows_b": 4, "rows_per_side": 4, "sampled_A": "4 of 10"}
+    assert report == {"rows_a": 10, "rows_b": 4, "rows_per_side": 4, "sampled_A": "4 of 10",
+                      "empty_texts_a": 0, "empty_texts_b": 0}
     a = rows[rows.side == "A"]
     assert len(a) == 4 and a.source_row.is_monotonic_increasing  # sampled, order kept
     assert (rows.groupby("idx").split.nunique() == 1).all()  # a position is seen or unseen on both sides

@@ -182,3 +182,21 @@ def test_non_finite_vectors_are_refused_naming_the_item():
     with pytest.raises(ValueError, match=r"m gave non-finite vectors \(NaN or inf\) for 1 of 3 item\(s\): #1 'b'"):
         check_finite(vectors, ["a", "b", "c"], "m")
     check_finite(np.ones((2, 2)), ["a", "b"], "m")  # finite: passes
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"source": "file"}, "source 'file'; valid: files, cje_logs"),
+    ({"source": "cje_logs"}, "source cje_logs: there are no built logs (cje_logs.logged_rows); materialize the "
+                             "cje_logs group first, or `vibescope cje`"),
+])
+def test_a_wrong_cje_source_is_named(earlier, monkeypatch, config, expected):
+    import definitions
+
+    settings_file, wh = earlier
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(settings_file))
+    before = fingerprint(wh)
+    result = dg.materialize(definitions.defs.assets, resources=build_resources(str(settings_file)),
+                            selection=CJE_STEP, run_config={"ops": {"cje__logged_data": {"config": config}}},
+                            raise_on_error=False)
+    assert message(result) == expected
+    assert fingerprint(wh) == before

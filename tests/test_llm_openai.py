@@ -1,14 +1,13 @@
 """The openai backend against llama.cpp's OpenAI-compatible server on 127.0.0.1, and its faults."""
 
-import http.server
 import json
-import threading
 
 import numpy as np
 import pytest
 
 from resources.llm import LLM, CapabilityError, LLMBackendError, LLMConfigError
 from tests.conftest import write_settings
+from tests.helpers.json_server import JsonHandler, completion, serving
 
 Q = [{"role": "user", "content": "Name one colour of the rainbow."}]
 
@@ -74,24 +73,15 @@ def test_missing_api_key_names_the_variable(tmp_path, monkeypatch):
         llm.client("remote")
 
 
-class FlakyServer(http.server.BaseHTTPRequestHandler):
+class FlakyServer(JsonHandler):
     """Answers /v1/models, then `fail` times with `status`, then a valid chat completion."""
 
     counts = {"chat": 0}
     fail, status = 0, 503
     content, refuse_lengths, bodies = "fine", False, []
 
-    def log_message(self, *args):
-        pass
-
     def _send(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("retry-after-ms", "10")
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, body, retry_after_ms="10")
 
     def do_GET(self):
         self._send(200, {"object": "list", "data": [{"id": "flaky", "object": "model"}]})
@@ -108,19 +98,14 @@ class FlakyServer(http.server.BaseHTTPRequestHandler):
                                                   "'properties', 'name'), 'maxLength' is not permitted.",
                                        "type": "invalid_request_error"}})
             return
-        self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "flaky",
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": FlakyServer.content}}],
-                         "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+        self._send(200, completion(FlakyServer.content, "flaky"))
 
 
 @pytest.fixture
 def flaky():
     FlakyServer.content, FlakyServer.refuse_lengths, FlakyServer.bodies = "fine", False, []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FlakyServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
+    with serving(FlakyServer) as server:
+        yield server
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -2,9 +2,6 @@
 real stages run against servers on 127.0.0.1 that fail in different ways, then every file the run
 wrote (warehouse, snapshot, call cache, batch files, Dagster's storage) is scanned for the keys."""
 
-import http.server
-import json
-import threading
 from pathlib import Path
 
 import dagster as dg
@@ -14,43 +11,30 @@ from resources import build_resources
 from resources.llm.secrets import redact
 from resources.settings import SettingsError, load_settings
 from tests.conftest import free_port, write_settings
+from tests.helpers.json_server import JsonHandler, completion, serving
 
 OPENAI_KEY = "sk-test-DO-NOT-LEAK-0123456789abcdef"   # in OPENAI_API_KEY: for api.openai.com only
 LOCAL_KEY = "lk-local-DO-NOT-LEAK-9876543210"          # in VIBESCOPE_LOCAL_KEY: paired with one base_url
 
 
-class Server(http.server.BaseHTTPRequestHandler):
+class Server(JsonHandler):
     """Records the Authorization header of every request; answers per path prefix:
     /ok (a chat completion), /echo401 (401 echoing the header), /echo500 (500 with the headers)."""
 
     seen: list[tuple[str, str]] = []
 
-    def log_message(self, *args):
-        pass
-
-    def _send(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _answer(self):
         auth = self.headers.get("Authorization", "")
         Server.seen.append((self.path, auth))
         if self.path.startswith("/echo401"):
-            self._send(401, {"error": {"message": f"Incorrect API key provided: {auth}", "type": "auth"}})
+            self.send_json(401, {"error": {"message": f"Incorrect API key provided: {auth}", "type": "auth"}})
         elif self.path.startswith("/echo500"):
-            self._send(500, {"error": {"message": f"upstream failed; request headers were {dict(self.headers)}"}})
+            self.send_json(500, {"error": {"message": f"upstream failed; request headers were {dict(self.headers)}"}})
         elif self.command == "GET":
-            self._send(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
+            self.send_json(200, {"object": "list", "data": [{"id": "m", "object": "model"}]})
         else:
             self.rfile.read(int(self.headers["Content-Length"]))
-            self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                             "choices": [{"index": 0, "finish_reason": "stop",
-                                          "message": {"role": "assistant", "content": "OK"}}],
-                             "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})
+            self.send_json(200, completion("OK", "m"))
 
     do_GET = do_POST = _answer
 
@@ -58,10 +42,8 @@ class Server(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     Server.seen = []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serving(Server) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_port}"
 
 
 def role(name: str, base_url: str, key_env: str = "") -> str:

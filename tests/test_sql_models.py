@@ -6,7 +6,7 @@ import pytest
 
 from assets.core.llm_calls import build_llm_calls
 from assets.core.role_health import role_health
-from assets.sql_models import load_sql_checks, load_sql_models
+from assets.sql_models import SqlModelError, load_sql_checks, load_sql_models
 from resources.sql_files import SqlError, SqlFile
 from resources import build_resources
 from resources.settings import load_settings
@@ -35,6 +35,9 @@ def test_unqualified_tables_and_non_queries_are_refused(tmp_path):
         SqlFile.load(write(tmp_path / "m.sql", "SELECT * FROM battles"))
     with pytest.raises(SqlError, match=r"d\.sql: a model is one SELECT.*DELETE"):
         SqlFile.load(write(tmp_path / "d.sql", "DELETE FROM core.x"))
+    write(tmp_path / "sql" / "arena" / "l.sql", "-- layer: results\nSELECT * FROM arena.battles")
+    with pytest.raises(SqlModelError, match=r"l\.sql: layer must be one of input, model, result, got 'results'"):
+        load_sql_models(tmp_path / "sql")
 
 
 def test_models_and_checks_materialize_and_a_broken_model_names_its_file(tmp_path, settings_file):

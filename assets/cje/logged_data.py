@@ -244,6 +244,9 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
 def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, warehouse: Warehouse):
     if config.source not in SOURCES:
         raise DatasetError(f"source {config.source!r}; valid: {', '.join(SOURCES)}")
+    if config.source == "cje_logs" and not warehouse.table_exists("cje_logs.logged_rows"):
+        raise DatasetError("source cje_logs: there are no built logs (cje_logs.logged_rows); materialize the "
+                           "cje_logs group first, or `vibescope cje`")
     sources = (from_files(config) if config.source == "files" else
                from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
     tables = build_tables(sources, config)

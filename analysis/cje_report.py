@@ -9,9 +9,11 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
-RESULT_FIELDS = ("v_hat", "se", "ci_low", "ci_high", "oracle_truth", "absolute_error")
+# reason: why v_hat is null (e.g. withheld where the labels are too thin); the CI may still stand
+RESULT_FIELDS = ("v_hat", "se", "ci_low", "ci_high", "oracle_truth", "absolute_error", "reason")
 
 
 def _clean(value):
@@ -83,6 +85,7 @@ def console_table(estimates: pd.DataFrame, headline: str) -> Table:
         table.add_column(col, justify="left" if col == "policy" else "right")
     for r in estimates[estimates.estimator == headline].itertuples():
         fmt = lambda x: "n/a" if not np.isfinite(x) else f"{x:.3f}"  # noqa: E731
-        table.add_row(r.policy, fmt(r.v_hat), f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]", fmt(r.se),
+        v_hat = "withheld" if getattr(r, "reason", None) and np.isfinite(r.ci_low) else fmt(r.v_hat)
+        table.add_row(r.policy, v_hat, escape(f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"), fmt(r.se),
                       fmt(r.oracle_truth), fmt(r.absolute_error))
     return table

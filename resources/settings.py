@@ -92,7 +92,14 @@ class RoleSettings(_Strict):
     model: str = EMBEDDED_LLM
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)            # 0 = off (llama-cpp-python's own default is 40)
+    min_p: float = Field(0.0, ge=0, lt=1)  # 0 = off (llama-cpp-python's own default is 0.05)
     max_tokens: int = Field(256, ge=1)
+    # log-probabilities a policy's importance weights use: "sampling" = of the distribution it
+    # samples from (temperature and truncations applied; backend llamacpp), "model" = the model's
+    # own at temperature 1, accepted knowingly where a server can give no other (weights of a
+    # policy that samples otherwise are then wrong by the difference)
+    logprobs: Literal["sampling", "model"] = "sampling"
     system_prompt: str | None = None
     seed: int = 0
     json_retries: int = Field(2, ge=0)  # extra attempts when output does not fit the JSON schema

@@ -134,9 +134,11 @@ def test_bad_logprobs_are_kept_flagged_and_counted(earlier, monkeypatch):
         ("p1", "clone", "positive log-probability"),
         ("p2", "base", "missing log-probability"), ("p2", "clone", "missing log-probability"),
         ("p2", "terse", "missing log-probability"),
-        ("p3", "terse", "non-finite log-probability")}
-    diag = wh.query("SELECT policy, n, n_flagged FROM cje.weight_diagnostics").set_index("policy")
+        *((("p4", policy, "base log-probability -inf: infinite weight") for policy in ("base", "clone", "terse")))}
+    # p3's terse -Infinity: a response terse cannot sample, weight 0, not a problem
+    diag = wh.query("SELECT policy, n, n_flagged, n_weight_zero FROM cje.weight_diagnostics").set_index("policy")
     assert diag.loc["terse", "n_flagged"] == 2 and diag.loc["terse", "n"] == 6
+    assert diag.loc["terse", "n_weight_zero"] == 1 and diag.loc["clone", "n_weight_zero"] == 0
     assert fingerprint(wh)["diff.rows"] == before["diff.rows"]  # the other pipeline's table is untouched
 
 

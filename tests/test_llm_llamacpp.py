@@ -112,7 +112,9 @@ def test_kv_cache_reuse_gives_what_a_fresh_model_gives(llm, settings):
     reused = used.choice(requests[1])
     fresh = LlamaCppBackend("smollm2-135m-instruct", settings.backends.llamacpp).choice(requests[1])
     assert reused == fresh
-    score_request = {"kind": "score", "messages": requests[0]["messages"], "response": "A, surely."}
+    score_request = {"kind": "score", "messages": requests[0]["messages"], "response": "A, surely.",
+                     "temperature": 0.7, "top_p": 0.9, "top_k": 0, "min_p": 0.0, "logprobs": "sampling",
+                     "ended": True}
     assert used.score(score_request) == LlamaCppBackend(
         "smollm2-135m-instruct", settings.backends.llamacpp).score(score_request)
 
@@ -123,17 +125,19 @@ def test_multi_token_option_is_refused(llm):
 
 
 def test_score_sequence_reproduces_generation_logprobs(llm, reference_llama):
-    """Teacher forcing a greedy reply gives back the log-probs llama.cpp reported generating it."""
+    """Teacher forcing a greedy reply gives back the log-probs llama.cpp reported generating it
+    (the model's own: temperature 1, no truncation, as llama-cpp-python reports them)."""
     client = llm.client("describer")
+    model = dict(temperature=1.0, top_p=1.0)
     gen = reference_llama.create_chat_completion(Q, max_tokens=24, temperature=0, logprobs=True,
                                                  top_logprobs=1)
     text = gen["choices"][0]["message"]["content"]
     generated = gen["choices"][0]["logprobs"]["content"]
-    score = client.score_sequence(Q, text)
+    score = client.score_sequence(Q, text, **model)
     assert score.boundary_ok and "".join(score.tokens) == text
     assert score.tokens == [t["token"] for t in generated]
     np.testing.assert_allclose(score.token_logprobs, [t["logprob"] for t in generated], atol=1e-5)
-    assert score.logprob > client.score_sequence(Q, text + " Banana banana.").logprob
+    assert score.logprob > client.score_sequence(Q, text + " Banana banana.", **model).logprob
 
 
 def test_unknown_model_lists_valid_ones(tmp_path, monkeypatch):

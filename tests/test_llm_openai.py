@@ -42,8 +42,9 @@ def test_chat_json_choice_and_scoring_through_the_server(llama_server, tmp_path,
     # teacher forcing over HTTP (echo + logprobs) agrees with the in-process backend
     local = LLM(settings_file=str(tmp_path / "s.toml"), cache_path=str(tmp_path / "l.sqlite"))
     text = "Red is a colour of the rainbow."
-    over_http = remote.score_sequence(Q, text)
-    in_process = local.client("describer").score_sequence(Q, text)
+    model = dict(temperature=1.0, top_p=1.0)  # what a server's echo gives
+    over_http = remote.score_sequence(Q, text, **model)
+    in_process = local.client("describer").score_sequence(Q, text, **model)
     assert over_http.tokens == in_process.tokens
     np.testing.assert_allclose(over_http.token_logprobs, in_process.token_logprobs, atol=0.25)
     assert abs(over_http.logprob - in_process.logprob) < 0.05 * abs(in_process.logprob) + 0.5

@@ -4,9 +4,13 @@ cje.calibrated_rewards: every judged response (logged, fresh, probe) with its fo
 out-of-fold reward, the reward of the model fitted on all labels and the K delete-one-fold
 rewards (for the oracle-uncertainty jackknife), and a flag for judge scores outside the range
 the labels cover (there the calibration extrapolates).
-cje.calibration_summary: label counts, Spearman and out-of-fold R^2 of judge vs oracle.
+cje.calibration_summary: label counts, Spearman and out-of-fold R^2 of judge vs oracle, the
+labelled judge range, and the supported range (`support_*`: where the labels are dense enough to
+trust the fit, and the oracle bounds beyond it; analysis/cje_estimators.py).
 cje.calibration_curve: the fitted map on a grid, and binned oracle means, for plots.
 """
+
+from dataclasses import asdict
 
 import dagster as dg
 import numpy as np
@@ -56,6 +60,8 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
         "n_labels": len(y), "n_folds": config.n_folds, "min_labels_per_fold": int(per_fold.min()),
         "spearman": rho, "r2_out_of_fold": r2, "judge_min_labelled": s.min(),
         "judge_max_labelled": s.max(), "oracle_min": y.min(), "oracle_max": y.max(),
+        # where the labels are dense enough, and what bounds the truth beyond (CalibrationSupport)
+        **{f"support_{k}": v for k, v in asdict(cal.support).items()},
         "n_outside_label_range": int(rewards.outside_label_range.sum()),
     }])
     grid = np.linspace(min(s.min(), judged.judge_score.min()), max(s.max(), judged.judge_score.max()), 101)

@@ -90,7 +90,8 @@ def _number(value, field: str, where: str) -> float:
 
 
 def logprob(value, field: str, where: str) -> float:
-    """A log-probability: null, NaN, -inf or positive are kept and flagged downstream
+    """A log-probability: -inf (JSON -Infinity) is a response the policy cannot sample, weight 0;
+    null, NaN, positive, or -inf for the base are kept and flagged downstream
     (cje.importance_weights.problem, counted in weight_diagnostics and guard_rails)."""
     return _number(value, field, where)
 

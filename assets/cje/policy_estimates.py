@@ -1,16 +1,21 @@
-"""Each policy's value by five estimators (ips, snips, cal_ips, dr, direct; see estimators.py),
-with SEs that include the oracle-calibration uncertainty, 95% CIs, and the oracle truth where
-the data has it (logged labels for the base, probe slices for the targets).
+"""Each policy's value by five estimators (ips, snips, cal_ips, dr, direct; see
+analysis/cje_estimators.py), with SEs that include the oracle-calibration uncertainty, 95% CIs
+widened by what the labels cannot say (`extrapolated_share` of the mass beyond the supported judge
+range, `bound_below`, `bound_above`; no point estimate, with the reason, where that is most of
+it), and
+the oracle truth where the data has it (logged labels for the base, probe slices for the targets).
 
 cje.policy_estimates, plus what the SQL pairwise tests need: cje.influence_functions (one
 row per policy, estimator and prompt) and cje.oracle_jackknife (one row per fold replicate).
 """
 
+from dataclasses import fields
+
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from analysis.cje_estimators import ESTIMATORS, PolicyData, estimate_policy
+from analysis.cje_estimators import ESTIMATORS, CalibrationSupport, PolicyData, estimate_policy
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
@@ -36,7 +41,7 @@ TRUTH = Query("""
     GROUP BY policy
 """)
 POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
-FOLDS = Query("SELECT n_folds FROM cje.calibration_summary")
+CALIBRATION = Query("SELECT * FROM cje.calibration_summary")
 
 
 def _reps(column: pd.Series, n_folds: int) -> np.ndarray:
@@ -46,7 +51,7 @@ def _reps(column: pd.Series, n_folds: int) -> np.ndarray:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["cje", name], group_name="cje", kinds={"duckdb", "python"}, tags=layer,
-                     deps=reads(LOGGED, FRESH, TRUTH, POLICIES, FOLDS))
+                     deps=reads(LOGGED, FRESH, TRUTH, POLICIES, CALIBRATION))
         for name, layer in (("policy_estimates", RESULT), ("influence_functions", MODEL), ("oracle_jackknife", MODEL))
     ],
     name="cje__policy_estimates",
@@ -56,7 +61,9 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
     logged, fresh = warehouse.query(LOGGED), warehouse.query(FRESH)
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy
-    folds = warehouse.query(FOLDS).n_folds[0]
+    calibration = warehouse.query(CALIBRATION).iloc[0]
+    folds = calibration.n_folds
+    support = CalibrationSupport(**{f.name: calibration[f"support_{f.name}"] for f in fields(CalibrationSupport)})
     rows, influence, jackknife = [], [], []
     for policy in policies:
         lg, fr = logged[logged.policy == policy], fresh[fresh.policy == policy]
@@ -66,7 +73,7 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
             reward_reps=_reps(lg.reward_jackknife, folds),
             fresh_prompt_ids=fr.prompt_id.to_numpy(object), fresh_scores=fr.judge_score.to_numpy(float),
             fresh_rewards=fr.reward.to_numpy(float), fresh_reward_reps=_reps(fr.reward_jackknife, folds),
-            n_folds=int(folds))
+            n_folds=int(folds), support=support)
         t = truth.oracle_truth.get(policy, np.nan)
         for name, e in estimate_policy(data).items():
             rows.append({
@@ -74,8 +81,9 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 "se_oracle": e.se_oracle, "df": e.df, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n,
                 "oracle_truth": t, "n_truth": truth.n_truth.get(policy, 0),
                 "absolute_error": abs(e.v_hat - t) if np.isfinite(t) else np.nan,
-                "covered": bool(e.ci_low <= t <= e.ci_high) if np.isfinite(t) and np.isfinite(e.v_hat) else None,
-                "reason": e.reason,
+                "covered": bool(e.ci_low <= t <= e.ci_high) if np.isfinite(t) and np.isfinite(e.ci_low) else None,
+                "extrapolated_share": e.extrapolated_share, "bound_below": e.bound_below,
+                "bound_above": e.bound_above, "reason": e.reason,
             })
             if e.reason is None:
                 influence.append(pd.DataFrame({"policy": policy, "estimator": name,

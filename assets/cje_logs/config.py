@@ -14,11 +14,12 @@ class PromptsConfig(dg.Config):
 
 
 class ResponsesConfig(dg.Config):
-    base_policy: str = "p0"                          # role policy.<name> that logs the responses
+    base_policy: str = "p0"    # role policy.<name> that logs the responses
+    # each a role policy.<name>, or a model name run on the base's backend with its prompt and sampling
     target_policies: list[str] = ["pi_clone", "pi_bad"]
-    base_model: str = ""       # "" = each role's model; else replaces the model of every policy
-    temperature: float = -1.0  # < 0 = each role's own
-    top_p: float = -1.0        # < 0 = each role's own
+    base_model: str = ""       # "" = the base role's model; else the base's (only)
+    temperature: float = -1.0  # the base's (and model-name targets'); < 0 = the role's own
+    top_p: float = -1.0        # likewise
 
 
 class JudgeConfig(dg.Config):

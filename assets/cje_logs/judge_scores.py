@@ -24,11 +24,17 @@ ALL_RESPONSES = Query("""
 """)
 
 
-def judge(client: RoleClient, prompt: str, response: str) -> dict:
-    """Both judging modes for one response."""
-    det = client.chat_json([{"role": "user", "content": judge_prompts.RUBRIC.format(
+def score_0_10(client: RoleClient, rubric: str, prompt: str, response: str) -> tuple[float | None, str | None]:
+    """A 0-10 JSON score under `rubric`, / 10 (greedy), or None and why it did not parse."""
+    det = client.chat_json([{"role": "user", "content": rubric.format(
         scale=judge_prompts.DETERMINISTIC_SCALE, prompt=prompt, response=response)}],
         judge_prompts.SCORE_SCHEMA, temperature=0.0, max_tokens=12)
+    return (det.value["score"] / 10 if det.ok else None), det.error
+
+
+def judge(client: RoleClient, prompt: str, response: str) -> dict:
+    """Both judging modes for one response."""
+    score, error = score_0_10(client, judge_prompts.RUBRIC, prompt, response)
     unc = client.choice_logprobs([{"role": "user", "content": judge_prompts.RUBRIC.format(
         scale=judge_prompts.UNCERTAINTY_SCALE, prompt=prompt, response=response)}],
         options=judge_prompts.UNCERTAINTY_OPTIONS)
@@ -36,8 +42,7 @@ def judge(client: RoleClient, prompt: str, response: str) -> dict:
                    for d in judge_prompts.UNCERTAINTY_OPTIONS])
     p = np.exp(lp - lp.max()) / np.exp(lp - lp.max()).sum() if np.isfinite(lp).any() else None
     digits = np.arange(10)
-    return {"deterministic_score": det.value["score"] / 10 if det.ok else None,
-            "deterministic_error": det.error,
+    return {"deterministic_score": score, "deterministic_error": error,
             "uncertainty_score": float(p @ digits) / 9 if p is not None else None,
             "uncertainty_variance": float(p @ (digits - p @ digits) ** 2) / 81 if p is not None else None}
 

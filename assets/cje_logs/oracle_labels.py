@@ -1,12 +1,14 @@
-"""`cje_logs.oracle_labels`: role oracle (the judge's rubric, a stronger model) on a seeded
-`oracle_fraction` of the base's rows (split calibration) and of each target's (split validation)."""
+"""`cje_logs.oracle_labels`: role oracle (its own stricter rubric, `judge_prompts.ORACLE_RUBRIC`,
+and the [roles.oracle] model) on a seeded `oracle_fraction` of the base's rows (split calibration)
+and of each target's (split validation)."""
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from assets.cje_logs.config import OracleConfig
-from assets.cje_logs.judge_scores import ALL_RESPONSES, judge
+from assets.cje_logs import judge_prompts
+from assets.cje_logs.judge_scores import ALL_RESPONSES, score_0_10
 from assets.cje_logs.responses import KINDS
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, reads
@@ -30,7 +32,7 @@ def oracle_labels(context: dg.AssetExecutionContext, config: OracleConfig, llm: 
     for policy, group in rows.groupby("policy", sort=True):
         k = max(1, round(config.oracle_fraction * len(group)))
         for r in group.iloc[np.sort(rng.choice(len(group), size=k, replace=False))].itertuples():
-            label = judge(client, r.prompt, r.response)["deterministic_score"]
+            label, _ = score_0_10(client, judge_prompts.ORACLE_RUBRIC, r.prompt, r.response)
             out.append({"prompt_id": r.prompt_id, "policy": policy, "draw_idx": r.draw_idx,
                         "oracle_label": label, "split": "calibration" if r.is_base else "validation"})
     frame = pd.DataFrame(out)

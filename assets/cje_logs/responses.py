@@ -1,9 +1,10 @@
 """`cje_logs.policies` and `cje_logs.responses`: each policy (role policy.<name>) and its response
 to every prompt, with the per-token and sequence log-probabilities of that response.
 
-The call cache makes the stage resumable: a killed run repeats no finished call. Response
-log-probabilities are the model's own (temperature 1), read by teacher forcing the sampled text,
-which equals the log-probabilities llama.cpp reports while sampling (tests/test_llm_llamacpp.py).
+The call cache makes the stage resumable: a killed run repeats no finished call. Log-probabilities
+are those of the distribution each policy samples from (its temperature, top_p, top_k and min_p
+applied, -inf for a token it cannot sample; resources/llm/sampling.py), read by teacher forcing the
+sampled text, with the end token's where the model ended the response itself.
 """
 
 import dagster as dg
@@ -14,7 +15,8 @@ from assets.cje_logs.progress import Progress
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.lineage import INPUT, Query, reads
-from resources.llm import LLM, CapabilityError, RoleClient
+from resources.llm import LLM, CapabilityError, LLMConfigError, RoleClient
+from resources.settings import Settings
 from resources.warehouse import Warehouse
 
 KINDS = {"duckdb", LLM_KIND}
@@ -22,16 +24,65 @@ PROMPTS = Query("SELECT * FROM cje_logs.prompts ORDER BY prompt_id")
 
 
 def policy_clients(llm: LLM, context, policies: pd.DataFrame) -> dict[str, RoleClient]:
-    return {p.policy: llm.client(f"policy.{p.policy}", context, model=p.model) for p in policies.itertuples()}
+    clients = {}
+    for p in policies.itertuples():
+        try:
+            clients[p.policy] = llm.client(p.role, context, model=p.model)
+        except LLMConfigError as exc:
+            if p.role == f"policy.{p.policy}":
+                raise
+            roles = ", ".join(sorted(r for r in llm.settings.roles if r.startswith("policy.")))
+            raise LLMConfigError(f"target policy '{p.policy}': no role 'policy.{p.policy}' (configured: {roles}), "
+                                 f"and as a model on the base's backend: {exc}") from None
+    return clients
 
 
-def check_scoring(client: RoleClient, policy: str) -> None:
-    """Fail before generating when the policy's backend cannot give log-probabilities of text."""
+def policy_table(settings: Settings, config: ResponsesConfig) -> pd.DataFrame:
+    """The base and each target, as the source tool takes them: a target is a role policy.<name>,
+    or else a model name, run on the base's backend with the base's system prompt and sampling.
+    --base-model, --temperature and --top-p change the base (and the model-name targets) only."""
+    names = [config.base_policy, *config.target_policies]
+    if len(set(names)) != len(names):
+        raise ValueError(f"policies must differ: base {config.base_policy}, targets {config.target_policies}")
+    base_role = f"policy.{config.base_policy}"
+    base = settings.role(base_role)  # names the configured roles if it is missing
+    rows = []
+    for name in names:
+        own_role = f"policy.{name}" in settings.roles
+        role = f"policy.{name}" if own_role else base_role
+        spec = settings.roles[role]
+        follows_base = name == config.base_policy or not own_role
+        rows.append({"policy": name, "is_base": name == config.base_policy, "role": role,
+                     "backend": spec.backend,
+                     "model": (config.base_model or base.model) if name == config.base_policy
+                     else spec.model if own_role else name,
+                     "system_prompt": spec.system_prompt,
+                     "temperature": config.temperature if follows_base and config.temperature >= 0 else spec.temperature,
+                     "top_p": config.top_p if follows_base and config.top_p >= 0 else spec.top_p,
+                     "top_k": spec.top_k, "min_p": spec.min_p, "logprobs": spec.logprobs,
+                     "max_tokens": spec.max_tokens})
+    return pd.DataFrame(rows)
+
+
+SAMPLING = ("temperature", "top_p", "top_k", "min_p")
+
+
+def sampling_of(policy) -> dict:
+    """A cje_logs.policies row's sampling parameters, as the LLM resource takes them."""
+    return {k: getattr(policy, k) for k in SAMPLING}
+
+
+def check_scoring(client: RoleClient, policy) -> None:
+    """Fail before generating when the policy's backend cannot give the log-probabilities of text
+    under the distribution the policy samples from."""
+    problem = client.sampling_logprobs_problem(**sampling_of(policy))
+    if problem:
+        raise CapabilityError(problem)
     if not client.can_score_text:
         raise CapabilityError(
-            f"policy '{policy}' runs on backend {client.backend.name}:{client.backend.model}, which cannot "
+            f"policy '{policy.policy}' runs on backend {client.backend.name}:{client.backend.model}, which cannot "
             "give the log-probabilities of given text without the model's chat template: set chat_template "
-            f"under [roles.policy.{policy}] (and serve it with vLLM or llama.cpp), or use backend "
+            f"under [roles.policy.{policy.policy}] (and serve it with vLLM or llama.cpp), or use backend "
             "llamacpp or vllm")
 
 
@@ -43,31 +94,21 @@ def check_scoring(client: RoleClient, policy: str) -> None:
     description="Each policy's response to every prompt, with its token and sequence log-probabilities.",
 )
 def responses(context: dg.AssetExecutionContext, config: ResponsesConfig, llm: LLM, warehouse: Warehouse):
-    names = [config.base_policy, *config.target_policies]
-    if len(set(names)) != len(names):
-        raise ValueError(f"policies must differ: base {config.base_policy}, targets {config.target_policies}")
-    rows = []
-    for name in names:
-        spec = llm.settings.role(f"policy.{name}")  # names the configured roles if it is missing
-        rows.append({"policy": name, "is_base": name == config.base_policy, "backend": spec.backend,
-                     "model": config.base_model or spec.model, "system_prompt": spec.system_prompt,
-                     "temperature": config.temperature if config.temperature >= 0 else spec.temperature,
-                     "top_p": config.top_p if config.top_p >= 0 else spec.top_p,
-                     "max_tokens": spec.max_tokens})
-    policies = pd.DataFrame(rows)
+    policies = policy_table(llm.settings, config)
     clients = policy_clients(llm, context, policies)
-    for name, client in clients.items():
-        check_scoring(client, name)
+    for p in policies.itertuples():
+        check_scoring(clients[p.policy], p)
     prompt_rows = warehouse.query(PROMPTS)
     out, progress = [], Progress(context, "responses", len(prompt_rows) * len(policies))
     for p in policies.itertuples():
         client = clients[p.policy]
         for r in prompt_rows.itertuples():
             messages = [{"role": "user", "content": r.prompt}]
-            reply = client.chat(messages, temperature=p.temperature, top_p=p.top_p)
-            score = client.score_sequence(messages, reply.text)
+            reply = client.chat(messages, **sampling_of(p))
+            ended = reply.finish_reason == "stop"  # not cut at max_tokens: the end token was sampled
+            score = client.score_sequence(messages, reply.text, ended, **sampling_of(p))
             out.append({"prompt_id": r.prompt_id, "policy": p.policy, "draw_idx": 0,
-                        "response": reply.text, "token_logprobs": score.token_logprobs,
+                        "response": reply.text, "ended": ended, "token_logprobs": score.token_logprobs,
                         "sequence_logprob": score.logprob, "n_tokens": len(score.tokens),
                         "prompt_truncated": reply.truncated, "is_empty": not reply.text.strip()})
             progress.step()

@@ -10,9 +10,13 @@ from typing import Any, Callable
 import numpy as np
 
 from resources.llm.llamacpp_probe import ensure_runs
+from resources.llm.sampling import Sampling, llamacpp_logprobs
 from resources.llm.truncate import fit_messages
 from resources.llm.types import LLMConfigError, Messages
 from resources.settings import EMBEDDED_LLM, LlamaCppSettings
+
+
+MODEL = Sampling(temperature=1.0)  # the model's own distribution
 
 
 def physical_cores() -> int:
@@ -76,8 +80,10 @@ def gguf_chat_template(model: str) -> Callable[[Messages], str]:
 class LlamaCppBackend:
     name = "llamacpp"
     max_workers = 1  # one model in one process: calls run one after another
+    scores_sampling = True  # teacher forcing sees the raw logits: any sampling distribution
 
     def __init__(self, model: str, settings: LlamaCppSettings):
+        import llama_cpp
         from llama_cpp import Llama
 
         self.model = model
@@ -89,6 +95,9 @@ class LlamaCppBackend:
                          n_threads_batch=threads, n_batch=settings.n_batch,
                          n_ubatch=settings.n_batch, verbose=False)
         self.chat_template = chat_formatter(self.llm, model)
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        # generation stops at any end-of-generation token: "ended" is the event of sampling one
+        self.end_tokens = [t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)]
         self.lock = threading.Lock()
         self._reusable = 0  # leading tokens in the KV cache that were evaluated in aligned chunks
 
@@ -102,14 +111,13 @@ class LlamaCppBackend:
     def _fit(self, messages: Messages, reserve: int) -> tuple[Messages, bool]:
         return fit_messages(messages, self.count, self.n_ctx - reserve)
 
-    def _next_token_logprobs(self) -> np.ndarray:
-        """Log-softmax of the logits after the last evaluated token."""
+    def _next_token_logprobs(self, sampling: Sampling = MODEL) -> np.ndarray:
+        """Log-probabilities of the next token after the last evaluated one, under `sampling`."""
         import llama_cpp
 
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm.ctx, -1),
-                                       shape=(self.llm.n_vocab(),)).astype(np.float64)
-        top = logits.max()
-        return logits - (top + np.log(np.exp(logits - top).sum()))
+                                       shape=(self.llm.n_vocab(),))
+        return llamacpp_logprobs(logits, sampling)
 
     def _evaluate(self, ids: list[int]) -> None:
         """Evaluate `ids`, reusing the KV cache only in whole n_batch chunks aligned at 0.
@@ -131,8 +139,10 @@ class LlamaCppBackend:
         self.llm.eval(ids[keep:])
         self._reusable = len(ids) // n_batch * n_batch
 
-    def _teacher_force(self, prompt_ids: list[int], response_ids: list[int]) -> list[float]:
-        """Log-probs of `response_ids` after `prompt_ids`, evaluated exactly as generation does.
+    def _teacher_force(self, prompt_ids: list[int], response_ids: list[int], sampling: Sampling,
+                       ended: bool) -> list[float]:
+        """Log-probs of `response_ids` after `prompt_ids` under `sampling`, evaluated exactly as
+        generation does; with `ended`, the log-prob of then sampling an end token comes last.
 
         The prompt is evaluated as one batch and the response one token at a time, as when the
         model samples it: llama.cpp's batched kernels differ from its one-token kernels by up to
@@ -142,8 +152,11 @@ class LlamaCppBackend:
         self._evaluate(prompt_ids)
         out = []
         for token in response_ids:
-            out.append(float(self._next_token_logprobs()[token]))
+            out.append(float(self._next_token_logprobs(sampling)[token]))
             self.llm.eval([token])
+        if ended:
+            lp = self._next_token_logprobs(sampling)[self.end_tokens]
+            out.append(float(np.logaddexp.reduce(lp)))
         self._reusable = min(self._reusable, len(prompt_ids))  # the response went token by token
         return out
 
@@ -153,7 +166,9 @@ class LlamaCppBackend:
         # least half of it for the prompt, and let the answer have what is left
         messages, truncated = self._fit(request["messages"], min(request["max_tokens"], self.n_ctx // 2))
         max_tokens = min(request["max_tokens"], self.n_ctx - self.count(messages))
+        # top_k and min_p always: llama-cpp-python's defaults (40, 0.05) would otherwise apply
         kwargs: dict[str, Any] = dict(temperature=request["temperature"], top_p=request["top_p"],
+                                      top_k=request["top_k"], min_p=request["min_p"],
                                       max_tokens=max_tokens, seed=request["seed"])
         if "json_schema" in request:  # grammar-constrained decoding from the JSON schema
             kwargs["response_format"] = {"type": "json_object", "schema": request["json_schema"]}
@@ -201,9 +216,12 @@ class LlamaCppBackend:
         ids = prompt_ids + response_ids
         # the split is clean when tokenizing the whole text gives the same tokens
         boundary_ok = not truncated and self.tokenize(prompt + response) == ids
+        sampling = MODEL if request["logprobs"] == "model" else Sampling.of(request)
+        ended = request["ended"] and not truncated
         with self.lock:
-            token_lp = self._teacher_force(prompt_ids, response_ids)
-        return {"tokens": [self.llm.detokenize([t]).decode(errors="replace") for t in response_ids],
+            token_lp = self._teacher_force(prompt_ids, response_ids, sampling, ended)
+        end = [self.llm.detokenize([self.llm.token_eos()], special=True).decode(errors="replace")] if ended else []
+        return {"tokens": [self.llm.detokenize([t]).decode(errors="replace") for t in response_ids] + end,
                 "token_logprobs": token_lp, "prompt_tokens": len(prompt_ids),
                 "completion_tokens": len(response_ids), "boundary_ok": boundary_ok,
                 "truncated": truncated or cut}

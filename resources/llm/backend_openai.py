@@ -29,6 +29,7 @@ SCORING_BACKENDS = ("llamacpp", "vllm", "openai with a vLLM or llama.cpp server 
 
 class OpenAIBackend:
     name = "openai"
+    scores_sampling = False  # echo gives the model's temperature-1 log-probabilities only
 
     def __init__(self, model: str, settings: OpenAISettings, base_url: str = "", key_env: str = "OPENAI_API_KEY",
                  chat_template: Any = None):
@@ -96,6 +97,10 @@ class OpenAIBackend:
         kwargs = dict(model=self.model, messages=request["messages"],
                       temperature=request["temperature"], top_p=request["top_p"],
                       max_tokens=request["max_tokens"], seed=request["seed"], **extra)
+        # vLLM and llama.cpp's server take these beside OpenAI's parameters; OpenAI refuses them
+        truncations = {k: request[k] for k in ("top_k", "min_p") if request.get(k)}
+        if truncations:
+            kwargs["extra_body"] = truncations
         if "json_schema" not in request:
             return self.client.chat.completions.create(**kwargs)
         while True:  # each refusal below switches a mode once, so this ends

@@ -12,6 +12,7 @@ from resources.settings import VLLMSettings
 class VLLMBackend:
     name = "vllm"
     max_workers = 1  # the engine batches internally; run_batch goes through generate_many
+    scores_sampling = False  # prompt log-probabilities are the model's own (temperature 1)
 
     def __init__(self, model: str, settings: VLLMSettings):
         try:
@@ -36,6 +37,7 @@ class VLLMBackend:
     def _params(self, request: dict[str, Any], **extra: Any):
         kwargs: dict[str, Any] = dict(temperature=request["temperature"], top_p=request["top_p"],
                                       max_tokens=request["max_tokens"], seed=request["seed"], **extra)
+        kwargs.update({k: request[k] for k in ("top_k", "min_p") if request.get(k)})
         if "json_schema" in request:
             guided = self._vllm.sampling_params.GuidedDecodingParams(json=request["json_schema"])
             kwargs["guided_decoding"] = guided

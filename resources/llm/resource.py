@@ -17,9 +17,10 @@ import jsonschema
 from resources.llm.backends import Backend, get_backend
 from resources.llm.cache import CallCache, request_hash
 from resources.llm.json_schema import without_string_lengths
+from resources.llm.sampling import Sampling
 from resources.llm.secrets import redact
 from resources.llm.types import (
-    ChoiceLogprobs, Completion, JsonResult, LLMBackendError, LLMConfigError, Messages, SequenceScore,
+    CapabilityError, ChoiceLogprobs, Completion, JsonResult, LLMBackendError, LLMConfigError, Messages, SequenceScore,
 )
 from resources.settings import RoleSettings, Settings, load_settings
 
@@ -47,6 +48,19 @@ class RoleClient:
     def can_score_text(self) -> bool:
         """Whether `score_sequence` can give the log-probabilities of a given response."""
         return self.chat_template is not None
+
+    def sampling_logprobs_problem(self, **params: Any) -> str | None:
+        """Why `score_sequence` with these parameters would not give the log-probabilities of the
+        distribution the role samples from (None when it would, or when the role accepts the
+        model's own knowingly with `logprobs = "model"`)."""
+        request = self.build_request("score", [], params)
+        sampling = Sampling.of(request)
+        if self.spec.logprobs == "model" or sampling.is_model_distribution or self.backend.scores_sampling:
+            return None
+        return (f"role '{self.role}' samples at {sampling.describe()}, but backend {self.backend.name} gives "
+                "the model's temperature-1 log-probabilities only, so importance weights would be wrong: "
+                "use backend llamacpp, sample at temperature 1 with top_p 1, or accept the model's "
+                f"log-probabilities knowingly with logprobs = \"model\" under [roles.{self.role}]")
 
     # --- the interface ----------------------------------------------------------------------
     def chat(self, messages: Messages, **params: Any) -> Completion:
@@ -94,10 +108,17 @@ class RoleClient:
         return ChoiceLogprobs(logprobs=out["logprobs"], top=[tuple(t) for t in out["top"]],
                               truncated=out["truncated"])
 
-    def score_sequence(self, messages: Messages, response: str) -> SequenceScore:
-        """Teacher forcing: log-probabilities of `response` as this role's model's reply."""
-        request = self.build_request("score", messages, {})
-        request["response"] = response
+    def score_sequence(self, messages: Messages, response: str, ended: bool = False,
+                       **params: Any) -> SequenceScore:
+        """Teacher forcing: log-probabilities of `response` as this role's reply, under the
+        distribution it samples from (the role's temperature, top_p, top_k, min_p, or those given),
+        or the model's own where the role says `logprobs = "model"`. `ended`: the response ended
+        by the model's choice (not max_tokens), which is one more event of that probability."""
+        problem = self.sampling_logprobs_problem(**params)
+        if problem:
+            raise CapabilityError(problem)
+        request = self.build_request("score", messages, params)
+        request.update(response=response, ended=ended, logprobs=self.spec.logprobs)
         out, _ = self.call(request)
         return SequenceScore(tokens=out["tokens"], token_logprobs=out["token_logprobs"],
                              prompt_tokens=out["prompt_tokens"], boundary_ok=out["boundary_ok"],
@@ -133,15 +154,15 @@ class RoleClient:
                             {**request, "endpoint": endpoint} if endpoint else request)
 
     def build_request(self, kind: str, messages: Messages, params: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(params) - {"temperature", "top_p", "max_tokens", "seed", "system_prompt"}
+        unknown = set(params) - {"temperature", "top_p", "top_k", "min_p", "max_tokens", "seed", "system_prompt"}
         if unknown:
             raise LLMConfigError(f"unknown parameter(s) {sorted(unknown)} for role '{self.role}'")
         spec = self.spec.model_copy(update=params)
         messages = [dict(m) for m in messages]
         if spec.system_prompt and not any(m.get("role") == "system" for m in messages):
             messages.insert(0, {"role": "system", "content": spec.system_prompt})
-        return {"kind": kind, "messages": messages, "temperature": spec.temperature,
-                "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed}
+        return {"kind": kind, "messages": messages, "temperature": spec.temperature, "top_p": spec.top_p,
+                "top_k": spec.top_k, "min_p": spec.min_p, "max_tokens": spec.max_tokens, "seed": spec.seed}
 
     def call(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         key = self.cache_key(request)

@@ -2,7 +2,9 @@
 -- breaks. Thresholds: fewer than 50 oracle labels or 10 per fold; judge-oracle Spearman below 0.5;
 -- ESS below 10% of n; extreme weights (tail index below 2 or the top 5% of rows holding over half
 -- the weight); a policy declared identical to the base whose weights are not all 1; flagged
--- log-probabilities; judge scores outside the labelled range; a CI that misses the oracle truth.
+-- log-probabilities; logged responses a policy cannot sample (weight 0); judge scores outside the
+-- labelled range; an estimate withheld (too few labels where its judge scores lie, zero weight);
+-- a CI that misses the oracle truth.
 WITH calibration AS (
     SELECT * FROM cje.calibration_summary
 ),
@@ -41,8 +43,17 @@ rules AS (
     FROM weights WHERE declared_identical AND max_deviation_from_one > 0
     UNION ALL
     SELECT 'flagged_logprobs', policy, NULL, n_flagged, 0,
-           format('{} rows with missing, non-finite or positive log-probabilities excluded', n_flagged)
+           format('{} rows with missing, NaN or positive log-probabilities, or a base log-probability of -inf, excluded',
+                  n_flagged)
     FROM weights WHERE n_flagged > 0
+    UNION ALL
+    SELECT 'outside_sampling_support', policy, NULL, n_weight_zero, 0,
+           format('{} of {} logged responses ({:.1f}%) are outside the policy''s sampling support (top-p / top-k): weight 0',
+                  n_weight_zero, n, 100 * n_weight_zero / n)
+    FROM weights WHERE n_weight_zero > 0 AND NOT policy = 'base'
+    UNION ALL
+    SELECT 'estimate_withheld', policy, estimator, extrapolated_share, 0.5, reason
+    FROM cje.policy_estimates WHERE reason IS NOT NULL
     UNION ALL
     SELECT 'ci_misses_oracle_truth', policy, estimator, oracle_truth, NULL,
            format('95% CI [{:.3f}, {:.3f}] misses the oracle truth {:.3f} (n = {})',

@@ -1,8 +1,10 @@
 -- Importance weights per logged prompt and policy (the base too, whose weights are 1): the
 -- log-ratio log pi(a|x) - log pi0(a|x) of the logged base response, the raw weight exp(log-ratio)
--- and the self-normalised weight (mean one over the policy's valid rows). A row whose
--- log-probabilities are missing, non-finite or positive, or whose weight overflows, is flagged
--- in `problem` and gets no weight; it is kept so that the count of such rows stays visible.
+-- and the self-normalised weight (mean one over the policy's valid rows). A target log-probability
+-- of -inf is a response the policy cannot sample (outside its top-p / top-k nucleus): weight 0.
+-- A row whose log-probabilities are missing, NaN, +inf or positive, whose base log-probability is
+-- -inf (an infinite weight), or whose weight overflows, is flagged in `problem` and gets no
+-- weight; it is kept so that the count of such rows stays visible.
 WITH base_logprobs AS (
     SELECT prompt_id, logprob AS base_logprob
     FROM cje.teacher_forced_logprobs
@@ -23,7 +25,8 @@ checked AS (
         p.policy_logprob,
         CASE
             WHEN b.base_logprob IS NULL OR p.policy_logprob IS NULL THEN 'missing log-probability'
-            WHEN NOT isfinite(b.base_logprob) OR NOT isfinite(p.policy_logprob) THEN 'non-finite log-probability'
+            WHEN b.base_logprob = -'inf'::DOUBLE THEN 'base log-probability -inf: infinite weight'
+            WHEN isnan(b.base_logprob) OR isnan(p.policy_logprob) THEN 'NaN log-probability'
             WHEN b.base_logprob > 0 OR p.policy_logprob > 0 THEN 'positive log-probability'
             WHEN p.policy_logprob - b.base_logprob > 709 THEN 'weight overflows a double'
         END AS problem

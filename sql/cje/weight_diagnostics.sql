@@ -13,8 +13,9 @@ WITH valid AS (
         prompt_id,
         weight,
         log_ratio,
-        -- w / max w, from the log-ratio: never overflows
-        exp(log_ratio - max(log_ratio) OVER (PARTITION BY policy)) AS scaled_weight
+        -- w / max w, from the log-ratio: never overflows (a weight of 0 stays 0)
+        CASE WHEN weight = 0 THEN 0 ELSE exp(log_ratio - max(log_ratio) OVER (PARTITION BY policy)) END
+            AS scaled_weight
     FROM cje.importance_weights
     WHERE problem IS NULL
 ),

@@ -1,5 +1,6 @@
 -- The built logs at a glance, per policy: rows at each stage, flagged or empty responses,
--- judge parse errors, oracle labels, and the log-ratio to the base (mean, share exactly 0)
+-- judge parse errors, oracle labels, and the log-ratio to the base (mean where the policy can
+-- sample the base's response, share exactly 0, rows it cannot: weight 0)
 -- with the effective sample size of the weights.
 WITH base AS (
     SELECT tf.prompt_id, tf.logprob AS base_logprob
@@ -9,7 +10,7 @@ WITH base AS (
 ),
 
 ratios AS (
-    SELECT tf.policy, tf.logprob - b.base_logprob AS log_ratio, tf.flag
+    SELECT tf.policy, tf.logprob - b.base_logprob AS log_ratio, tf.flag, tf.outside_support
     FROM cje_logs.teacher_forced_logprobs AS tf
     JOIN base AS b USING (prompt_id)
 ),
@@ -19,11 +20,14 @@ weights AS (
         policy,
         count(*) AS teacher_forced,
         count(*) FILTER (WHERE flag IS NOT NULL) AS flagged_logprobs,
-        avg(log_ratio) AS mean_log_ratio,
-        avg(CASE WHEN log_ratio = 0 THEN 1.0 ELSE 0.0 END) AS share_log_ratio_zero,
-        power(sum(exp(log_ratio)), 2) / sum(exp(2 * log_ratio)) / count(*) AS ess_fraction
+        -- a base response the policy cannot sample: weight 0
+        count(*) FILTER (WHERE flag IS NULL AND outside_support) AS outside_support,
+        avg(log_ratio) FILTER (WHERE flag IS NULL AND NOT outside_support) AS mean_log_ratio,
+        avg(CASE WHEN log_ratio = 0 THEN 1.0 ELSE 0.0 END) FILTER (WHERE flag IS NULL) AS share_log_ratio_zero,
+        power(sum(exp(log_ratio)) FILTER (WHERE flag IS NULL), 2)
+            / sum(exp(2 * log_ratio)) FILTER (WHERE flag IS NULL)
+            / count(*) FILTER (WHERE flag IS NULL) AS ess_fraction
     FROM ratios
-    WHERE flag IS NULL
     GROUP BY policy
 ),
 
@@ -50,7 +54,7 @@ labelled AS (
 SELECT
     p.policy, p.is_base, p.model,
     r.responses, r.empty_responses, r.truncated_prompts,
-    w.teacher_forced, w.flagged_logprobs, w.mean_log_ratio, w.share_log_ratio_zero, w.ess_fraction,
+    w.teacher_forced, w.flagged_logprobs, w.outside_support, w.mean_log_ratio, w.share_log_ratio_zero, w.ess_fraction,
     j.judged, j.judge_parse_errors, j.mean_judge_score,
     l.oracle_labels, l.oracle_split, l.mean_oracle_label
 FROM cje_logs.policies AS p

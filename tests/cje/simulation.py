@@ -34,8 +34,10 @@ def true_value(target_temp: float, n: int = 400_000, seed: int = 12345) -> float
 
 
 def simulate(seed: int, n: int = 500, label_fraction: float = 0.3, base_temp: float = 0.5,
-             target_temp: float = 0.2, n_folds: int = 5) -> PolicyData:
-    """The target policy's data, calibrated on the labelled logged rows."""
+             target_temp: float = 0.2, n_folds: int = 5, label_min: float = 0.0) -> PolicyData:
+    """The target policy's data, calibrated on the labelled logged rows. `label_min`: only logged
+    rows whose judge score is at least this get labels (the labels cover part of the judge's range,
+    and calibration extrapolates below it). A negative `target_temp` prefers poor candidates."""
     rng = np.random.default_rng(seed)
     quality = _prompts(rng, n)
     p0, p1 = _policy(quality, base_temp), _policy(quality, target_temp)
@@ -44,7 +46,7 @@ def simulate(seed: int, n: int = 500, label_fraction: float = 0.3, base_temp: fl
     fresh = np.array([rng.choice(A, p=p) for p in p1])
     s_logged = quality[rows, logged]
     ids = np.array([f"p{seed}_{i}" for i in range(n)], dtype=object)
-    labelled = rng.random(n) < label_fraction
+    labelled = (rng.random(n) < label_fraction) & (s_logged >= label_min)
     oracle = (rng.random(n) < f(s_logged)).astype(float)
     cal = fit_calibration(s_logged[labelled], oracle[labelled], folds_of(ids[labelled], n_folds), n_folds)
     return PolicyData.calibrated(cal, ids, p1[rows, logged] / p0[rows, logged], s_logged,

@@ -29,7 +29,8 @@ def test_bad_logprobs_are_flagged_counted_and_excluded(settings_file, tmp_path):
     rows[1]["target_policy_logprobs"]["clone"] = 3.5            # positive: impossible
     rows[2]["base_policy_logprob"] = None                       # missing
     del rows[3]["target_policy_logprobs"]["unhelpful"]          # target missing on a row
-    rows[4]["target_policy_logprobs"]["unhelpful"] = float("-inf")
+    rows[4]["target_policy_logprobs"]["unhelpful"] = float("-inf")  # cannot be sampled: weight 0
+    rows[5]["base_policy_logprob"] = float("-inf")                # an infinite weight
     assert run(settings_file, tmp_path, rows).success
     wh = Warehouse()
     problems = wh.query("""SELECT policy, problem, count(*) AS n FROM cje.importance_weights
@@ -38,12 +39,13 @@ def test_bad_logprobs_are_flagged_counted_and_excluded(settings_file, tmp_path):
     assert got[("clone", "missing log-probability")] == 2  # the NaN and the missing base
     assert got[("clone", "positive log-probability")] == 1
     assert got[("unhelpful", "missing log-probability")] == 2
-    assert got[("unhelpful", "non-finite log-probability")] == 1
-    diag = wh.query("SELECT policy, n, n_flagged FROM cje.weight_diagnostics").set_index("policy")
-    assert diag.loc["clone", "n_flagged"] == 3 and diag.loc["clone", "n"] == N - 3
-    assert diag.loc["unhelpful", "n_flagged"] == 3
-    rails = wh.query("SELECT subject FROM cje.guard_rails WHERE rule = 'flagged_logprobs'").subject
-    assert set(rails) >= {"clone", "unhelpful", "base", "parallel_universe_prompt"}
+    assert got[("unhelpful", "base log-probability -inf: infinite weight")] == 1
+    diag = wh.query("SELECT policy, n, n_flagged, n_weight_zero FROM cje.weight_diagnostics").set_index("policy")
+    assert diag.loc["clone", "n_flagged"] == 4 and diag.loc["clone", "n"] == N - 4
+    assert diag.loc["unhelpful", "n_flagged"] == 3 and diag.loc["unhelpful", "n_weight_zero"] == 1
+    rails = wh.query("SELECT rule, subject FROM cje.guard_rails")
+    assert set(rails[rails.rule == "flagged_logprobs"].subject) >= {"clone", "unhelpful", "base", "parallel_universe_prompt"}
+    assert "unhelpful" in set(rails[rails.rule == "outside_sampling_support"].subject)
 
 
 def test_zero_total_weight_is_critical_and_nan_with_reason(settings_file, tmp_path):
@@ -56,7 +58,9 @@ def test_zero_total_weight_is_critical_and_nan_with_reason(settings_file, tmp_pa
     est = wh.query("SELECT * FROM cje.policy_estimates WHERE policy = 'unhelpful'").set_index("estimator")
     for name in ("snips", "cal_ips", "dr"):
         assert math.isnan(est.loc[name, "v_hat"]) and est.loc[name, "reason"] == "total importance weight is zero"
-    assert est.loc["ips", "v_hat"] == 0.0 and np.isfinite(est.loc["direct", "v_hat"])
+    # direct needs no weights: its interval stands (its point estimate is withheld for thin labels)
+    assert est.loc["ips", "v_hat"] == 0.0 and np.isfinite(est.loc["direct", "ci_low"])
+    assert "weight" not in str(est.loc["direct", "reason"])
 
 
 def test_duplicate_prompt_ids_are_refused(settings_file, tmp_path):

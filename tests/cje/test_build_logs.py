@@ -118,8 +118,9 @@ def test_policies_through_the_openai_backend(llama_server, tmp_path, monkeypatch
     import definitions
     from resources import build_resources
 
+    # the server's echo gives the model's own log-probs: accepted knowingly for a temperature-0.5 policy
     policy = ('backend = "openai"\nmodel = "smollm2"\nmax_tokens = 24\nchat_template = "smollm2-135m-instruct"\n'
-              'temperature = 0.5\n')
+              'temperature = 0.5\nlogprobs = "model"\n')
     text = write_settings(tmp_path / "s.toml").read_text()
     for name, system in (("p0", "Be helpful."), ("pi_clone", "Be helpful."), ("pi_bad", "Be unhelpful.")):
         start = text.index(f"[roles.policy.{name}]")

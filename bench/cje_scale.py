@@ -1,20 +1,25 @@
-"""CJE at scale: 1M logged rows x 4 policies, resampled from the bundled real sample.
+"""The `cje` group at scale beside cje-eval, on the same files, in one run.
 
-Side by side in one run, on the same rows:
-  ours       the project's SQL models in DuckDB: sql/cje/importance_weights.sql,
-             sql/cje/weight_diagnostics.sql, SNIPS with its influence functions, and
-             sql/cje/pairwise_tests.sql (p-values, Holm, BH); timed twice: the queries alone on one
-             connection, and through the Warehouse resource (each table an atomic replace plus a
-             published snapshot, as a materialization does)
-  reference  cje-eval 0.3.0's raw IPS (CalibratedIPS with calibrate_weights=False), in its own
-             virtual environment (.venv-cje); its estimation timed apart from building its
-             pydantic Dataset
-Reward = judge score (raw IPS needs no calibration). Goals: ours <= 5 s, >= 5x the reference.
-    .venv/bin/python bench/cje_scale.py [--n 1000000]
+Rows are resampled from the bundled real sample (data/samples/cje_arena_sample): N logged rows of
+the base with its and 3 targets' log-probabilities, judge scores and oracle labels, and one fresh
+draw per prompt for each of the 4 policies, written as cje-eval's JSONL files (texts emptied: no
+estimator reads them).
+
+  ours       `dg.materialize` of the whole `cje` group on those files, in a child process: ingest,
+             calibration (5 folds), importance weights, weight diagnostics, all five estimators with
+             their SEs (influence functions + oracle jackknife), pairwise tests with Holm and BH,
+             guard rails, the report folder
+  reference  cje-eval 0.3.0 (.venv-cje), in a child process: analyze_dataset with calibrated-ips,
+             then dr-cpo with the fresh draws
+Each side: wall seconds (the child's, start to end, imports included) and peak resident memory
+(the child's ru_maxrss). Goals at 1M rows: ours <= 10 s, >= 5x the reference.
+
+    .venv/bin/python bench/cje_scale.py [--n 1000000] [--skip-reference]
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,127 +27,142 @@ import time
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
-
-from resources.sql_files import SqlFile
-from resources.sql_functions import register_udfs
-from resources.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data" / "samples" / "cje_arena_sample" / "logged_data.jsonl"
-TARGETS = ("clone", "parallel_universe_prompt", "unhelpful")
-MODELS = [SqlFile.load(ROOT / "sql" / "cje" / f"{name}.sql")
-          for name in ("importance_weights", "weight_diagnostics")]
-PAIRWISE = SqlFile.load(ROOT / "sql" / "cje" / "pairwise_tests.sql")
-SNIPS = {
-    "cje.policy_estimates": """
-        SELECT w.policy, 'snips' AS estimator, sum(w.weight * j.judge_score) / sum(w.weight) AS v_hat
-        FROM cje.importance_weights AS w JOIN cje.judge_scores AS j USING (prompt_id)
-        WHERE w.problem IS NULL GROUP BY w.policy""",
-    "cje.influence_functions": """
-        SELECT w.policy, 'snips' AS estimator, w.prompt_id,
-               w.weight * (j.judge_score - e.v_hat) / avg(w.weight) OVER (PARTITION BY w.policy) AS influence
-        FROM cje.importance_weights AS w JOIN cje.judge_scores AS j USING (prompt_id)
-        JOIN cje.policy_estimates AS e ON e.policy = w.policy
-        WHERE w.problem IS NULL""",
-    # raw IPS has no calibration: every jackknife replicate is the estimate itself (variance 0)
-    "cje.oracle_jackknife": """
-        SELECT policy, estimator, fold, v_hat FROM cje.policy_estimates, range(5) AS t(fold)""",
-}
-STEPS = [*((f"cje.{m.name}", m.sql) for m in MODELS), *SNIPS.items(), ("cje.pairwise_tests", PAIRWISE.sql)]
+SAMPLE = ROOT / "data" / "samples" / "cje_arena_sample"
+POLICIES = ("base", "clone", "parallel_universe_prompt", "unhelpful")
+
+OURS = """
+import json, sys, time
+t0 = time.perf_counter()
+import dagster as dg
+import definitions
+from resources import build_resources
+folder = sys.argv[1]
+config = {"ops": {"cje__logged_data": {"config": {
+    "source": "files", "logged_data": folder + "/logged_data.jsonl", "fresh_draws_dir": folder + "/fresh_draws",
+    "probe_dir": "", "oracle_fraction": 0.25, "identical_policies": ["clone"]}}}}
+t1 = time.perf_counter()
+result = dg.materialize([*definitions.defs.assets, *definitions.defs.asset_checks], resources=build_resources(sys.argv[2]),
+                        selection=dg.AssetSelection.groups("cje"), run_config=config, raise_on_error=True)
+t2 = time.perf_counter()
+steps = {}
+for event in result.all_events:
+    if event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
+        steps.setdefault(event.step_key, {})[event.event_type_value] = event.timestamp
+from resources.warehouse import Warehouse
+est = Warehouse(settings_file=sys.argv[2]).query("SELECT policy, estimator, v_hat, se FROM cje.policy_estimates")
+print(json.dumps({"import_s": t1 - t0, "materialize_s": t2 - t1,
+                  "steps": {k: v["STEP_SUCCESS"] - v["STEP_START"] for k, v in steps.items() if len(v) == 2},
+                  "estimates": est.to_dict("records")}))
+"""
 
 REFERENCE = """
 import json, logging, sys, time, warnings
 warnings.filterwarnings("ignore"); logging.disable(logging.CRITICAL)
-import pandas as pd
-from cje.data.models import Dataset, Sample
-from cje.data.precomputed_sampler import PrecomputedSampler
-from cje.estimators import CalibratedIPS
-rows = pd.read_csv(sys.argv[1])
-targets = sys.argv[2].split(",")
 t0 = time.perf_counter()
-samples = [Sample(prompt_id=r.prompt_id, prompt="", response="", reward=r.judge_score,
-                  judge_score=r.judge_score, base_policy_logprob=r.base,
-                  target_policy_logprobs={t: getattr(r, t) for t in targets})
-           for r in rows.itertuples()]
-sampler = PrecomputedSampler(Dataset(samples=samples, target_policies=targets))
-t1 = time.perf_counter()
-result = CalibratedIPS(sampler, calibrate_weights=False).fit_and_estimate()
-t2 = time.perf_counter()
-print(json.dumps({"build_s": t1 - t0, "estimate_s": t2 - t1, "estimates": list(result.estimates)}))
+from cje import analyze_dataset
+folder = sys.argv[1]
+out = {"import_s": time.perf_counter() - t0}
+for name, estimator, kw in [("calibrated-ips", "calibrated-ips", {}),
+                            ("dr-cpo", "dr-cpo", {"fresh_draws_dir": folder + "/fresh_draws"})]:
+    t = time.perf_counter()
+    r = analyze_dataset(logged_data_path=folder + "/logged_data.jsonl", estimator=estimator, **kw)
+    out[name] = {"s": time.perf_counter() - t,
+                 "estimates": dict(zip(r.metadata["target_policies"], r.estimates.tolist())),
+                 "se": dict(zip(r.metadata["target_policies"], r.standard_errors.tolist()))}
+print(json.dumps(out))
 """
 
 
-def resample(n: int, seed: int = 0) -> pd.DataFrame:
-    rows = pd.read_json(SAMPLE, lines=True)
-    pick = np.random.default_rng(seed).integers(0, len(rows), size=n)
-    frame = pd.DataFrame({"prompt_id": [f"r{i}" for i in range(n)],
-                          "judge_score": rows.judge_score.to_numpy()[pick],
-                          "base": rows.base_policy_logprob.to_numpy()[pick]})
-    for t in TARGETS:
-        frame[t] = rows.target_policy_logprobs.map(lambda d: d[t]).to_numpy()[pick]
-    return frame
+def write_files(folder: Path, n: int, seed: int = 0) -> None:
+    """N logged rows and one fresh draw per prompt and policy, resampled with DuckDB."""
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({seed / 1000})")
+    con.execute(f"CREATE TABLE logged AS SELECT *, row_number() OVER () - 1 AS k FROM read_json('{SAMPLE}/logged_data.jsonl')")
+    m = con.execute("SELECT count(*) FROM logged").fetchone()[0]
+    con.execute(f"""
+        COPY (
+            SELECT '' AS prompt, '' AS response, l.base_policy_logprob, l.target_policy_logprobs, l.judge_score,
+                   l.oracle_label, {{'prompt_id': 'r' || i}} AS metadata
+            FROM range({n}) AS t(i) JOIN logged AS l ON l.k = floor(random() * {m})::BIGINT
+        ) TO '{folder}/logged_data.jsonl' (FORMAT JSON)""")
+    (folder / "fresh_draws").mkdir()
+    for policy in POLICIES:
+        con.execute(f"CREATE OR REPLACE TABLE draws AS SELECT *, row_number() OVER () - 1 AS k "
+                    f"FROM read_json('{SAMPLE}/fresh_draws/{policy}_responses.jsonl')")
+        d = con.execute("SELECT count(*) FROM draws").fetchone()[0]
+        con.execute(f"""
+            COPY (
+                SELECT 'r' || i AS prompt_id, '' AS response, x.judge_score, 0 AS draw_idx
+                FROM range({n}) AS t(i) JOIN draws AS x ON x.k = floor(random() * {d})::BIGINT
+            ) TO '{folder}/fresh_draws/{policy}_responses.jsonl' (FORMAT JSON)""")
 
 
-def load(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS cje")
-    con.execute("CREATE OR REPLACE TABLE cje.policies AS SELECT * FROM (VALUES ('base', true, false), "
-                + ", ".join(f"('{t}', false, {str(t == 'clone').lower()})" for t in TARGETS)
-                + ") AS t(policy, is_base, declared_identical)")
-    con.execute("CREATE OR REPLACE TABLE cje.judge_scores AS SELECT prompt_id, judge_score FROM frame")
-    con.execute("CREATE OR REPLACE TABLE cje.teacher_forced_logprobs AS "
-                + " UNION ALL ".join(f"SELECT prompt_id, '{p}' AS policy, {c} AS logprob FROM frame"
-                                     for p, c in [("base", "base"), *((t, t) for t in TARGETS)]))
+def run_child(command: list[str], timeout_s: float) -> tuple[dict, float, float]:
+    """(its last stdout line as JSON, wall seconds, peak resident MiB) of a child process."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err, text=True)
+        deadline = started + timeout_s
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                return {"timeout_s": timeout_s}, time.perf_counter() - started, usage.ru_maxrss / 1024
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"{command[:3]} failed ({proc.returncode}): {err.read()[-3000:]}")
+        return json.loads(out.read().strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--reference-timeout", type=float, default=1800)
     args = parser.parse_args()
-    frame = resample(args.n)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # ours, queries alone on one connection
-        con = duckdb.connect(str(tmp / "plain.duckdb"))
-        register_udfs(con)
-        load(con, frame)
         t0 = time.perf_counter()
-        for table, sql in STEPS:
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
-        sql_s = time.perf_counter() - t0
-        ours = con.execute("SELECT policy, v_hat FROM cje.policy_estimates ORDER BY policy").df()
-        holm = con.execute("SELECT count(*) FROM cje.pairwise_tests").fetchone()[0]
-        con.close()
+        write_files(tmp, args.n)
+        print(f"files: {args.n:,} logged rows x {len(POLICIES)} policies, {len(POLICIES)} x {args.n:,} fresh draws "
+              f"({sum(p.stat().st_size for p in tmp.rglob('*.jsonl')) / 2**20:,.0f} MiB), written in "
+              f"{time.perf_counter() - t0:.1f} s")
+        project = tmp / "project"
+        project.mkdir()
+        sys.path.insert(0, str(ROOT))
+        from tests.conftest import write_settings
 
-        # ours, through the Warehouse resource (transaction + snapshot per table)
-        wh = Warehouse(database=str(tmp / "wh.duckdb"), snapshot_path=str(tmp / "snap.duckdb"))
-        with wh.transaction() as con:
-            load(con, frame)
-        t0 = time.perf_counter()
-        for table, sql in STEPS:
-            wh.create_table_as(table, sql)
-        warehouse_s = time.perf_counter() - t0
-
-        # the reference, on the same rows
-        frame.to_csv(tmp / "rows.csv", index=False)
-        out = subprocess.run([str(ROOT / ".venv-cje" / "bin" / "python"), "-c", REFERENCE,
-                              str(tmp / "rows.csv"), ",".join(TARGETS)],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            sys.exit(f"reference failed: {out.stderr[-2000:]}")
-        ref = json.loads(out.stdout.strip().splitlines()[-1])
-
-    print(f"rows: {args.n:,} logged x {len(TARGETS) + 1} policies; {holm} pairwise tests")
-    print(f"ours: SQL models alone              {sql_s:8.2f} s   goal <= 5 s")
-    print(f"ours: through the Warehouse         {warehouse_s:8.2f} s   (atomic replace + snapshot per table)")
-    print(f"cje-eval raw IPS: estimate          {ref['estimate_s']:8.2f} s")
-    print(f"cje-eval raw IPS: build Dataset     {ref['build_s']:8.2f} s")
-    print(f"speed-up, SQL vs reference estimate              {ref['estimate_s'] / sql_s:6.1f}x   goal >= 5x")
-    print(f"speed-up, warehouse vs reference estimate + build "
-          f"{(ref['estimate_s'] + ref['build_s']) / warehouse_s:6.1f}x")
-    ours_targets = ours.set_index("policy").v_hat.reindex(list(TARGETS)).to_numpy()
-    print(f"largest |ours - reference| SNIPS estimate: {np.max(np.abs(ours_targets - ref['estimates'])):.2e}")
+        settings = write_settings(project / "dagster_project.toml")
+        env_python = str(ROOT / ".venv" / "bin" / "python")
+        ours, ours_wall, ours_mib = run_child([env_python, "-c", OURS, str(tmp), str(settings)], 3600)
+        print(f"ours: cje group        {ours_wall:8.1f} s wall ({ours['materialize_s']:.1f} s materializing, "
+              f"{ours['import_s']:.1f} s imports), peak {ours_mib:,.0f} MiB   goal <= 10 s")
+        for step, seconds in sorted(ours["steps"].items(), key=lambda kv: -kv[1]):
+            print(f"    {step:32s} {seconds:7.2f} s")
+        if args.skip_reference:
+            return
+        ref, ref_wall, ref_mib = run_child([str(ROOT / ".venv-cje" / "bin" / "python"), "-c", REFERENCE, str(tmp)],
+                                           args.reference_timeout)
+        if "timeout_s" in ref:
+            print(f"cje-eval 0.3.0: did not finish in {ref['timeout_s']:.0f} s (peak {ref_mib:,.0f} MiB); "
+                  f"ratio >= {ref_wall / ours_wall:.1f}x")
+            return
+        print(f"cje-eval 0.3.0         {ref_wall:8.1f} s wall (calibrated-ips {ref['calibrated-ips']['s']:.1f} s, "
+              f"dr-cpo {ref['dr-cpo']['s']:.1f} s, imports {ref['import_s']:.1f} s), peak {ref_mib:,.0f} MiB")
+        print(f"ratio, reference / ours (wall): {ref_wall / ours_wall:.1f}x   goal >= 5x")
+        mine = {(e["policy"], e["estimator"]): e["v_hat"] for e in ours["estimates"]}
+        for name, ours_name in (("calibrated-ips", "cal_ips"), ("dr-cpo", "dr")):
+            for policy, v in ref[name]["estimates"].items():
+                print(f"    {policy:26s} {ours_name:8s} ours {mine.get((policy, ours_name), float('nan')):.4f}   "
+                      f"cje-eval {name} {v:.4f} (se {ref[name]['se'][policy]:.4f})")
 
 
 if __name__ == "__main__":

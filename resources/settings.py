@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "dagster_project.toml"
@@ -111,6 +111,14 @@ class RoleSettings(_Strict):
     base_url: str | None = None
     api_key_env: str | None = None
     _url = field_validator("base_url")(_no_credentials)
+
+    @model_validator(mode="after")
+    def _server_keys_need_a_server(self) -> "RoleSettings":
+        given = [k for k in ("base_url", "api_key_env", "chat_template") if getattr(self, k) is not None]
+        if given and self.backend != "openai":
+            raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for backend openai "
+                             f"(a server); this role's backend is {self.backend}")
+        return self
 
 
 class Price(_Strict):

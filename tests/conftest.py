@@ -17,6 +17,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import urllib.error
 import urllib.request
 import pytest
 
@@ -67,6 +68,9 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 90
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # up, and asking for its API key
+                return
         except OSError:
             pass
         time.sleep(0.3)

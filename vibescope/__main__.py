@@ -3,7 +3,7 @@
     vibescope demo                 materialize every asset, then say where the time went
     vibescope demo --select 'group:cje'
     vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
-    vibescope cje --max-samples 20 --base-model ... --target-models pi_clone,pi_bad
+    vibescope cje --max-samples 20 --base-model ... --target-models pi_clone pi_bad
     vibescope diff A B --text-column answer --extra-prompt "..."
     vibescope acts plan [settings.toml]
     vibescope arena recovery

@@ -48,37 +48,44 @@ def metadata(result: dg.ExecuteInProcessResult, table: str, key: str):
 def add_cje(sub) -> None:
     p = sub.add_parser("cje", help="build CJE logs with real policies and analyse them in one run (the source "
                                    "tool's run_arena_analysis.py)", description=(
-        "Policies are roles policy.<name> in dagster_project.toml (any backend: with an OpenAI key, "
-        "--base-model gpt-4o-mini on roles whose backend is openai). --proxy-model is the judge's model, "
-        "--oracle-model the oracle's. The logs land in cje_logs.*, the analysis in cje.*, the run folder "
-        "and its zip under <reports>/cje/, and the logs as cje-eval files under --logs-dir."))
+        "Policies are roles policy.<name> in dagster_project.toml; a --target-models name that is not a role is a "
+        "model run on the base's backend with the base's prompt and sampling (with an OpenAI key and roles on "
+        "backend openai: --base-model gpt-4o-mini --target-models gpt-4o gpt-4.1-nano). --proxy-model is the "
+        "judge's model, --oracle-model the oracle's. The logs land in cje_logs.*, the analysis in cje.*, and the "
+        "run folder <reports>/cje/<time>/ (and its zip) holds the phase-1 files, cje-eval's files and the results."))
     p.add_argument("--max-samples", type=int, default=20)
     p.add_argument("--oracle-fraction", type=float, default=0.25)
-    p.add_argument("--base-model", default="", help="model of every policy (default: each role's)")
+    p.add_argument("--base-model", default="", help="the base policy's model (default: its role's)")
     p.add_argument("--oracle-model", default="")
     p.add_argument("--proxy-model", default="", help="the judge's model")
-    p.add_argument("--temperature", type=float, default=-1.0, help="default: each policy's own")
-    p.add_argument("--top-p", type=float, default=-1.0)
+    p.add_argument("--temperature", type=float, default=-1.0,
+                   help="the base's (and model-name targets'); default: the role's")
+    p.add_argument("--top-p", type=float, default=-1.0, help="likewise")
     p.add_argument("--base-policy", default="p0")
-    p.add_argument("--target-models", default="pi_clone,pi_bad", help="target policies, comma-separated")
+    p.add_argument("--target-models", nargs="+", default=["pi_clone", "pi_bad"],
+                   help="target policies: roles policy.<name> or model names, space-separated")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--n-folds", type=int, default=5)
     p.add_argument("--source", default="sample:arena", help="where prompts come from")
-    p.add_argument("--logs-dir", default="", help="where the built logs are exported")
+    p.add_argument("--logs-dir", default="", help="where the built logs are written (default: the run folder)")
     p.set_defaults(run=run_cje)
 
 
 def run_cje(args: argparse.Namespace) -> Path:
     if not 0 < args.oracle_fraction <= 1:
         raise SystemExit(f"--oracle-fraction must be in (0, 1], got {args.oracle_fraction}")
+    from datetime import datetime, timezone
+
     from resources.settings import load_settings
 
-    logs = Path(args.logs_dir or load_settings().path("reports") / "cje_logs").resolve()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = (load_settings().path("reports") / "cje" / stamp).resolve()
+    logs = Path(args.logs_dir).resolve() if args.logs_dir else folder
+    targets = [t for names in args.target_models for t in names.split(",") if t]  # "a,b" as before
     result = materialize(["cje_logs", "cje"], {
         step("cje_logs.prompts"): {"source": args.source, "max_samples": args.max_samples, "seed": args.seed},
         step("cje_logs.responses"): {"base_policy": args.base_policy, "base_model": args.base_model,
-                                     "target_policies": [t for t in args.target_models.split(",") if t],
-                                     "temperature": args.temperature, "top_p": args.top_p},
+                                     "target_policies": targets, "temperature": args.temperature, "top_p": args.top_p},
         step("cje_logs.judge_scores"): {"proxy_model": args.proxy_model},
         step("cje_logs.oracle_labels"): {"oracle_fraction": args.oracle_fraction, "seed": args.seed,
                                          "oracle_model": args.oracle_model},
@@ -86,10 +93,10 @@ def run_cje(args: argparse.Namespace) -> Path:
         # the builder already chose which rows carry oracle labels: calibration uses every one
         step("cje.logged_data"): {"source": "cje_logs", "oracle_fraction": 1.0, "seed": args.seed},
         step("cje.calibrated_rewards"): {"n_folds": args.n_folds},
+        step("cje.report"): {"run_folder": str(folder)},
     })
-    folder = Path(metadata(result, "cje.report", "run_folder"))
     print(metadata(result, "cje.report", "results"))
-    print(f"logs: {logs}\nrun folder: {folder} (and {folder}.zip)")
+    print(f"run folder: {folder} (and {folder}.zip)" + (f"\nlogs: {logs}" if logs != folder else ""))
     return folder
 
 

@@ -28,6 +28,7 @@ class CalibrationConfig(dg.Config):
 
 class ReportConfig(dg.Config):
     estimator: str = "dr"  # the headline estimator of the report: one of ESTIMATORS
+    run_folder: str = ""   # "" = <reports>/cje/<UTC timestamp>; `vibescope cje` puts the built logs there too
 
 
 LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "cje.logged_data")

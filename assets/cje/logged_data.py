@@ -115,6 +115,16 @@ def oracle_label(row: dict, where: str) -> float | None:
     return value
 
 
+def token_logprobs(row: dict, where: str) -> list[float] | None:
+    """metadata.token_logprobs, where a record has them (the built logs do): a list of numbers."""
+    values = (row.get("metadata") or {}).get("token_logprobs")
+    if values is None:
+        return None
+    if not isinstance(values, list):
+        raise DatasetError(f"{where}: metadata.token_logprobs is {json.dumps(values)[:60]}, not a list of numbers")
+    return [_number(v, f"metadata.token_logprobs[{i}]", where) for i, v in enumerate(values)]
+
+
 def draw_index(row: dict, where: str) -> int:
     value = row.get("draw_idx", 0)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
@@ -200,7 +210,7 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
         target_logprobs = r.get("target_policy_logprobs") or {}
         if not isinstance(target_logprobs, dict):
             raise DatasetError(f"{where}: target_policy_logprobs is not an object of policy -> log-probability")
-        responses.append((pid, BASE, "logged", 0, r["response"]))
+        responses.append((pid, BASE, "logged", 0, r["response"], token_logprobs(r, where)))
         judge.append((pid, BASE, "logged", 0, score))
         logprobs.append((pid, BASE, logprob(r["base_policy_logprob"], "base_policy_logprob", where)))
         for t in targets:
@@ -219,7 +229,7 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
             for where, r in rows:
                 pid, draw = str(r["prompt_id"]), draw_index(r, where)
                 prompts.setdefault(pid, r.get("prompt", ""))
-                responses.append((pid, policy, source, draw, r.get("response", "")))
+                responses.append((pid, policy, source, draw, r.get("response", ""), token_logprobs(r, where)))
                 if source == "fresh" or r.get("judge_score") is not None:  # a probe may carry no score
                     judge.append((pid, policy, source, draw, judge_score(r, where)))
                 label = oracle_label(r, where)
@@ -229,7 +239,7 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
     return {
         "policies": policies,
         "prompts": pd.DataFrame(list(prompts.items()), columns=["prompt_id", "prompt"]),
-        "responses": pd.DataFrame(responses, columns=[*key, "response"]),
+        "responses": pd.DataFrame(responses, columns=[*key, "response", "token_logprobs"]),
         "teacher_forced_logprobs": pd.DataFrame(logprobs, columns=["prompt_id", "policy", "logprob"]),
         "judge_scores": pd.DataFrame(judge, columns=[*key, "judge_score"]),
         "oracle_labels": pd.DataFrame(oracle, columns=[*key, "oracle_label", "split"]),

@@ -62,8 +62,9 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy
     calibration = warehouse.query(CALIBRATION).iloc[0]
-    folds = calibration.n_folds
-    support = CalibrationSupport(**{f.name: calibration[f"support_{f.name}"] for f in fields(CalibrationSupport)})
+    folds = int(calibration.n_folds)
+    support = CalibrationSupport(**{f.name: (int if f.name == "tail_labels" else float)(calibration[f"support_{f.name}"])
+                                    for f in fields(CalibrationSupport)})
     rows, influence, jackknife = [], [], []
     for policy in policies:
         lg, fr = logged[logged.policy == policy], fresh[fresh.policy == policy]

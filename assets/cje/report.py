@@ -5,21 +5,26 @@ token_level_cje_results.json  results.{policy}.{v_hat, se, ci_low, ci_high, orac
                                estimator, p_values_corrected (Holm), guard_rail_violations
 calibration_curve.png          judge score -> oracle (fit and binned label means)
 comparison_heatmap.png         pairwise Holm p-values of the headline estimator
-stochastic_log.jsonl           every seeded choice of the run (labels kept, folds)
+stochastic_log.jsonl           one row per interaction: prompt id, policy, source (logged, fresh,
+                               probe), response, its token log-probabilities (where the logs carry
+                               them), the base's log-probability of a logged response, the judge's
+                               raw and calibrated score, the oracle label and its split if any, the
+                               fold, and the seeds of the run
 Everything is read from the warehouse tables; nothing is recomputed here.
 """
 
 import json
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 from rich.console import Console
 
+from analysis.cje_records import clean
 from analysis.cje_report import console_table, plot_calibration, plot_heatmap, results_json
 from assets.cje.config import ESTIMATORS, ReportConfig
 from assets.lineage import RESULT, Query, reads
-from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 ESTIMATES = Query("SELECT * FROM cje.policy_estimates")
@@ -27,17 +32,27 @@ PAIRWISE = Query("SELECT * FROM cje.pairwise_tests")
 GUARD_RAILS = Query("SELECT * FROM cje.guard_rails")
 CURVE = Query("SELECT * FROM cje.calibration_curve")
 POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
-# every seeded choice of the run: the steps' run config as they ran, and the labels it kept
+# the seeded steps' run config as they ran
 SEEDED_STEPS = Query("""
-    SELECT table_name AS step, run_id, config FROM core.materializations
-    WHERE table_name IN ('cje.oracle_labels', 'cje.calibrated_rewards') ORDER BY table_name DESC
+    SELECT table_name AS step, config FROM core.materializations
+    WHERE table_name IN ('cje.oracle_labels', 'cje.calibrated_rewards')
 """)
-LABEL_SPLITS = Query("SELECT split, count(*) AS n FROM cje.oracle_labels GROUP BY split ORDER BY split")
+INTERACTIONS = Query("""
+    SELECT r.prompt_id, r.policy, r.source, r.draw_idx, r.response, r.token_logprobs,
+           base.logprob AS base_policy_logprob, c.judge_score, c.reward AS calibrated_score, c.fold,
+           o.oracle_label, o.split AS oracle_split
+    FROM cje.responses AS r
+    LEFT JOIN cje.calibrated_rewards AS c USING (prompt_id, policy, source, draw_idx)
+    LEFT JOIN cje.oracle_labels AS o USING (prompt_id, policy, source, draw_idx)
+    LEFT JOIN cje.teacher_forced_logprobs AS base
+      ON base.prompt_id = r.prompt_id AND base.policy = 'base' AND r.source = 'logged'
+    ORDER BY r.source, r.policy, r.prompt_id, r.draw_idx
+""")
 
 
 @dg.asset(
     key=["cje", "report"],
-    deps=reads(ESTIMATES, PAIRWISE, GUARD_RAILS, CURVE, POLICIES, LABEL_SPLITS),
+    deps=reads(ESTIMATES, PAIRWISE, GUARD_RAILS, CURVE, POLICIES, INTERACTIONS),
     group_name="cje",
     kinds={"python", "file"},
     tags=RESULT,
@@ -53,19 +68,22 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     policies = warehouse.query(POLICIES).policy.tolist()
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    folder = load_settings(warehouse.settings_file or None).path("reports") / "cje" / stamp
+    folder = Path(config.run_folder) if config.run_folder else warehouse.settings.path("reports") / "cje" / stamp
     folder.mkdir(parents=True, exist_ok=True)
     results = results_json(estimates, pairwise, guard_rails, config.estimator)
     (folder / "token_level_cje_results.json").write_text(json.dumps(results, indent=2))
     plot_calibration(curve, folder / "calibration_curve.png")
     plot_heatmap(pairwise[pairwise.estimator == config.estimator], policies,
                  folder / "comparison_heatmap.png", config.estimator)
-    labels = {f"labels_{r.split}": int(r.n) for r in warehouse.query(LABEL_SPLITS).itertuples()}
+    steps = {r.step: json.loads(r.config) if isinstance(r.config, str) else {}  # NULL: a step without config
+             for r in warehouse.query(SEEDED_STEPS).itertuples()}
+    labels, calibration = steps.get("cje.oracle_labels", {}), steps.get("cje.calibrated_rewards", {})
+    seeds = {"oracle_label_seed": labels.get("seed"), "oracle_fraction": labels.get("oracle_fraction"),
+             "fold_seed": calibration.get("fold_seed"), "n_folds": calibration.get("n_folds")}
     with (folder / "stochastic_log.jsonl").open("w") as log:
-        for step in warehouse.query(SEEDED_STEPS).itertuples():
-            config_used = json.loads(step.config) if step.config else {}
-            extra = labels if step.step == "cje.oracle_labels" else {}
-            log.write(json.dumps({"step": step.step, "run_id": step.run_id, **config_used, **extra}) + "\n")
+        for row in warehouse.query(INTERACTIONS).to_dict("records"):
+            row["token_logprobs"] = None if row["token_logprobs"] is None else [float(x) for x in row["token_logprobs"]]
+            log.write(json.dumps({k: clean(v) for k, v in row.items()} | {"seeds": seeds}) + "\n")
     archive = shutil.make_archive(str(folder), "zip", root_dir=folder)
 
     console = Console(width=110, record=True)

@@ -22,6 +22,7 @@ SELECT
     responses.draw_idx,
     prompts.prompt,
     responses.response,
+    responses.token_logprobs,
     coalesce(judge.deterministic_score, judge.uncertainty_score) AS judge_score,
     judge.deterministic_score,
     judge.uncertainty_score,

@@ -18,33 +18,71 @@ from tests.cje.test_statistics import REFERENCE_PYTHON
 from tests.conftest import ROOT, write_settings
 
 
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 @pytest.mark.slow
 def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_file, tmp_path):
+    """The source tool's command line, as written, on the embedded model; every file it writes is re-read."""
     from vibescope.__main__ import build_parser
 
-    args = build_parser().parse_args(["cje", "--max-samples", "20", "--logs-dir", str(tmp_path / "logs")])
-    folder = args.run(args)  # one materialization: logs built, exported, and analysed
+    args = build_parser().parse_args(["cje", "--max-samples", "20", "--target-models", "pi_clone", "pi_bad"])
+    folder = args.run(args)  # one materialization: logs built, exported into the run folder, and analysed
     wh = Warehouse()
     weights = wh.query("SELECT policy, weight, log_ratio FROM cje.importance_weights")
-    clone = weights[weights.policy == "pi_clone"]
+    clone, bad = weights[weights.policy == "pi_clone"], weights[weights.policy == "pi_bad"]
     assert len(clone) == 20 and (clone.weight == 1.0).all()  # exactly, on every row
-    assert weights[weights.policy == "pi_bad"].log_ratio.mean() < 0
+    # pi_bad samples at temperature 0.5, top_p 0.95 with another system prompt: the base's responses
+    # are less likely under it, and those with a token outside its nucleus have weight 0
+    outside = wh.query("SELECT count(*) AS n FROM cje_logs.teacher_forced_logprobs "
+                       "WHERE policy = 'pi_bad' AND outside_support").n[0]
+    assert (bad.weight != 1).all() and (bad.weight == 0).sum() == outside
+    assert bad.log_ratio[bad.weight > 0].mean() < 0
     diag = wh.query("SELECT * FROM cje.weight_diagnostics").set_index("policy")
     assert diag.loc["pi_clone", "ess_fraction"] == 1.0 and diag.loc["pi_clone", "status"] == "GOOD"
+    assert diag.loc["pi_bad", "n_weight_zero"] == outside
     assert wh.query("SELECT policy FROM cje_logs.identical_policies").policy.tolist() == ["pi_clone"]
+    # the oracle is not the judge's cached answer: its own rubric, so none of its calls is a judge's
+    calls = LLM().cache.calls()
+    oracle, judge = (calls[calls.asset == f"cje_logs/{a}"] for a in ("oracle_labels", "judge_scores"))
+    assert len(oracle) > 0 and not set(oracle.request_hash) & set(judge.request_hash)
+
     assert (folder / "token_level_cje_results.json").exists() and folder.with_suffix(".zip").exists()
-    for name in ("p0_scored_deterministic.jsonl", "p0_scored_uncertainty.jsonl", "targets_scored_deterministic.jsonl",
-                 "targets_scored_uncertainty.jsonl", "labeling/oracle_labels_calibration_detailed.jsonl",
-                 "labeling/oracle_labels_validation_detailed.jsonl", "fresh_draws/pi_bad_responses.jsonl"):
-        assert (tmp_path / "logs" / name).read_text().strip(), name
-    unc = [json.loads(l) for l in (tmp_path / "logs" / "p0_scored_uncertainty.jsonl").read_text().splitlines()]
+    prompts = _jsonl(folder / "arena_prompts_20.jsonl")
+    assert len(prompts) == 20 and all(p["prompt"] for p in prompts)
+    responses = _jsonl(folder / "all_responses.jsonl")
+    assert len(responses) == 60 and {r["policy"] for r in responses} == {"p0", "pi_clone", "pi_bad"}
+    assert all(r["temperature"] == 0.5 and r["top_p"] == 0.95 and len(r["token_logprobs"]) > 0 for r in responses)
+    logprobs = _jsonl(folder / "logprobs.jsonl")
+    assert len(logprobs) == 60 and sum(r["outside_support"] for r in logprobs) == outside
+    assert all(r["logprob"] == sum(r["token_logprobs"]) for r in logprobs if r["logprob"] != float("-inf"))
+    scored = _jsonl(folder / "p0_scored_deterministic.jsonl")
+    assert len(scored) == 20 and all(set(r["target_policy_logprobs"]) == {"pi_clone", "pi_bad"} for r in scored)
+    assert all(r["target_policy_logprobs"]["pi_clone"] == r["base_policy_logprob"] for r in scored)
+    unc = _jsonl(folder / "p0_scored_uncertainty.jsonl")
     assert all(0 <= r["judge_score"] <= 1 and r["judge_variance"] >= 0 for r in unc)
+    calibration, validation = (_jsonl(folder / f"oracle_labels_{s}.jsonl") for s in ("calibration", "validation"))
+    assert {r["policy"] for r in calibration} == {"p0"} and {r["policy"] for r in validation} == {"pi_clone", "pi_bad"}
+    info = json.loads((folder / "dataset_info.json").read_text())
+    assert info["counts"]["prompts"] == 20 and info["counts"]["all_responses"] == 60
+    assert info["seeds"]["cje_logs.prompts"] == {"seed": 42} and len(info["settings_hash"]) == 64
+    assert [p["policy"] for p in info["policies"]] == ["p0", "pi_bad", "pi_clone"]
+    assert info["models"] == {"judge": "smollm2-135m-instruct", "oracle": "smollm2-135m-instruct"}
+    log = _jsonl(folder / "stochastic_log.jsonl")
+    logged = [r for r in log if r["source"] == "logged"]
+    assert len(logged) == 20 and all(r["base_policy_logprob"] is not None and r["token_logprobs"] for r in logged)
+    assert all(r["seeds"] == {"oracle_label_seed": 42, "oracle_fraction": 1.0, "fold_seed": 42, "n_folds": 5}
+               for r in log)
+    assert all(r["calibrated_score"] is not None for r in log if r["judge_score"] is not None)
+    with_label = [r for r in log if r["oracle_label"] is not None]
+    assert {r["oracle_split"] for r in with_label} >= {"calibration"}
 
     if not REFERENCE_PYTHON.exists():
         pytest.fail(f"{REFERENCE_PYTHON} missing: `make test` installs cje-eval 0.3.0 there")
     check = ("import sys; from cje import load_dataset_from_jsonl; d = load_dataset_from_jsonl(sys.argv[1]); "
              "print(len(d.samples), sorted(d.target_policies))")
-    out = subprocess.run([str(REFERENCE_PYTHON), "-c", check, str(tmp_path / "logs" / "logged_data.jsonl")],
+    out = subprocess.run([str(REFERENCE_PYTHON), "-c", check, str(folder / "logged_data.jsonl")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "20 ['pi_bad', 'pi_clone']"

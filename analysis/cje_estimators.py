@@ -59,7 +59,12 @@ def fold_of(prompt_id: str, n_folds: int = 5, seed: int = 42) -> int:
 
 
 def folds_of(prompt_ids, n_folds: int = 5, seed: int = 42) -> np.ndarray:
-    return np.array([fold_of(str(p), n_folds, seed) for p in prompt_ids], dtype=int)
+    """fold_of of each id, hashing each distinct id once (a prompt recurs across policies and draws)."""
+    ids = np.asarray(prompt_ids, dtype=object).astype(str)
+    if len(ids) == 0:
+        return np.zeros(0, dtype=int)
+    unique, inverse = np.unique(ids, return_inverse=True)
+    return np.array([fold_of(p, n_folds, seed) for p in unique], dtype=int)[inverse]
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray, increasing: bool = True) -> IsotonicRegression:

@@ -85,7 +85,7 @@ def console_table(estimates: pd.DataFrame, headline: str) -> Table:
         table.add_column(col, justify="left" if col == "policy" else "right")
     for r in estimates[estimates.estimator == headline].itertuples():
         fmt = lambda x: "n/a" if not np.isfinite(x) else f"{x:.3f}"  # noqa: E731
-        v_hat = "withheld" if getattr(r, "reason", None) and np.isfinite(r.ci_low) else fmt(r.v_hat)
+        v_hat = "withheld" if isinstance(getattr(r, "reason", None), str) and np.isfinite(r.ci_low) else fmt(r.v_hat)
         table.add_row(r.policy, v_hat, escape(f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"), fmt(r.se),
                       fmt(r.oracle_truth), fmt(r.absolute_error))
     return table

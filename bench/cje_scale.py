@@ -46,14 +46,16 @@ t1 = time.perf_counter()
 result = dg.materialize([*definitions.defs.assets, *definitions.defs.asset_checks], resources=build_resources(sys.argv[2]),
                         selection=dg.AssetSelection.groups("cje"), run_config=config, raise_on_error=True)
 t2 = time.perf_counter()
-steps = {}
-for event in result.all_events:
-    if event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
-        steps.setdefault(event.step_key, {})[event.event_type_value] = event.timestamp
+import re
+def seconds(message):  # Dagster's "Finished execution of step "x" in 1m 3s." / "in 10.56s." / "in 30ms."
+    took = message.rsplit(" in ", 1)[1]
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(v) * units[u] for v, u in re.findall(r"([0-9.]+)(ms|s|m|h)", took))
+steps = {e.step_key: seconds(e.message) for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
 from resources.warehouse import Warehouse
-est = Warehouse(settings_file=sys.argv[2]).query("SELECT policy, estimator, v_hat, se FROM cje.policy_estimates")
+est = Warehouse(settings_file=sys.argv[2]).query("SELECT policy, estimator, v_hat, se, reason FROM cje.policy_estimates")
 print(json.dumps({"import_s": t1 - t0, "materialize_s": t2 - t1,
-                  "steps": {k: v["STEP_SUCCESS"] - v["STEP_START"] for k, v in steps.items() if len(v) == 2},
+                  "steps": steps,
                   "estimates": est.to_dict("records")}))
 """
 
@@ -85,7 +87,8 @@ def write_files(folder: Path, n: int, seed: int = 0) -> None:
         COPY (
             SELECT '' AS prompt, '' AS response, l.base_policy_logprob, l.target_policy_logprobs, l.judge_score,
                    l.oracle_label, {{'prompt_id': 'r' || i}} AS metadata
-            FROM range({n}) AS t(i) JOIN logged AS l ON l.k = floor(random() * {m})::BIGINT
+            FROM (SELECT i, floor(random() * {m})::BIGINT AS k FROM range({n}) AS t(i)) AS pick
+            JOIN logged AS l USING (k) ORDER BY i
         ) TO '{folder}/logged_data.jsonl' (FORMAT JSON)""")
     (folder / "fresh_draws").mkdir()
     for policy in POLICIES:
@@ -95,7 +98,8 @@ def write_files(folder: Path, n: int, seed: int = 0) -> None:
         con.execute(f"""
             COPY (
                 SELECT 'r' || i AS prompt_id, '' AS response, x.judge_score, 0 AS draw_idx
-                FROM range({n}) AS t(i) JOIN draws AS x ON x.k = floor(random() * {d})::BIGINT
+                FROM (SELECT i, floor(random() * {d})::BIGINT AS k FROM range({n}) AS t(i)) AS pick
+                JOIN draws AS x USING (k) ORDER BY i
             ) TO '{folder}/fresh_draws/{policy}_responses.jsonl' (FORMAT JSON)""")
 
 
@@ -147,6 +151,9 @@ def main() -> None:
               f"{ours['import_s']:.1f} s imports), peak {ours_mib:,.0f} MiB   goal <= 10 s")
         for step, seconds in sorted(ours["steps"].items(), key=lambda kv: -kv[1]):
             print(f"    {step:32s} {seconds:7.2f} s")
+        for e in ours["estimates"]:
+            if isinstance(e["reason"], str):
+                print(f"    no estimate: {e['policy']} / {e['estimator']}: {e['reason']}")
         if args.skip_reference:
             return
         ref, ref_wall, ref_mib = run_child([str(ROOT / ".venv-cje" / "bin" / "python"), "-c", REFERENCE, str(tmp)],

@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from rich.console import Console
 
-from analysis.cje_records import clean
 from analysis.cje_report import console_table, plot_calibration, plot_heatmap, results_json
 from assets.cje.config import ESTIMATORS, ReportConfig
 from assets.lineage import RESULT, Query, reads
@@ -80,10 +80,12 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     labels, calibration = steps.get("cje.oracle_labels", {}), steps.get("cje.calibrated_rewards", {})
     seeds = {"oracle_label_seed": labels.get("seed"), "oracle_fraction": labels.get("oracle_fraction"),
              "fold_seed": calibration.get("fold_seed"), "n_folds": calibration.get("n_folds")}
-    with (folder / "stochastic_log.jsonl").open("w") as log:
-        for row in warehouse.query(INTERACTIONS).to_dict("records"):
-            row["token_logprobs"] = None if row["token_logprobs"] is None else [float(x) for x in row["token_logprobs"]]
-            log.write(json.dumps({k: clean(v) for k, v in row.items()} | {"seeds": seeds}) + "\n")
+    # written by DuckDB: a row per interaction is millions of rows at scale (bench/cje_scale.py)
+    literal = "'" + json.dumps(seeds).replace("'", "''") + "'"
+    target = "'" + str(folder / "stochastic_log.jsonl").replace("'", "''") + "'"
+    interactions = warehouse.query(INTERACTIONS)  # noqa: F841 (read by the COPY below)
+    with duckdb.connect() as con:  # in memory: the warehouse's readers may not write files
+        con.execute(f"COPY (SELECT *, {literal}::JSON AS seeds FROM interactions) TO {target} (FORMAT JSON)")
     archive = shutil.make_archive(str(folder), "zip", root_dir=folder)
 
     console = Console(width=110, record=True)

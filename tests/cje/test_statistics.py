@@ -128,7 +128,12 @@ def test_report_files(sample_warehouse):
     for name in ("calibration_curve.png", "comparison_heatmap.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     log = [json.loads(l) for l in (folder / "stochastic_log.jsonl").read_text().splitlines()]
-    assert {"oracle_fraction": 1.0, "seed": 42}.items() <= log[0].items()
+    assert len(log) == wh.query("SELECT count(*) AS n FROM cje.responses").n[0]  # a row per interaction
+    assert all(r["seeds"] == {"oracle_label_seed": 42, "oracle_fraction": 1.0, "fold_seed": 42, "n_folds": 5}
+               for r in log)
+    logged = [r for r in log if r["source"] == "logged"]
+    assert all(r["base_policy_logprob"] <= 0 and 0 <= r["calibrated_score"] <= 1 for r in logged)
+    assert {r["oracle_split"] for r in logged} == {"calibration", None}  # 480 of the 1,000 are labelled
     with zipfile.ZipFile(str(folder) + ".zip") as z:
         assert sorted(z.namelist()) == sorted(p.name for p in folder.iterdir())
 

@@ -1,12 +1,9 @@
-"""Judge calibration and off-policy estimators, on numpy arrays (no I/O, no Dagster).
+"""Off-policy estimators, on numpy arrays (no I/O, no Dagster); calibration is analysis/cje_calibration.py.
 
 Notation, per target policy: n logged rows i with importance weight w_i = pi(a_i|x_i)/pi0(a_i|x_i)
 (from `cje.importance_weights`), judge score S_i, calibrated reward R_i = f(S_i) on the oracle's
 scale, and for the direct term the policy's fresh draws at the same prompts.
 
-* Calibration: isotonic regression of oracle label on judge score, cross-fitted over K folds
-  (fold = hash of prompt_id, as cje-eval assigns them). Model f_k is fitted on the labels
-  outside fold k; a row's reward is f_{fold(row)}(S) (out of fold).
 * Estimators and their influence functions (IF; SE = sd(IF)/sqrt(n)):
     ips       mean(w R)                          IF = w R - v
     snips     sum(w R) / sum(w)                  IF = w (R - v) / mean(w)
@@ -23,125 +20,21 @@ scale, and for the direct term the policy's fresh draws at the same prompts.
   variance rests on K - 1 degrees of freedom only, and with few labels it dominates. With
   normal quantiles the DR and direct CIs covered a known truth in 88% of 200 simulated seeds;
   with these, in 94.5% (tests/cje/test_simulation_coverage.py).
-* Where the labels are thin: isotonic regression is flat beyond the labelled judge scores and
-  unreliable in its tails (its end blocks are the least and greatest of running means, biased
-  towards the extremes), and neither the SE nor a bootstrap that refits the calibrator sees that
-  error (every refit is flat there too). What calibration already assumes, a judge monotone in the
-  oracle, bounds it. Let k = max(10, n_labels / 10) and [s_lo, s_hi] the scores of the k-th lowest
-  and k-th highest label (the supported range). Below s_lo the truth lies in [0, U], U the mean
-  label of the next k labels up (>= f(s_lo) in expectation); above s_hi in [L, 1], L likewise. A
-  row averaged with mass a and reward r there moves the value by at most a r down and a (U - r) up
-  (mirrored above), which gives an identified interval [v - down, v + up]; the CI is Imbens and
-  Manski's (2004) for a partially identified value: that interval widened by c * se, c solving
-  T(c + width / se) - T(-c) = 0.95, clipped to [0, 1]. Where more than half of the mass is
-  outside the supported range the point estimate is withheld (NaN, with the reason) and the
-  interval is still given. IPS-type estimators average rewards over logged rows with their
-  weights; direct and DR over the policy's fresh draws (DR's correction term, R - q, is flat in
-  both parts there and carries none of it).
+* Where the labels are thin (analysis/cje_calibration.py, CalibrationSupport), each estimator's
+  interval is widened by the bound on the unsupported mass (Imbens and Manski, 2004), and where
+  more than half of the mass is unsupported the point estimate is withheld (NaN with the reason).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
-from sklearn.isotonic import IsotonicRegression
+
+from analysis.cje_calibration import EVERYTHING_SUPPORTED, Calibration, CalibrationSupport, folds_of, isotonic
 
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
-
-
-def fold_of(prompt_id: str, n_folds: int = 5, seed: int = 42) -> int:
-    """Stable fold of a prompt (blake2b of "prompt_id-seed-n_folds"), the same as cje-eval's."""
-    digest = hashlib.blake2b(f"{prompt_id}-{seed}-{n_folds}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % n_folds
-
-
-def folds_of(prompt_ids, n_folds: int = 5, seed: int = 42) -> np.ndarray:
-    """fold_of of each id, hashing each distinct id once (a prompt recurs across policies and draws)."""
-    ids = np.asarray(prompt_ids, dtype=object).astype(str)
-    if len(ids) == 0:
-        return np.zeros(0, dtype=int)
-    unique, inverse = np.unique(ids, return_inverse=True)
-    return np.array([fold_of(p, n_folds, seed) for p in unique], dtype=int)[inverse]
-
-
-def _isotonic(x: np.ndarray, y: np.ndarray, increasing: bool = True) -> IsotonicRegression:
-    return IsotonicRegression(increasing=increasing, out_of_bounds="clip").fit(x, y)
-
-
-@dataclass
-class Calibration:
-    """K fold models f_k (each fitted without fold k's labels) and one model on all labels."""
-
-    fold_models: list[IsotonicRegression]
-    full_model: IsotonicRegression
-    n_folds: int
-    seed: int
-    label_range: tuple[float, float]
-    support: CalibrationSupport
-
-    def oof(self, scores: np.ndarray, folds: np.ndarray) -> np.ndarray:
-        """Out-of-fold rewards: each row through the model fitted without its fold."""
-        out = np.empty(len(scores))
-        for k, model in enumerate(self.fold_models):
-            mask = folds == k
-            if mask.any():
-                out[mask] = model.predict(scores[mask])
-        return out
-
-    def apply(self, prompt_ids, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(out-of-fold rewards, (K, n) rewards of each jackknife replicate) for these rows."""
-        scores = np.asarray(scores, dtype=float)
-        oof = self.oof(scores, folds_of(prompt_ids, self.n_folds, self.seed))
-        return oof, np.stack([m.predict(scores) for m in self.fold_models])
-
-
-def fit_calibration(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_folds: int,
-                    seed: int = 42) -> Calibration:
-    if len(labels) < n_folds:
-        raise ValueError(f"{len(labels)} oracle labels is fewer than n_folds={n_folds}")
-    empty = [k for k in range(n_folds) if (folds != k).sum() == 0]
-    if empty:
-        raise ValueError(f"fold(s) {empty} leave no labels to fit a calibrator on")
-    models = [_isotonic(scores[folds != k], labels[folds != k]) for k in range(n_folds)]
-    return Calibration(models, _isotonic(scores, labels), n_folds, seed,
-                       (float(labels.min()), float(labels.max())), CalibrationSupport.of(scores, labels))
-
-
-@dataclass(frozen=True)
-class CalibrationSupport:
-    """Where the calibration labels are dense enough to trust the isotonic fit, and what bounds the
-    truth beyond (see the module docstring)."""
-
-    tail_labels: int         # k
-    judge_min: float         # s_lo: the k-th lowest labelled judge score
-    judge_max: float         # s_hi: the k-th highest
-    oracle_upper_below: float  # U: bounds f from above below s_lo
-    oracle_lower_above: float  # L: bounds f from below above s_hi
-
-    @classmethod
-    def of(cls, scores: np.ndarray, labels: np.ndarray) -> "CalibrationSupport":
-        n = len(labels)
-        k = min(max(10, n // 10), max(1, n // 2))
-        order = np.argsort(scores, kind="stable")
-        s, y = scores[order], labels[order]
-        return cls(k, float(s[k - 1]), float(s[n - k]), float(y[k: 2 * k].mean()), float(y[n - 2 * k: n - k].mean()))
-
-    def bounds(self, scores: np.ndarray, rewards: np.ndarray, mass: np.ndarray) -> tuple[float, float, float]:
-        """(how far below and above the estimate the value may lie, share of the mass outside the
-        supported range) for an estimate that averages `rewards` of `scores` with weights `mass`."""
-        total = float(mass.sum())
-        if total <= 0 or len(scores) == 0:
-            return 0.0, 0.0, 0.0
-        lo, hi = scores < self.judge_min, scores > self.judge_max
-        down = float((mass[lo] * rewards[lo]).sum() + (mass[hi] * np.clip(rewards[hi] - self.oracle_lower_above, 0, None)).sum())
-        up = float((mass[lo] * np.clip(self.oracle_upper_below - rewards[lo], 0, None)).sum() + (mass[hi] * (1 - rewards[hi])).sum())
-        return down, up, float(mass[lo | hi].sum()) / total
-
-
-EVERYTHING_SUPPORTED = CalibrationSupport(0, -np.inf, np.inf, 1.0, 0.0)
 WITHHOLD_SHARE = 0.5  # more of an estimate's mass than this outside the supported range: no estimate
 
 
@@ -150,7 +43,7 @@ def monotone_weights(w: np.ndarray, s: np.ndarray) -> np.ndarray:
     directions), clipped at 0 and scaled to mean one. E[w f(S)] = E[E[w|S] f(S)], so with a
     reward that is a function of S nothing is lost when E[w|S] is monotone, and the variance
     of the extreme raw weights is gone."""
-    fits = [_isotonic(s, w, inc).predict(s) for inc in (True, False)]
+    fits = [isotonic(s, w, inc).predict(s) for inc in (True, False)]
     best = min(fits, key=lambda f: float(np.sum((w - f) ** 2)))
     best = np.clip(best, 0.0, None)
     mean = best.mean()
@@ -159,7 +52,7 @@ def monotone_weights(w: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def outcome_model(s: np.ndarray, r: np.ndarray, folds: np.ndarray, n_folds: int) -> list:
     """q_k: isotonic regression of the calibrated reward on S, fitted outside fold k."""
-    return [_isotonic(s[folds != k], r[folds != k]) if (folds != k).any() else None
+    return [isotonic(s[folds != k], r[folds != k]) if (folds != k).any() else None
             for k in range(n_folds)]
 
 
@@ -192,7 +85,7 @@ class PolicyData:
     support: CalibrationSupport = EVERYTHING_SUPPORTED
 
     @classmethod
-    def calibrated(cls, cal: "Calibration", prompt_ids, weights, scores, fresh_prompt_ids=(),
+    def calibrated(cls, cal: Calibration, prompt_ids, weights, scores, fresh_prompt_ids=(),
                    fresh_scores=()) -> "PolicyData":
         r, reps = cal.apply(prompt_ids, scores)
         fr, freps = cal.apply(fresh_prompt_ids, fresh_scores) if len(fresh_scores) else (
@@ -334,9 +227,3 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
     out["dr"] = _finish("dr", v, phi - v, [dr_terms(x).mean() for x in rep_r], ids, bounds=fresh_bounds, support_k=k)
     return out
 
-
-def spearman_and_r2(scores: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, float]:
-    rho = float(stats.spearmanr(scores, labels).statistic) if len(labels) > 2 else float("nan")
-    ss_res = float(np.sum((labels - predictions) ** 2))
-    ss_tot = float(np.sum((labels - labels.mean()) ** 2))
-    return rho, (1 - ss_res / ss_tot) if ss_tot > 0 else float("nan")

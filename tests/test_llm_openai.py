@@ -153,7 +153,10 @@ def test_connection_refused_is_a_clear_failure(tmp_path, monkeypatch):
 
 
 def test_scoring_without_a_chat_template_names_backends_that_can(flaky, tmp_path, monkeypatch):
-    path = write_settings(tmp_path / "s.toml", '[roles.r]\nbackend = "openai"\nmodel = "flaky"\n')
+    # At temperature 1, top_p 1 the model's log-probabilities are the sampling distribution's,
+    # so the only thing missing is the chat template.
+    path = write_settings(tmp_path / "s.toml",
+                          '[roles.r]\nbackend = "openai"\nmodel = "flaky"\ntemperature = 1.0\ntop_p = 1.0\n')
     path.write_text(path.read_text().replace('base_url = ""', f'base_url = "http://127.0.0.1:{flaky.server_port}/v1"'))
     with pytest.raises(CapabilityError, match="llamacpp, vllm"):
         LLM(settings_file=str(path)).client("r").score_sequence(Q, "text")

@@ -6,7 +6,7 @@ rewards (for the oracle-uncertainty jackknife), and a flag for judge scores outs
 the labels cover (there the calibration extrapolates).
 cje.calibration_summary: label counts, Spearman and out-of-fold R^2 of judge vs oracle, the
 labelled judge range, and the supported range (`support_*`: where the labels are dense enough to
-trust the fit, and the oracle bounds beyond it; analysis/cje_estimators.py).
+trust the fit, and the oracle bounds beyond it; analysis/cje_calibration.py).
 cje.calibration_curve: the fitted map on a grid, and binned oracle means, for plots.
 """
 
@@ -16,7 +16,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from analysis.cje_estimators import fit_calibration, folds_of, spearman_and_r2
+from analysis.cje_calibration import fit_calibration, folds_of, spearman_and_r2
 from assets.cje.config import CalibrationConfig
 from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse

@@ -15,7 +15,8 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from analysis.cje_estimators import ESTIMATORS, CalibrationSupport, PolicyData, estimate_policy
+from analysis.cje_calibration import CalibrationSupport
+from analysis.cje_estimators import ESTIMATORS, PolicyData, estimate_policy
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 

@@ -8,7 +8,8 @@ the target policy are softmax policies over the candidates' qualities.
 
 import numpy as np
 
-from analysis.cje_estimators import PolicyData, fit_calibration, folds_of
+from analysis.cje_calibration import fit_calibration, folds_of
+from analysis.cje_estimators import PolicyData
 
 A = 5
 

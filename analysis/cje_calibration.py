@@ -26,6 +26,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
@@ -38,15 +39,43 @@ def fold_of(prompt_id: str, n_folds: int = 5, seed: int = 42) -> int:
 
 def folds_of(prompt_ids, n_folds: int = 5, seed: int = 42) -> np.ndarray:
     """fold_of of each id, hashing each distinct id once (a prompt recurs across policies and draws)."""
-    ids = np.asarray(prompt_ids, dtype=object).astype(str)
-    if len(ids) == 0:
-        return np.zeros(0, dtype=int)
-    unique, inverse = np.unique(ids, return_inverse=True)
-    return np.array([fold_of(p, n_folds, seed) for p in unique], dtype=int)[inverse]
+    codes, unique = pd.factorize(np.asarray(prompt_ids, dtype=object))
+    return np.array([fold_of(str(p), n_folds, seed) for p in unique], dtype=int)[codes]
+
+
+@dataclass(frozen=True)
+class ScoreGrid:
+    """The distinct values of a score and each row's index among them. An isotonic fit on the
+    distinct values' means, weighted by their counts, is the fit on every row (sklearn merges ties
+    the same way), and judge scores take few distinct values: a grid made once serves every refit
+    (the DR jackknife refits K x (K + 1) times per policy) at a fraction of the cost."""
+
+    values: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, x) -> "ScoreGrid":
+        values, codes = np.unique(np.asarray(x, dtype=float), return_inverse=True)
+        return cls(values, codes.ravel())
+
+    def fit(self, y: np.ndarray, mask: np.ndarray | None = None, increasing: bool = True) -> IsotonicRegression:
+        codes, y = (self.codes, y) if mask is None else (self.codes[mask], y[mask])
+        counts = np.bincount(codes, minlength=len(self.values))
+        sums = np.bincount(codes, weights=y, minlength=len(self.values))
+        seen = counts > 0
+        return IsotonicRegression(increasing=increasing, out_of_bounds="clip").fit(
+            self.values[seen], sums[seen] / counts[seen], sample_weight=counts[seen])
+
+    def predict(self, model: IsotonicRegression) -> np.ndarray:
+        return model.predict(self.values)[self.codes]
+
+    def predict_by_fold(self, models: list[IsotonicRegression], folds: np.ndarray) -> np.ndarray:
+        """Each row through the model of its fold."""
+        return np.stack([m.predict(self.values) for m in models])[folds, self.codes]
 
 
 def isotonic(x: np.ndarray, y: np.ndarray, increasing: bool = True) -> IsotonicRegression:
-    return IsotonicRegression(increasing=increasing, out_of_bounds="clip").fit(x, y)
+    return ScoreGrid.of(x).fit(np.asarray(y, dtype=float), increasing=increasing)
 
 
 @dataclass
@@ -62,18 +91,14 @@ class Calibration:
 
     def oof(self, scores: np.ndarray, folds: np.ndarray) -> np.ndarray:
         """Out-of-fold rewards: each row through the model fitted without its fold."""
-        out = np.empty(len(scores))
-        for k, model in enumerate(self.fold_models):
-            mask = folds == k
-            if mask.any():
-                out[mask] = model.predict(scores[mask])
-        return out
+        return ScoreGrid.of(scores).predict_by_fold(self.fold_models, folds)
 
-    def apply(self, prompt_ids, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def apply(self, prompt_ids, scores: np.ndarray, folds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(out-of-fold rewards, (K, n) rewards of each jackknife replicate) for these rows."""
-        scores = np.asarray(scores, dtype=float)
-        oof = self.oof(scores, folds_of(prompt_ids, self.n_folds, self.seed))
-        return oof, np.stack([m.predict(scores) for m in self.fold_models])
+        grid = ScoreGrid.of(scores)
+        folds = folds_of(prompt_ids, self.n_folds, self.seed) if folds is None else folds
+        replicates = np.stack([m.predict(grid.values) for m in self.fold_models])
+        return replicates[folds, grid.codes], replicates[:, grid.codes]
 
 
 def fit_calibration(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_folds: int,

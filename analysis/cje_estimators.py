@@ -30,39 +30,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
-from analysis.cje_calibration import EVERYTHING_SUPPORTED, Calibration, CalibrationSupport, folds_of, isotonic
+from analysis.cje_calibration import EVERYTHING_SUPPORTED, Calibration, CalibrationSupport, ScoreGrid, folds_of
 
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
 WITHHOLD_SHARE = 0.5  # more of an estimate's mass than this outside the supported range: no estimate
 
 
-def monotone_weights(w: np.ndarray, s: np.ndarray) -> np.ndarray:
+def monotone_weights(w: np.ndarray, grid: ScoreGrid) -> np.ndarray:
     """Weights projected onto functions of S that are monotone (the better of the two
     directions), clipped at 0 and scaled to mean one. E[w f(S)] = E[E[w|S] f(S)], so with a
     reward that is a function of S nothing is lost when E[w|S] is monotone, and the variance
     of the extreme raw weights is gone."""
-    fits = [isotonic(s, w, inc).predict(s) for inc in (True, False)]
+    fits = [grid.predict(grid.fit(w, increasing=inc)) for inc in (True, False)]
     best = min(fits, key=lambda f: float(np.sum((w - f) ** 2)))
     best = np.clip(best, 0.0, None)
     mean = best.mean()
     return best / mean if mean > 0 else np.full_like(w, np.nan)
-
-
-def outcome_model(s: np.ndarray, r: np.ndarray, folds: np.ndarray, n_folds: int) -> list:
-    """q_k: isotonic regression of the calibrated reward on S, fitted outside fold k."""
-    return [isotonic(s[folds != k], r[folds != k]) if (folds != k).any() else None
-            for k in range(n_folds)]
-
-
-def _predict_by_fold(models: list, s: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    out = np.empty(len(s))
-    for k, model in enumerate(models):
-        mask = folds == k
-        if mask.any():
-            out[mask] = model.predict(s[mask])
-    return out
 
 
 @dataclass
@@ -83,6 +69,8 @@ class PolicyData:
     n_folds: int = 5
     seed: int = 42
     support: CalibrationSupport = EVERYTHING_SUPPORTED
+    folds: np.ndarray | None = None  # of the logged rows and the fresh draws: folds_of(prompt ids) where None
+    fresh_folds: np.ndarray | None = None
 
     @classmethod
     def calibrated(cls, cal: Calibration, prompt_ids, weights, scores, fresh_prompt_ids=(),
@@ -155,19 +143,13 @@ def satterthwaite_df(var_a: float, df_a: float, var_b: float, df_b: float) -> fl
     return float((var_a + var_b) ** 2 / denominator) if denominator > 0 else float("inf")
 
 
-def _fresh_means(ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of `values` per prompt id, ids sorted."""
-    uniq, inverse = np.unique(ids.astype(str), return_inverse=True)
-    sums = np.bincount(inverse, weights=values)
-    return uniq, sums / np.bincount(inverse)
-
-
 def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
     """All five estimators for one policy (NaN with a reason where one cannot be computed)."""
     K = data.n_folds
-    folds = folds_of(data.prompt_ids, K, data.seed)
+    folds = folds_of(data.prompt_ids, K, data.seed) if data.folds is None else data.folds
     w, s, r, rep_r = data.weights, data.scores, data.rewards, data.reward_reps
     ids = data.prompt_ids
+    grid = ScoreGrid.of(s)
     out: dict[str, Estimate] = {}
 
     total = w.sum()
@@ -180,7 +162,7 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
         v = np.sum(w * r) / total
         out["snips"] = _finish("snips", v, w * (r - v) / w.mean(),
                                [np.sum(w * x) / total for x in rep_r], ids, bounds=sup.bounds(s, r, w / total), support_k=k)
-        wt = monotone_weights(w, s)
+        wt = monotone_weights(w, grid)
         v = np.mean(wt * r)
         out["cal_ips"] = _finish("cal_ips", v, wt * r - v, [np.mean(wt * x) for x in rep_r], ids,
                                  bounds=sup.bounds(s, r, wt / len(wt)), support_k=k)
@@ -193,37 +175,42 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
         for name in ("dr", "direct"):
             out[name] = _finish(name, np.nan, np.array([]), [], ids, "no fresh draws for this policy")
         return out
-    f_ids = data.fresh_prompt_ids.astype(str)
-    f_folds = folds_of(f_ids, K, data.seed)
-    f_s = data.fresh_scores
-    prompts, g_direct = _fresh_means(f_ids, data.fresh_rewards)
+    f_ids = np.asarray(data.fresh_prompt_ids, dtype=object)
+    f_folds = folds_of(f_ids, K, data.seed) if data.fresh_folds is None else data.fresh_folds
+    f_s, f_grid = data.fresh_scores, ScoreGrid.of(data.fresh_scores)
+    f_prompt, prompts = pd.factorize(f_ids, sort=True)
+    draws = np.bincount(f_prompt)
+
+    def per_prompt(values: np.ndarray) -> np.ndarray:
+        return np.bincount(f_prompt, weights=values, minlength=len(prompts)) / draws
+
+    g_direct = per_prompt(data.fresh_rewards)
     # each draw's share of the direct mean: 1 / (prompts x draws at its prompt)
-    _, per_prompt = np.unique(f_ids, return_inverse=True)
-    fresh_bounds = sup.bounds(f_s, data.fresh_rewards, 1 / (len(prompts) * np.bincount(per_prompt)[per_prompt]))
+    fresh_bounds = sup.bounds(f_s, data.fresh_rewards, 1 / (len(prompts) * draws[f_prompt]))
     v = g_direct.mean()
-    out["direct"] = _finish("direct", v, g_direct - v,
-                            [_fresh_means(f_ids, x)[1].mean() for x in data.fresh_reward_reps],
+    out["direct"] = _finish("direct", v, g_direct - v, [per_prompt(x).mean() for x in data.fresh_reward_reps],
                             prompts, bounds=fresh_bounds, support_k=k)
     if zero_weight is not None:
         out["dr"] = _finish("dr", np.nan, np.array([]), [], ids, zero_weight)
         return out
-    index = {p: j for j, p in enumerate(prompts)}
-    missing = [p for p in ids.astype(str) if p not in index]
-    if missing:
+    at = pd.Index(prompts).get_indexer(np.asarray(ids, dtype=object))
+    if (at < 0).any():
+        missing = ids[at < 0]
         out["dr"] = _finish("dr", np.nan, np.array([]), [], ids,
                             f"{len(missing)} logged prompts have no fresh draw (e.g. {missing[0]})")
         return out
-    at = np.array([index[p] for p in ids.astype(str)])
-    wt = monotone_weights(w, s)
+    if len(np.unique(folds)) < 2:
+        out["dr"] = _finish("dr", np.nan, np.array([]), [], ids,
+                            "every logged row is in one fold: no rows to fit the outcome model on outside it")
+        return out
 
     def dr_terms(rewards: np.ndarray) -> np.ndarray:
-        q_models = outcome_model(s, rewards, folds, K)
-        q = _predict_by_fold(q_models, s, folds)
-        g = _fresh_means(f_ids, _predict_by_fold(q_models, f_s, f_folds))[1][at]
-        return g + wt * (rewards - q)
+        # q_k: isotonic regression of the calibrated reward on S, fitted outside fold k (cross-fitted)
+        q_models = [grid.fit(rewards, folds != j) for j in range(K)]
+        g = per_prompt(f_grid.predict_by_fold(q_models, f_folds))[at]
+        return g + wt * (rewards - grid.predict_by_fold(q_models, folds))
 
     phi = dr_terms(r)
     v = phi.mean()
     out["dr"] = _finish("dr", v, phi - v, [dr_terms(x).mean() for x in rep_r], ids, bounds=fresh_bounds, support_k=k)
     return out
-

@@ -46,9 +46,10 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
     cal = fit_calibration(s, y, folds, config.n_folds, config.fold_seed)
 
     judged = warehouse.query(JUDGED)
-    oof, reps = cal.apply(judged.prompt_id, judged.judge_score)
+    judged_folds = folds_of(judged.prompt_id, config.n_folds, config.fold_seed)
+    oof, reps = cal.apply(judged.prompt_id, judged.judge_score, judged_folds)
     rewards = judged.assign(
-        fold=folds_of(judged.prompt_id, config.n_folds, config.fold_seed),
+        fold=judged_folds,
         reward=oof,
         reward_full=cal.full_model.predict(judged.judge_score.to_numpy(float)),
         reward_jackknife=list(reps.T),

@@ -21,7 +21,7 @@ from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
 LOGGED = Query("""
-    SELECT w.policy, w.prompt_id, w.weight, r.judge_score, r.reward, r.reward_jackknife
+    SELECT w.policy, w.prompt_id, w.weight, r.judge_score, r.fold, r.reward, r.reward_jackknife
     FROM cje.importance_weights AS w
     JOIN cje.calibrated_rewards AS r
       ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
@@ -29,7 +29,7 @@ LOGGED = Query("""
     ORDER BY w.policy, w.prompt_id
 """)
 FRESH = Query("""
-    SELECT policy, prompt_id, judge_score, reward, reward_jackknife
+    SELECT policy, prompt_id, judge_score, fold, reward, reward_jackknife
     FROM cje.calibrated_rewards
     WHERE source = 'fresh'
     ORDER BY policy, prompt_id, draw_idx
@@ -75,7 +75,7 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
             reward_reps=_reps(lg.reward_jackknife, folds),
             fresh_prompt_ids=fr.prompt_id.to_numpy(object), fresh_scores=fr.judge_score.to_numpy(float),
             fresh_rewards=fr.reward.to_numpy(float), fresh_reward_reps=_reps(fr.reward_jackknife, folds),
-            n_folds=int(folds), support=support)
+            n_folds=folds, support=support, folds=lg.fold.to_numpy(int), fresh_folds=fr.fold.to_numpy(int))
         t = truth.oracle_truth.get(policy, np.nan)
         for name, e in estimate_policy(data).items():
             rows.append({

@@ -14,9 +14,9 @@ def property_map(properties: pd.DataFrame, level: str = "fine"):
 def cluster_tree(labels: pd.DataFrame):
     """`labels`: rows of arena.cluster_labels."""
     fine = labels[labels.level == "fine"]
-    coarse = labels[labels.level == "coarse"].set_index("cluster_id").label
+    coarse = labels[labels.level == "coarse"].set_index("cluster_id")["name"]
     frame = fine.assign(coarse=fine.parent_cluster_id.map(coarse).fillna("(no coarse cluster)"))
-    return px.treemap(frame, path=["coarse", "label"], values="size", title="Coarse → fine clusters")
+    return px.treemap(frame, path=["coarse", "name"], values="size", title="Coarse → fine clusters")
 
 
 def model_bars(metrics: pd.DataFrame, level: str = "coarse"):

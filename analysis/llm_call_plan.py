@@ -1,13 +1,15 @@
 """How many LLM calls a configuration makes, before it runs: the namer once per method x k x
-cluster x repetition; the grader 2 * n_test membership and n_test completeness questions per
-category, and one similarity question per pair of categories (k + k^2 growth). These are upper
-bounds: empty clusters, clusters smaller than n_test and JSON retries change them."""
+cluster x repetition; the grader 2 * n_test membership questions, n_test control questions (the
+same sentences under a shuffled title) and n_test completeness questions per category, and one
+similarity question per pair of categories (k + k^2 growth). These are upper bounds: empty
+clusters, clusters smaller than n_test and JSON retries change them."""
 
 
 def llm_calls(methods: list[str], clusters: list[int], repetitions: int, metrics: list[str], n_test: int) -> dict:
     per_method = {
         "namer": sum(clusters) * repetitions,
         "membership": sum(clusters) * repetitions * 2 * n_test if "accuracy" in metrics else 0,
+        "control": sum(k for k in clusters if k > 1) * repetitions * n_test if "accuracy" in metrics else 0,
         "completeness": sum(clusters) * repetitions * n_test if "completeness" in metrics else 0,
         "similarity": sum(k * (k - 1) // 2 for k in clusters) * repetitions if "orthogonality" in metrics else 0,
     }

@@ -7,35 +7,26 @@ import pyarrow as pa
 from scipy import stats
 
 
-def _unary(fn):
-    def udf(x: pa.Array) -> pa.Array:
-        values = x.to_numpy(zero_copy_only=False).astype(float)
-        return pa.array(fn(values), mask=np.isnan(values) | _nulls(x))
+def _vectorised(fn, arity: int):
+    """An Arrow UDF of `fn` over float arrays; NULL or NaN in any argument (or out) -> NULL.
+    DuckDB reads the argument count from the signature, hence one wrapper per arity."""
+    def call(*arrays: pa.Array) -> pa.Array:
+        out = fn(*(a.to_numpy(zero_copy_only=False).astype(float) for a in arrays))
+        mask = np.isnan(out)
+        for a in arrays:
+            mask |= a.is_null().to_numpy(zero_copy_only=False)
+        return pa.array(out, mask=mask)
 
-    return udf
-
-
-def _binary(fn):
-    def udf(x: pa.Array, df: pa.Array) -> pa.Array:
-        a = x.to_numpy(zero_copy_only=False).astype(float)
-        b = df.to_numpy(zero_copy_only=False).astype(float)
-        out = fn(a, b)
-        return pa.array(out, mask=np.isnan(out) | _nulls(x) | _nulls(df))
-
-    return udf
+    return {1: lambda a: call(a), 2: lambda a, b: call(a, b), 3: lambda a, b, c: call(a, b, c),
+            4: lambda a, b, c, d: call(a, b, c, d)}[arity]
 
 
-def _nulls(arr: pa.Array) -> np.ndarray:
-    return arr.is_null().to_numpy(zero_copy_only=False)
-
-
-def _ternary(fn):
-    def udf(x: pa.Array, y: pa.Array, z: pa.Array) -> pa.Array:
-        args = [a.to_numpy(zero_copy_only=False).astype(float) for a in (x, y, z)]
-        out = fn(*args)
-        return pa.array(out, mask=np.isnan(out) | _nulls(x) | _nulls(y) | _nulls(z))
-
-    return udf
+def _two_proportion_z(k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    """The pooled two-proportion z statistic (statsmodels' proportions_ztest); NaN where undefined."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pooled = (k1 + k2) / (n1 + n2)
+        z = (k1 / n1 - k2 / n2) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return np.where(np.isfinite(z), z, np.nan)
 
 
 def _wilson(sign: float):
@@ -54,21 +45,23 @@ def _wilson(sign: float):
 
 UDFS = {
     # name: (function, argument count, what it is)
-    "norm_sf": (_unary(stats.norm.sf), 1, "P(Z > z) for a standard normal Z"),
-    "norm_cdf": (_unary(stats.norm.cdf), 1, "P(Z <= z) for a standard normal Z"),
-    "norm_ppf": (_unary(stats.norm.ppf), 1, "standard normal quantile"),
-    "t_sf": (_binary(stats.t.sf), 2, "P(T > t) for Student's t with df degrees of freedom"),
-    "t_ppf": (_binary(stats.t.ppf), 2, "Student's t quantile with df degrees of freedom"),
-    "chi2_sf": (_binary(stats.chi2.sf), 2, "P(X > x) for chi-squared with df degrees of freedom"),
-    "binom_sf": (_ternary(stats.binom.sf), 3, "P(X > k) for X ~ Binomial(n, p): binom_sf(k, n, p)"),
-    "wilson_low": (_binary(_wilson(-1.0)), 2, "lower end of the Wilson 95% interval for k of n"),
-    "wilson_high": (_binary(_wilson(+1.0)), 2, "upper end of the Wilson 95% interval for k of n"),
+    "norm_sf": (stats.norm.sf, 1, "P(Z > z) for a standard normal Z"),
+    "norm_cdf": (stats.norm.cdf, 1, "P(Z <= z) for a standard normal Z"),
+    "norm_ppf": (stats.norm.ppf, 1, "standard normal quantile"),
+    "t_sf": (stats.t.sf, 2, "P(T > t) for Student's t with df degrees of freedom"),
+    "t_ppf": (stats.t.ppf, 2, "Student's t quantile with df degrees of freedom"),
+    "chi2_sf": (stats.chi2.sf, 2, "P(X > x) for chi-squared with df degrees of freedom"),
+    "binom_sf": (stats.binom.sf, 3, "P(X > k) for X ~ Binomial(n, p): binom_sf(k, n, p)"),
+    "wilson_low": (_wilson(-1.0), 2, "lower end of the Wilson 95% interval for k of n"),
+    "wilson_high": (_wilson(+1.0), 2, "upper end of the Wilson 95% interval for k of n"),
+    "two_proportion_z": (_two_proportion_z, 4,
+                         "pooled two-proportion z of k1 of n1 against k2 of n2 (NULL where undefined)"),
 }
 
 
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
     for name, (fn, arity, _) in UDFS.items():
         con.create_function(
-            name, fn, [duckdb.sqltypes.DOUBLE] * arity, duckdb.sqltypes.DOUBLE,
+            name, _vectorised(fn, arity), [duckdb.sqltypes.DOUBLE] * arity, duckdb.sqltypes.DOUBLE,
             type="arrow", null_handling="special", side_effects=False,
         )

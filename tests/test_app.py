@@ -7,6 +7,7 @@ import pytest
 
 from assets.core.llm_calls import build_llm_calls
 from assets.core.role_health import role_health
+from assets.diff.distinguishing_terms import distinguishing_terms
 from assets.sql_models import load_sql_models
 from resources import build_resources
 from resources.settings import load_settings
@@ -67,14 +68,20 @@ def test_dataset_difference_page(settings_file, tmp_path, page, artifacts):
     from tests.diff.test_metrics import materialize_metrics
 
     rng = np.random.default_rng(0)
-    materialize_metrics(settings_file, {s: rng.uniform(size=80) for s in ("final", "loop", "length_baseline")})
+    stages = ("final", "loop", "length_baseline", "lexical_baseline")
+    materialize_metrics(settings_file, {s: rng.uniform(size=80) for s in stages})
     Warehouse().write_table("diff.iterations", pd.DataFrame(
         [{"iteration": 1, "epoch": 1, "description": "B ends with a sign-off.", "rows_shown": 8}]))
-    assert dg.materialize([a for a in load_sql_models() if a.key.path[0] == "diff"],
-                          resources=build_resources(str(settings_file)), selection=["diff/reliability"]).success
+    assert dg.materialize([*(a for a in load_sql_models() if a.key.path[0] == "diff"), distinguishing_terms],
+                          resources=build_resources(str(settings_file)),
+                          selection=["diff/reliability", "diff/distinguishing_terms"]).success
     with streamlit_app(settings_file, tmp_path) as url:
         page.goto(f"{url}/Dataset_difference")
-        page.get_by_text("unseen accuracy (final prompt)").wait_for()
+        page.get_by_text("LLM classifier (final prompt): accuracy").wait_for()
+        page.get_by_text("words: TF-IDF logistic regression: accuracy").wait_for()
+        page.get_by_text("Words that separate A from B").wait_for()
+        page.get_by_text("“alpha” in A").wait_for()
+        page.get_by_text("“beta” in B").wait_for()
         page.get_by_text("B ends with a sign-off.", exact=False).wait_for(state="attached")
         page.locator(".js-plotly-plot").first.wait_for()
         page.wait_for_timeout(1000)

@@ -14,19 +14,24 @@ with warehouse() as con:
     iterations = con.execute("SELECT iteration, epoch, description, rows_shown FROM diff.iterations ORDER BY iteration").df()
     reliability = con.execute("SELECT * FROM diff.reliability").df()
     sources = con.execute("SELECT side, any_value(source) AS source, count(*) AS rows FROM diff.rows GROUP BY side ORDER BY side").df()
+    terms = (con.execute("SELECT * FROM diff.distinguishing_terms ORDER BY side, rank").df()
+             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'diff' "
+                            "AND table_name = 'distinguishing_terms'").fetchone()[0] else None)
+    texts = con.execute("SELECT row_id, text FROM diff.rows").df().set_index("row_id").text
 
 st.caption(" · ".join(f"**{r.side}**: {r.source} ({r.rows} rows)" for r in sources.itertuples()))
-headline = metrics[(metrics.stage == "final") & (metrics.split == "unseen")]
-baseline = metrics[(metrics.stage == "length_baseline") & (metrics.split == "unseen")]
-cols = st.columns(4)
-if len(headline):
-    h = headline.iloc[0]
-    cols[0].metric("unseen accuracy (final prompt)", f"{h.accuracy:.1%}",
-                   help=f"95% CI {h.accuracy_ci_low:.1%} to {h.accuracy_ci_high:.1%}")
-    cols[1].metric("unseen AUROC", f"{h.auroc:.3f}")
-    cols[2].metric("binomial p vs 50%", f"{h.binomial_p_value:.3g}")
-if len(baseline):
-    cols[3].metric("length-only baseline accuracy", f"{baseline.iloc[0].accuracy:.1%}")
+unseen = metrics[metrics.split == "unseen"].set_index("stage")
+st.markdown("**Unseen rows: does the LLM's description beat words and length?**")
+cols = st.columns(3)
+for col, (stage, title) in zip(cols, (("final", "LLM classifier (final prompt)"),
+                                      ("lexical_baseline", "words: TF-IDF logistic regression"),
+                                      ("length_baseline", "length only"))):
+    if stage in unseen.index and unseen.loc[stage].n:
+        h = unseen.loc[stage]
+        col.metric(f"{title}: accuracy", f"{h.accuracy:.1%}",
+                   help=f"95% CI {h.accuracy_ci_low:.1%} to {h.accuracy_ci_high:.1%}; binomial p vs 50% "
+                        f"{h.binomial_p_value:.3g}")
+        col.caption(f"95% CI {h.accuracy_ci_low:.1%} to {h.accuracy_ci_high:.1%} · AUROC {h.auroc:.3f} · n {h.n}")
 
 loop = metrics[metrics.stage == "loop"]
 left, right = st.columns(2)
@@ -43,6 +48,22 @@ with right:
     fig = px.line(reliability, x="mean_predicted", y="share_a", color="stage", line_dash="split", markers=True)
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="grey"))
     st.plotly_chart(fig, use_container_width=True)
+
+st.subheader("Words that separate A from B")
+if terms is None:
+    st.info("Materialize `diff/distinguishing_terms` to see them.")
+else:
+    st.caption("Log-odds ratio with an informative Dirichlet prior (Monroe et al. 2008): z > 0 leans to A. "
+               "Counted over all rows of both sides; no LLM involved.")
+    a_side, b_side = st.columns(2)
+    for col, side in ((a_side, "A"), (b_side, "B")):
+        mine = terms[terms.side == side]
+        col.markdown(f"**{side}**")
+        col.dataframe(mine[["rank", "term", "z", "count_a", "count_b"]], hide_index=True, use_container_width=True)
+        for t in mine.head(3).itertuples():
+            with col.expander(f"“{t.term}” in {side}"):
+                for row_id in t.example_row_ids:
+                    st.text(texts[row_id][:600])
 
 st.subheader("Descriptions")
 for r in iterations.itertuples():

@@ -15,8 +15,27 @@ with warehouse() as con:
     labels = con.execute("SELECT * FROM arena.cluster_labels").df()
     metrics = con.execute("SELECT * FROM arena.model_cluster_metrics").df()
     battles = con.execute("SELECT battle_id, model_a, model_b, winner, prompt, response_a, response_b FROM arena.battles").df()
-    categories = con.execute("SELECT broad_category, narrower_category, count(*) AS battles "
+    control = con.execute("SELECT * FROM arena.describer_control").df().iloc[0] if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'arena' AND table_name = 'describer_control'"
+    ).fetchone()[0] else None
+    style = (con.execute("SELECT * FROM arena.model_style_metrics").df()
+             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'arena' "
+                            "AND table_name = 'model_style_metrics'").fetchone()[0] else None)
+    categories = con.execute("SELECT broad_category, narrower_category, any_value(narrower_keywords) AS keywords, "
+                             "any_value(narrower_named_by) AS named_by, count(*) AS battles "
                              "FROM arena.prompt_categories GROUP BY ALL ORDER BY battles DESC").df()
+
+if control is not None and control.quotes:
+    verdict = ("it quotes the response it describes more often than the other one"
+               if control.describer_grounded else
+               "it does not quote the response it describes more often than the other one: its properties may not "
+               "be about the responses they are attributed to")
+    (st.success if control.describer_grounded else st.warning)(
+        f"**Describer control**: of {control.quotes} evidence quotes, {control.own_rate:.0%} occur in the "
+        f"attributed response and {control.other_rate:.0%} in the other one ({control.in_neither} in neither; "
+        f"McNemar p = {control.mcnemar_p_value:.3g}): {verdict}.")
+elif control is not None:
+    st.info("Describer control: the properties carry no evidence quotes to check (the planted source has none).")
 
 level = st.radio("cluster level", ["fine", "coarse"], horizontal=True)
 st.plotly_chart(property_map(properties, level), use_container_width=True)
@@ -37,10 +56,14 @@ st.dataframe(shown, hide_index=True, use_container_width=True)
 
 st.subheader("A cluster")
 options = labels[labels.level == level].sort_values("size", ascending=False)
-chosen = st.selectbox("cluster", options.cluster_id, format_func=lambda k: f"{options.set_index('cluster_id').label[k]} "
-                      f"({options.set_index('cluster_id')['size'][k]})")
-row = options.set_index("cluster_id").loc[chosen]
-st.markdown(f"**{row.label}**: {row.description}")
+by_id = options.set_index("cluster_id")
+chosen = st.selectbox("cluster", options.cluster_id, format_func=lambda k: f"{by_id['name'][k]} ({by_id['size'][k]})")
+row = by_id.loc[chosen]
+st.markdown(f"**{row['name']}**: {row.description or ''}")
+st.markdown(f"**Keywords** (c-TF-IDF against the other {level} clusters): {', '.join(row.keywords)}")
+if row.named_by == "keywords":
+    st.caption(f"The namer's label, “{row.label or ''}”, names nothing (empty, no word, or another cluster's): "
+               "the keywords stand in for it.")
 members = properties[properties[f"{level}_cluster_id"] == chosen]
 st.dataframe(members[["model", "property_description", "evidence", "impact", "behavior_type"]].head(30),
              hide_index=True, use_container_width=True)
@@ -54,5 +77,24 @@ if len(members):
     b.markdown(f"**B: {example.model_b}**")
     b.text(example.response_b[:3000])
 
+st.subheader("Style: what each model's responses look like (no LLM)")
+if style is None:
+    st.info("Materialize `arena/response_style` and `arena/model_style_metrics` to see it.")
+else:
+    st.caption(f"Over {style.groupby('model').battles.max().sum() // 2:,} battles. Length, markdown headers, "
+               "list items, bold, code blocks, refusal phrases and questions back to the user, counted by rule "
+               "(analysis/style.py). A response shows a length when it is longer than its opponent's, any other "
+               "feature when it has one. Win rates exclude ties; p_holm across the features of one model.")
+    feature = st.selectbox("feature", sorted(style.feature.unique()))
+    one = style[style.feature == feature].sort_values("battles", ascending=False)
+    st.plotly_chart(go.Figure(go.Bar(x=one.model, y=one.win_rate_delta, text=[
+        f"p_holm {p:.3g}" if p == p else "" for p in one.p_holm])).update_layout(
+        yaxis_title="win rate showing it − not showing it", height=350), use_container_width=True)
+    st.dataframe(one[["model", "battles", "mean_value", "mean_value_others", "rate", "rate_others",
+                      "win_rate_with", "win_rate_without", "win_rate_delta", "p_holm"]],
+                 hide_index=True, use_container_width=True)
+
 st.subheader("Prompt categories")
+st.caption("`keywords`: c-TF-IDF of the category's prompts against the others; `named_by`: keywords where the "
+           "namer's name named nothing.")
 st.dataframe(categories, hide_index=True, use_container_width=True)

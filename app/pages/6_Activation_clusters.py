@@ -17,7 +17,8 @@ with warehouse() as con:
     scores = con.execute("SELECT * FROM acts.clustering_scores").df()
     means = con.execute("SELECT * FROM acts.activation_means").df().iloc[0]
     categories = con.execute("SELECT * FROM acts.category_scores ORDER BY method, k, repetition, cluster_id").df()
-    titles = con.execute("SELECT method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles").df()
+    titles = con.execute("SELECT method, k, repetition, cluster_id, shown_sentence_ids, name, named_by, keywords "
+                         "FROM acts.cluster_titles").df()
     text = con.execute("SELECT sentence_id, text FROM acts.sentences").df().set_index("sentence_id").text
     configs = con.execute("SELECT table_name, config FROM core.materializations WHERE table_name IN "
                           "('acts.cluster_assignments', 'acts.cluster_titles', 'acts.grades')").df()
@@ -27,8 +28,23 @@ ran = {r.table_name: json.loads(r.config) for r in configs.itertuples() if r.con
 if len(ran) == 3:  # the run config each step ran with, as core.materializations recorded it
     calls = from_configs(ran["acts.cluster_assignments"], ran["acts.cluster_titles"], ran["acts.grades"])
     st.info(f"This run's configuration makes up to **{calls['total']}** LLM calls: namer {calls['namer']}, "
-            f"membership {calls['membership']}, completeness {calls['completeness']}, "
+            f"membership {calls['membership']}, shuffled-title control {calls['control']}, "
+            f"completeness {calls['completeness']}, "
             f"similarity {calls['similarity']}.")
+
+control = scores[scores.kind == "graded"].drop_duplicates(["method", "k"])
+blind = control[~control.grader_discriminates.fillna(False).astype(bool)]
+if len(control) and len(blind) == len(control):
+    st.warning(f"**The grader does not discriminate.** Asked about each cluster's own sentences, it accepted "
+               f"{control.matched_acceptance.mean():.0%} under the cluster's title and "
+               f"{control.shuffled_acceptance.mean():.0%} under another cluster's (no method x k differs at "
+               f"p < 0.05): the graded scores below measure the grader, not the names.")
+elif len(blind):
+    st.warning(f"The grader does not discriminate for {len(blind)} of {len(control)} method x k (shuffled-title "
+               "control): their graded scores say nothing about the names (column `grader_discriminates`).")
+elif len(control):
+    st.success("Grader control passed: every method x k's grader accepts its own sentences under the right title "
+               "more often than under a shuffled one (p < 0.05).")
 
 metric_names = sorted(scores.metric.unique(), key=lambda m: (m != "final_score", m))
 metric = st.selectbox("Metric", metric_names, index=0)
@@ -48,9 +64,16 @@ k = middle.selectbox("k", sorted(categories[categories.method == method].k.uniqu
 repetition = right.selectbox("Repetition", sorted(categories[(categories.method == method)
                                                              & (categories.k == k)].repetition.unique()))
 chosen = categories[(categories.method == method) & (categories.k == k) & (categories.repetition == repetition)]
-examples = titles[(titles.method == method) & (titles.k == k) & (titles.repetition == repetition)]
-examples = examples.set_index("cluster_id").shown_sentence_ids
+named = titles[(titles.method == method) & (titles.k == k) & (titles.repetition == repetition)].set_index("cluster_id")
 for c in chosen.itertuples():
-    with st.expander(f"{c.cluster_id}. {c.title} ({c.size} sentences; F1 {c.f1:.2f})"):
+    own = named.loc[c.cluster_id]
+    with st.expander(f"{c.cluster_id}. {own['name']} ({c.size} sentences; F1 {c.f1:.2f})"):
+        st.markdown(f"**Keywords** (c-TF-IDF against this clustering's other clusters): {', '.join(own.keywords)}")
+        if own.named_by == "keywords":
+            st.caption(f"The namer's title, “{c.title}”, names nothing (empty, no word, or another cluster's): "
+                       "the keywords stand in for it. The scores grade the namer's title.")
+        st.caption(f"Grader control: own sentences accepted {c.matched_acceptance:.0%} under this title, "
+                   f"{c.shuffled_acceptance:.0%} under another cluster's"
+                   + ("" if c.grader_discriminates else " (not different at p < 0.05: the F1 says little)"))
         st.write(c.description)
-        st.markdown("\n".join(f"- {text[s]}" for s in examples[c.cluster_id][:5]))
+        st.markdown("\n".join(f"- {text[s]}" for s in own.shown_sentence_ids[:5]))

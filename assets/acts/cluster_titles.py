@@ -1,7 +1,9 @@
 """`acts.cluster_titles`: a title and a description for every method x k x cluster x repetition.
 
-The role `namer` sees the cluster's most central members (cosine to the centroid), random other
-members (drawn anew each repetition) and a few whole thinking spans that contain central members.
+The role `namer` sees the cluster's c-TF-IDF keywords (`keywords`, against the other clusters of
+the same method and k), its most central members (cosine to the centroid), random other members
+(drawn anew each repetition) and a few whole thinking spans that contain central members. `name`
+is the title where it names something, else the keywords (`named_by`); the grader grades the title.
 What it saw is stored (`shown_sentence_ids`) so the grader tests on other sentences. Empty
 clusters get no title. `batches` writes an OpenAI Batch API file and stops until it is ingested.
 """
@@ -12,6 +14,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from analysis.keywords import cluster_keywords, shown_names
 from assets.acts import prompts
 from assets.acts.cluster_assignments import VECTORS, vectors_of
 from assets.acts.config import TitlesConfig
@@ -53,6 +56,7 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
     """One request per method x k x non-empty cluster x repetition, and what each one showed."""
     requests, shown = [], []
     for (method, k), group in assignments.groupby(["method", "k"], sort=True):
+        keywords = cluster_keywords(sentences.loc[group.sentence_id, "text"], group.cluster_id)
         for cluster_id, members in group.groupby("cluster_id", sort=True):
             ids = members.sentence_id.to_numpy()
             member_vectors = np.stack([vectors[i] for i in ids])
@@ -62,13 +66,15 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
                 text = sentences.loc[ids, "text"]
                 trace_ids = list(dict.fromkeys(sentences.loc[ids[central], "trace_id"]))[:config.n_traces]
                 message = prompts.NAMER.format(
+                    keywords=", ".join(keywords[cluster_id]) or "(none)",
                     central="\n".join(f"- {t}" for t in text.iloc[central]),
                     random="\n".join(f"- {t}" for t in text.iloc[chosen]) or "(none)",
                     traces=trace_context(traces, trace_ids, config.trace_chars))
                 requests.append({"method": "chat_json", "messages": [{"role": "user", "content": message}],
                                  "schema": prompts.TITLE_SCHEMA, "seed": rep})
                 shown.append({"method": method, "k": int(k), "cluster_id": int(cluster_id), "repetition": rep,
-                              "size": len(ids), "shown_sentence_ids": [*ids[central], *ids[chosen]]})
+                              "size": len(ids), "shown_sentence_ids": [*ids[central], *ids[chosen]],
+                              "keywords": keywords[cluster_id]})
     return requests, shown
 
 
@@ -90,6 +96,10 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
              "description": r.value["description"].strip() if r.ok else None,
              "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]
     frame = pd.DataFrame(rows)
+    for _, one in frame.groupby(["method", "k", "repetition"]):  # a repeated title names nothing within one clustering
+        names, named_by = shown_names(one.title.tolist(), one.keywords.tolist())
+        frame.loc[one.index, "name"], frame.loc[one.index, "named_by"] = names, named_by
     n = warehouse.write_table("acts.cluster_titles", frame, context=context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "namer_calls": len(requests),
-                                          "unparsed": int(frame.error.notna().sum())})
+                                          "unparsed": int(frame.error.notna().sum()),
+                                          "named_by_keywords": int((frame.named_by == "keywords").sum())})

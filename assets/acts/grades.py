@@ -3,6 +3,10 @@
 Per method x k x repetition, for each titled cluster:
 - `membership` (for accuracy / precision / recall / F1): `n_test` of the cluster's sentences and
   `n_test` of other clusters' sentences; does the sentence belong to the described category?
+- `membership_shuffled`, the control: the same `n_test` cluster sentences asked against another
+  cluster's title and description (`other_cluster_id`, drawn per category). A grader that reads
+  the category accepts its own sentences more often than under a shuffled title; one that says
+  yes to anything accepts both alike (acts.category_scores tests the difference).
 - `completeness`: the same `n_test` cluster sentences; 0-10 fit to the category's description.
 - `similarity` (for semantic orthogonality): every pair of categories; 0-10 similarity.
 Test sentences never include what the namer saw in that repetition. Output that does not parse
@@ -61,11 +65,19 @@ def grading_requests(config: GradesConfig, titles: pd.DataFrame, assignments: pd
             negatives = rng.choice(outside, min(config.n_test, len(outside)), replace=False)
             category = {"title": cat.title, "description": cat.description}
             row = {**base, "cluster_id": int(cluster_id), "other_cluster_id": None, "threshold": None}
+            others = cats.index[cats.index != cluster_id]
             if "accuracy" in config.metrics:
                 for sentence_id, truth in [*((s, True) for s in positives), *((s, False) for s in negatives)]:
                     add(prompts.MEMBERSHIP, prompts.MEMBERSHIP_SCHEMA,
                         {**row, "metric": "membership", "sentence_id": sentence_id, "truth": truth},
                         sentence=text[sentence_id], **category)
+                if len(others):
+                    decoy = int(rng.choice(others))
+                    for sentence_id in positives:
+                        add(prompts.MEMBERSHIP, prompts.MEMBERSHIP_SCHEMA,
+                            {**row, "metric": "membership_shuffled", "other_cluster_id": decoy,
+                             "sentence_id": sentence_id, "truth": False},
+                            sentence=text[sentence_id], title=cats.title[decoy], description=cats.description[decoy])
             if "completeness" in config.metrics:
                 for sentence_id in positives:
                     add(prompts.COMPLETENESS, prompts.SCORE_SCHEMA,

@@ -3,6 +3,8 @@
 NAMER = """Below are sentences from a language model's step-by-step reasoning. They were grouped
 together because the model's internal representations of them are similar.
 
+Words that set the group apart from the other groups (c-TF-IDF): {keywords}
+
 Sentences most typical of the group:
 {central}
 

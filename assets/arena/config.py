@@ -18,6 +18,13 @@ class BattlesConfig(dg.Config):
     seed: int = 42
 
 
+class StyleConfig(BattlesConfig):
+    """The style view's own battles: the same keys as arena.battles (set both alike to compare the
+    same data), all of them by default, since no LLM reads them."""
+    num_samples: int = 1_000_000
+    filter_english: bool = False
+
+
 class CategoriesConfig(dg.Config):
     min_cluster_size: int = 50  # scaled down, with a warning, when there are few prompts
 
@@ -42,6 +49,7 @@ class ClustersConfig(dg.Config):
 
 
 BattlesConfig = with_settings_defaults(BattlesConfig, "arena.battles")
+StyleConfig = with_settings_defaults(StyleConfig, "arena.response_style")
 CategoriesConfig = with_settings_defaults(CategoriesConfig, "arena.prompt_categories")
 DifferencesConfig = with_settings_defaults(DifferencesConfig, "arena.battle_differences")
 ClustersConfig = with_settings_defaults(ClustersConfig, "arena.property_clusters")

@@ -1,8 +1,10 @@
 """`arena.prompt_categories`: what the prompts are about, at two levels.
 
 Prompts are embedded, clustered (HDBSCAN; outliers go to the nearest cluster, so no prompt is
-left without a category) into narrower categories, which are grouped into broad ones; the role
-`namer` names both levels from example prompts.
+left without a category) into narrower categories, which are grouped into broad ones. Each
+category gets its c-TF-IDF keywords (`*_keywords`), and the role `namer` names both levels from
+the keywords and example prompts; where its name names nothing, the keywords are the name
+(`*_named_by`).
 """
 
 import dagster as dg
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.clustering import density_pipeline
+from analysis.keywords import cluster_keywords, shown_names
 from assets.arena import prompts
 from assets.arena.config import CategoriesConfig
 from assets.core.llm_calls import LLM_KIND
@@ -23,11 +26,20 @@ PROMPTS = Query("SELECT battle_id, prompt FROM arena.battles ORDER BY battle_id"
 EXAMPLES = 6
 
 
-def name(client: RoleClient, texts: list[str], fallback: str) -> str:
+def name(client: RoleClient, texts: list[str], keywords: list[str]) -> str | None:
     shown = "\n".join(f"- {t[:200]}" for t in texts)
-    out = client.chat_json([{"role": "user", "content": prompts.CATEGORY_LABEL.format(members=shown)}],
-                           prompts.NAME_SCHEMA, max_tokens=32)
-    return out.value["name"].strip() if out.ok and out.value["name"].strip() else fallback
+    message = prompts.CATEGORY_LABEL.format(members=shown, keywords=", ".join(keywords) or "(none)")
+    out = client.chat_json([{"role": "user", "content": message}], prompts.NAME_SCHEMA, max_tokens=32)
+    return out.value["name"].strip() if out.ok else None
+
+
+def named(client: RoleClient, examples: dict, keywords: dict, fallback: str) -> pd.DataFrame:
+    """name, named_by, keywords per category id (the keywords where the namer's name names nothing)."""
+    ids = sorted(examples)
+    names = [name(client, examples[k], keywords[k]) for k in ids]
+    shown, named_by = shown_names(names, [keywords[k] for k in ids])
+    return pd.DataFrame({"name": [s or f"{fallback} {k}" for s, k in zip(shown, ids)], "named_by": named_by,
+                         "keywords": [keywords[k] for k in ids]}, index=ids)
 
 
 @dg.asset(key=["arena", "prompt_categories"], deps=reads(PROMPTS), group_name="arena", tags=MODEL,
@@ -42,20 +54,24 @@ def prompt_categories(context: dg.AssetExecutionContext, config: CategoriesConfi
     for warning in result.warnings:
         context.log.warning(warning)
     namer = llm.client("namer", context)
-    narrower, broad = {}, {}
-    for k in sorted(set(result.labels)):
-        members = battles.prompt[result.labels == k]
-        narrower[k] = name(namer, members.head(EXAMPLES).tolist(), f"Category {k}")
-    for g in sorted(set(result.coarse.values())):
-        ks = [k for k, v in result.coarse.items() if v == g]
-        shown = [narrower[k] for k in ks] + battles.prompt[np.isin(result.labels, ks)].head(3).tolist()
-        broad[g] = name(namer, shown, f"Group {g}")
+    broad_ids = np.array([result.coarse[k] for k in result.labels])
+    narrower = named(namer, {k: battles.prompt[result.labels == k].head(EXAMPLES).tolist()
+                             for k in sorted(set(result.labels))},
+                     cluster_keywords(battles.prompt, result.labels), "Category")
+    broad = named(namer, {g: narrower["name"][sorted({k for k, v in result.coarse.items() if v == g})].tolist()
+                          + battles.prompt[broad_ids == g].head(3).tolist() for g in sorted(set(broad_ids))},
+                  cluster_keywords(battles.prompt, broad_ids), "Group")
+    at_narrower, at_broad = narrower.loc[result.labels], broad.loc[broad_ids]
     frame = pd.DataFrame({
         "battle_id": battles.battle_id,
-        "broad_category_id": [result.coarse[k] for k in result.labels],
-        "broad_category": [broad[result.coarse[k]] for k in result.labels],
+        "broad_category_id": broad_ids,
+        "broad_category": at_broad["name"].to_numpy(),
+        "broad_named_by": at_broad.named_by.to_numpy(),
+        "broad_keywords": at_broad.keywords.to_numpy(),
         "narrower_category_id": result.labels,
-        "narrower_category": [narrower[k] for k in result.labels],
+        "narrower_category": at_narrower["name"].to_numpy(),
+        "narrower_named_by": at_narrower.named_by.to_numpy(),
+        "narrower_keywords": at_narrower.keywords.to_numpy(),
         "was_outlier": result.was_outlier,
     })
     n = warehouse.write_table("arena.prompt_categories", frame, context=context)

@@ -52,6 +52,8 @@ def differences_schema(max_properties: int) -> dict:
 CLUSTER_LABEL = """These descriptions of AI-assistant behaviours were grouped together:
 {members}
 
+Words that set the group apart from the other groups (c-TF-IDF): {keywords}
+
 These nearby descriptions are NOT in the group:
 {non_members}
 
@@ -60,6 +62,8 @@ differs from the descriptions not in the group."""
 
 CATEGORY_LABEL = """These user prompts to an AI assistant were grouped together:
 {members}
+
+Words that set them apart from the other groups (c-TF-IDF): {keywords}
 
 Name the topic they share in at most 5 words."""
 

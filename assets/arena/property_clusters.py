@@ -2,9 +2,11 @@
 
 Property descriptions are embedded, optionally reduced with UMAP (`enable_dim_reduction`),
 clustered with HDBSCAN (`min_cluster_size`), outliers assigned to the nearest cluster when
-`assign_outliers` (flagged), and fine clusters grouped into coarse ones (`hierarchical`). The
-role `namer` labels every cluster contrastively: it sees members near the centroid and the
-nearest descriptions outside the cluster.
+`assign_outliers` (flagged), and fine clusters grouped into coarse ones (`hierarchical`). Every
+cluster gets its c-TF-IDF keywords (analysis/keywords.py), and the role `namer` labels it
+contrastively: it sees the keywords, members near the centroid and the nearest descriptions
+outside the cluster. `name` is the namer's label where it names something, else the keywords
+(`named_by` says which).
 """
 
 import dagster as dg
@@ -12,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.clustering import density_pipeline
+from analysis.keywords import cluster_keywords, shown_names
 from assets.arena import prompts
 from assets.arena.config import ClustersConfig
 from assets.core.llm_calls import LLM_KIND
@@ -26,18 +29,19 @@ PROPERTIES = Query("SELECT property_id, battle_id, model, property_description "
 SHOWN, CONTRAST = 8, 5
 
 
-def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: np.ndarray) -> dict:
+def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: np.ndarray, keywords: list[str]) -> dict:
     centroid = vectors[members].mean(axis=0)
     sims = vectors @ centroid
     inside = np.where(members)[0][np.argsort(-sims[members])][:SHOWN]
     outside = np.where(~members)[0][np.argsort(-sims[~members])][:CONTRAST]
     unique = lambda idx: list(dict.fromkeys(texts[idx]))  # noqa: E731
     message = prompts.CLUSTER_LABEL.format(members="\n".join(f"- {t}" for t in unique(inside)),
-                                           non_members="\n".join(f"- {t}" for t in unique(outside)) or "(none)")
+                                           non_members="\n".join(f"- {t}" for t in unique(outside)) or "(none)",
+                                           keywords=", ".join(keywords) or "(none)")
     out = client.chat_json([{"role": "user", "content": message}], prompts.LABEL_SCHEMA, max_tokens=96)
     if out.ok and out.value["label"].strip():
         return {"label": out.value["label"].strip(), "description": out.value["description"].strip(), "error": None}
-    return {"label": str(texts[inside[0]]), "description": "", "error": out.error}  # the central member
+    return {"label": None, "description": None, "error": out.error}
 
 
 @dg.multi_asset(
@@ -69,13 +73,17 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
     namer = llm.client("namer", context)
     labels = []
     for level, ids in (("fine", fine), ("coarse", coarse)):
+        keywords = cluster_keywords(texts, ids)
+        named = []
         for k in sorted(set(ids)):
             members = ids == k
             parent = int(result.coarse[k]) if level == "fine" else None
             text = ({"label": "Outliers", "description": "Not in any cluster.", "error": None} if k == -1
-                    else label(namer, texts, vectors, members))
-            labels.append({"level": level, "cluster_id": int(k), "parent_cluster_id": parent,
-                           "size": int(members.sum()), **text})
+                    else label(namer, texts, vectors, members, keywords[k]))
+            named.append({"level": level, "cluster_id": int(k), "parent_cluster_id": parent,
+                          "size": int(members.sum()), **text, "keywords": keywords[k]})
+        names, named_by = shown_names([n["label"] for n in named], [n["keywords"] for n in named])
+        labels += [{**n, "name": name, "named_by": by} for n, name, by in zip(named, names, named_by)]
     labels = pd.DataFrame(labels)
     yield dg.MaterializeResult(asset_key=["arena", "property_clusters"], metadata={
         "dagster/row_count": warehouse.write_table("arena.property_clusters", assigned, context=context),
@@ -83,4 +91,5 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
         "outliers": int(result.was_outlier.sum()), "min_cluster_size": pipeline.cluster.size_})
     yield dg.MaterializeResult(asset_key=["arena", "cluster_labels"], metadata={
         "dagster/row_count": warehouse.write_table("arena.cluster_labels", labels, context=context),
-        "label_errors": int(labels.error.notna().sum())})
+        "label_errors": int(labels.error.notna().sum()),
+        "named_by_keywords": int((labels.named_by == "keywords").sum())})

@@ -25,10 +25,17 @@ class IterationsConfig(dg.Config):
     max_unseen_per_iteration: int = 0  # unseen index positions each loop prompt is tested on; 0 = all
 
 
+class TermsConfig(dg.Config):
+    top: int = 30               # terms kept per side
+    min_count: int = 3          # a term seen fewer times in A and B together is left out
+    prior_scale: float = 1.0    # the Dirichlet prior: the pooled counts times this
+
+
 class ReportConfig(dg.Config):
     output_dir: str = ""        # "" = <reports>/diff/<time>
 
 
 RowsConfig = with_settings_defaults(RowsConfig, "diff.rows")
 IterationsConfig = with_settings_defaults(IterationsConfig, "diff.iterations")
+TermsConfig = with_settings_defaults(TermsConfig, "diff.distinguishing_terms")
 ReportConfig = with_settings_defaults(ReportConfig, "diff.report")

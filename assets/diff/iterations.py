@@ -6,8 +6,8 @@ accuracy, and writes a description; the classifier (role `classifier`, a fresh c
 then answers A or B for the batch's rows and the unseen rows. Every row is classified twice with
 the answer tokens swapped; P(A) from the softmax of the two tokens' log-probabilities is averaged
 over both orders. An order where neither token is among the 20 likeliest is an abstention. The
-last description then classifies every row (stage `final`, iteration = the last one); a logistic
-regression on length gives the `length_baseline` stage (iteration 0), to expose length confounds.
+last description then classifies every row (stage `final`, iteration = the last one). The
+baselines it has to beat (length, words) are `diff.baseline_predictions` (baseline_predictions.py).
 """
 
 import math
@@ -15,7 +15,6 @@ import math
 import dagster as dg
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
@@ -77,16 +76,6 @@ def batches(seen_positions: list[int], batch_size: int, epochs: int):
             yield epoch, seen_positions[start:start + batch_size]
 
 
-def length_baseline(rows: pd.DataFrame) -> pd.DataFrame:
-    """P(A) from a logistic regression on log length, fitted on the seen rows."""
-    seen = rows[rows.split == "seen"]
-    x = lambda f: np.log1p(f.n_chars.to_numpy(float)).reshape(-1, 1)  # noqa: E731
-    model = LogisticRegression().fit(x(seen), (seen.side == "A").astype(int))
-    p = model.predict_proba(x(rows))[:, list(model.classes_).index(1)]
-    return pd.DataFrame({"row_id": rows.row_id, "p_a": p, "p_a_direct": p, "p_a_swapped": p,
-                         "abstained": False, "input_truncated": False})
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["diff", "iterations"], deps=reads(ROWS), group_name="diff",
@@ -94,7 +83,7 @@ def length_baseline(rows: pd.DataFrame) -> pd.DataFrame:
                      description="One row per describer call: its description and what it saw."),
         dg.AssetSpec(["diff", "predictions"], deps=reads(ROWS), group_name="diff",
                      kinds={"duckdb", LLM_KIND}, tags=MODEL,
-                     description="P(A) per row and stage (loop iteration, final, length baseline)."),
+                     description="P(A) per row and stage (loop iteration, final)."),
     ],
     name="diff__iterations",
     pool=model_pool("describer", "classifier"),
@@ -132,9 +121,7 @@ def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm:
     for r in rows.itertuples():
         predictions.append({"stage": "final", "iteration": len(plan), "row_id": r.row_id,
                             **classify(classifier, final, r.text)})
-    frame = pd.concat([pd.DataFrame(predictions),
-                       length_baseline(rows).assign(stage="length_baseline", iteration=0)],
-                      ignore_index=True)
+    frame = pd.DataFrame(predictions)
     n_iter = warehouse.write_table("diff.iterations", pd.DataFrame(described), context=context)
     yield dg.MaterializeResult(asset_key=["diff", "iterations"], metadata={"dagster/row_count": n_iter})
     n_pred = warehouse.write_table("diff.predictions", frame, context=context)

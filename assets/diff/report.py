@@ -33,6 +33,7 @@ def classify_texts(client: RoleClient, spec: dict, texts: list[str]) -> list[dic
 
 
 METRICS = Query("SELECT * FROM diff.iteration_metrics")
+STAGES = ("final", "lexical_baseline", "length_baseline")
 BINS = Query("SELECT * FROM diff.reliability")
 FINAL = Query("SELECT description FROM diff.iterations ORDER BY iteration DESC LIMIT 1")
 SIDES = Query("SELECT side, count(*) AS n FROM diff.rows GROUP BY side")
@@ -67,6 +68,11 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, llm: LLM,
         "created_at": datetime.now(timezone.utc).isoformat(),
         "unseen_metrics": {k: float(headline[k].iloc[0]) for k in ("accuracy", "auroc", "brier")
                            if len(headline) and headline[k].notna().all()},
+        # what the prompt has to beat: the same rows told apart by words alone, and by length alone
+        "unseen_accuracy_by_stage": {
+            r.stage: {"accuracy": float(r.accuracy), "ci": [float(r.accuracy_ci_low), float(r.accuracy_ci_high)],
+                      "auroc": float(r.auroc), "n": int(r.n)}
+            for r in metrics[(metrics.split == "unseen") & metrics.stage.isin(STAGES) & (metrics.n > 0)].itertuples()},
     }
     (folder / "classify.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     plot_iterations(metrics, folder / "accuracy_by_iteration.png")

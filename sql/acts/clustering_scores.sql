@@ -1,6 +1,10 @@
 -- Per method x k and metric: the graded metrics over repetitions (mean, sample standard
 -- deviation, standard error and a t-based 95% interval), beside the label-free metrics of the
 -- fit (no LLM cost; one value each, so no spread). `unparsed` counts grader answers left out.
+-- Every graded metric comes with the grader's control pooled over the repetitions (matched vs
+-- shuffled-title acceptance of the clusters' own sentences; see acts.category_scores):
+-- `grader_discriminates` false means the grader accepts any title alike, and the graded numbers
+-- say nothing about the names.
 WITH graded AS (
     UNPIVOT acts.repetition_scores
     ON accuracy, precision, recall, f1, completeness, orthogonality, final_score
@@ -21,6 +25,17 @@ unparsed AS (
     SELECT method, k, sum(unparsed) AS unparsed FROM acts.repetition_scores GROUP BY ALL
 ),
 
+control AS (
+    SELECT
+        method, k,
+        sum(matched_accepted) / nullif(sum(matched_graded), 0) AS matched_acceptance,
+        sum(shuffled_accepted) / nullif(sum(shuffled_graded), 0) AS shuffled_acceptance,
+        two_proportion_z(sum(matched_accepted), sum(matched_graded), sum(shuffled_accepted), sum(shuffled_graded))
+            AS z
+    FROM acts.repetition_scores
+    GROUP BY ALL
+),
+
 label_free AS (
     UNPIVOT (
         SELECT method, k,
@@ -39,14 +54,20 @@ SELECT
     g.sd / sqrt(g.n) AS sem,
     g.mean - t_ppf(0.975, g.n - 1) * g.sd / sqrt(g.n) AS ci_low,
     g.mean + t_ppf(0.975, g.n - 1) * g.sd / sqrt(g.n) AS ci_high,
-    u.unparsed
+    u.unparsed,
+    c.matched_acceptance,
+    c.shuffled_acceptance,
+    2 * norm_sf(abs(c.z)) AS control_p_value,
+    coalesce(c.z > 0 AND 2 * norm_sf(abs(c.z)) < 0.05, false) AS grader_discriminates
 FROM graded_summary AS g
 LEFT JOIN unparsed AS u USING (method, k)
+LEFT JOIN control AS c USING (method, k)
 
 UNION ALL BY NAME
 
 SELECT
     method, k, metric, 'label_free' AS kind, 1 AS n, mean,
     NULL::DOUBLE AS sd, NULL::DOUBLE AS sem, NULL::DOUBLE AS ci_low, NULL::DOUBLE AS ci_high,
-    NULL::HUGEINT AS unparsed
+    NULL::HUGEINT AS unparsed, NULL::DOUBLE AS matched_acceptance, NULL::DOUBLE AS shuffled_acceptance,
+    NULL::DOUBLE AS control_p_value, NULL::BOOLEAN AS grader_discriminates
 FROM label_free

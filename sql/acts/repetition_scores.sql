@@ -1,6 +1,9 @@
 -- Per method x k x repetition: the category scores averaged over categories, the semantic
 -- orthogonality (share of category pairs the grader rates below the similarity threshold) and
--- the final score, the mean of F1, completeness and orthogonality (of those that were graded).
+-- the final score, the mean of F1, completeness and orthogonality (of those that were graded),
+-- reported beside the grader's control pooled over the repetition's categories (matched vs
+-- shuffled-title acceptance, two-proportion z-test; `grader_discriminates` where matched is higher
+-- at p < 0.05): a final score whose grader does not discriminate measures the grader, not the names.
 -- Every repetition the namer was asked for has a row, also one where no title parsed: its scores
 -- are NULL, `failed_titles` and `unparsed` count what failed, and `reason` says why.
 WITH repetitions AS (
@@ -22,7 +25,11 @@ categories AS (
         avg(f1) AS f1,
         avg(completeness) AS completeness,
         sum(unparsed) AS unparsed,
-        bool_or(membership_graded > 0) AS has_membership
+        bool_or(membership_graded > 0) AS has_membership,
+        sum(matched_accepted) AS matched_accepted,
+        sum(matched_graded) AS matched_graded,
+        sum(shuffled_accepted) AS shuffled_accepted,
+        sum(shuffled_graded) AS shuffled_graded
     FROM acts.category_scores
     GROUP BY ALL
 ),
@@ -51,6 +58,11 @@ scored AS (
         p.orthogonality,
         coalesce(p.pairs_graded, 0) AS pairs_graded,
         coalesce(c.unparsed, 0) + coalesce(p.unparsed, 0) AS unparsed,
+        c.matched_accepted, c.matched_graded, c.shuffled_accepted, c.shuffled_graded,
+        c.matched_accepted / nullif(c.matched_graded, 0) AS matched_acceptance,
+        c.shuffled_accepted / nullif(c.shuffled_graded, 0) AS shuffled_acceptance,
+        two_proportion_z(c.matched_accepted, c.matched_graded, c.shuffled_accepted, c.shuffled_graded)
+            AS control_z,
         CASE
             WHEN c.categories IS NULL THEN 'no title parsed (' || r.failed_titles || ' of ' || r.clusters || ' failed)'
             WHEN r.failed_titles > 0 THEN r.failed_titles || ' of ' || r.clusters || ' titles did not parse'
@@ -61,7 +73,9 @@ scored AS (
 )
 
 SELECT
-    *,
+    * EXCLUDE (control_z),
+    2 * norm_sf(abs(control_z)) AS control_p_value,
+    coalesce(control_z > 0 AND 2 * norm_sf(abs(control_z)) < 0.05, false) AS grader_discriminates,
     (coalesce(f1, 0) + coalesce(completeness, 0) + coalesce(orthogonality, 0))
         / nullif((f1 IS NOT NULL)::INT + (completeness IS NOT NULL)::INT + (orthogonality IS NOT NULL)::INT, 0)
         AS final_score

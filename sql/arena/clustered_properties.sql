@@ -1,5 +1,6 @@
--- Every behaviour property with its fine and coarse cluster, their labels and its place on the
--- 2-D map: what the app's Arena page and the exports show.
+-- Every behaviour property with its fine and coarse cluster, their names (the namer's label, or
+-- the c-TF-IDF keywords where the label names nothing) and keywords, and its place on the 2-D
+-- map: what the app's Arena page and the exports show.
 SELECT
     p.*,
     c.fine_cluster_id,
@@ -7,8 +8,10 @@ SELECT
     c.was_outlier,
     c.x,
     c.y,
-    fine.label AS fine_label,
-    coarse.label AS coarse_label
+    fine.name AS fine_label,
+    fine.keywords AS fine_keywords,
+    coarse.name AS coarse_label,
+    coarse.keywords AS coarse_keywords
 FROM arena.behavior_properties AS p
 JOIN arena.property_clusters AS c USING (property_id)
 LEFT JOIN arena.cluster_labels AS fine

@@ -1,15 +1,12 @@
--- How well each classifier prompt tells A from B, per stage (loop, final, length_baseline),
--- iteration and split; the headline is the `unseen` split, rows the describer never saw.
+-- How well each classifier prompt tells A from B, per stage (loop, final, and the baselines
+-- length_baseline and lexical_baseline), iteration and split; the headline is the `unseen` split, rows the describer never saw.
 -- A row counts as predicted A when P(A) >= 0.5. Abstentions (neither token among the 20
 -- likeliest, in both label orders) are counted and left out of the metrics. Accuracy has a
 -- Wilson 95% interval and an exact two-sided binomial test against 50%; AUROC is the
 -- Mann-Whitney statistic with average ranks for ties; log-loss clips P(A) to [eps, 1 - eps].
 WITH labelled AS (
-    SELECT
-        p.stage, p.iteration, r.split, p.p_a, p.abstained,
-        CASE WHEN r.side = 'A' THEN 1 ELSE 0 END AS is_a
-    FROM diff.predictions AS p
-    JOIN diff.rows AS r USING (row_id)
+    SELECT stage, iteration, split, p_a, abstained, CASE WHEN side = 'A' THEN 1 ELSE 0 END AS is_a
+    FROM diff.all_predictions
 ),
 
 answered AS (

@@ -1,10 +1,9 @@
 -- Reliability of P(A): rows binned by predicted P(A) (ten bins of width 0.1), per stage and split,
 -- with the mean prediction and the observed share of A in each bin (the calibration plot).
 WITH labelled AS (
-    SELECT p.stage, p.iteration, r.split, p.p_a, CASE WHEN r.side = 'A' THEN 1.0 ELSE 0.0 END AS is_a
-    FROM diff.predictions AS p
-    JOIN diff.rows AS r USING (row_id)
-    WHERE p.stage IN ('final', 'length_baseline') AND NOT p.abstained
+    SELECT stage, iteration, split, p_a, CASE WHEN side = 'A' THEN 1.0 ELSE 0.0 END AS is_a
+    FROM diff.all_predictions
+    WHERE stage IN ('final', 'length_baseline', 'lexical_baseline') AND NOT abstained
 )
 
 SELECT

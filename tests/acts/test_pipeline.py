@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.metrics import precision_recall_fscore_support
+from statsmodels.stats.proportion import proportions_ztest
 
 from assets.acts.cluster_assignments import assign
 from analysis.llm_call_plan import llm_calls
@@ -84,6 +85,22 @@ def test_tables_and_saved_models(acts):
         assert np.array_equal(assign(fit.model_path, x + np.asarray(means["mean"])), stored)
 
 
+def test_every_cluster_has_keywords_and_a_name(acts):
+    from analysis.keywords import cluster_keywords
+
+    wh, _ = acts
+    titles = wh.query("SELECT * FROM acts.cluster_titles ORDER BY method, k, repetition, cluster_id")
+    one = titles[(titles.method == titles.method[0]) & (titles.k == titles.k[0]) & (titles.repetition == 0)]
+    members = wh.query(f"SELECT a.cluster_id, s.text FROM acts.cluster_assignments a JOIN acts.sentences s "
+                       f"USING (sentence_id) WHERE a.method = '{one.method.iloc[0]}' AND a.k = {one.k.iloc[0]} "
+                       "ORDER BY a.sentence_id")
+    expected = cluster_keywords(members.text, members.cluster_id)
+    assert [list(k) for k in one.keywords] == [expected[c] for c in one.cluster_id]
+    assert titles.keywords.map(len).gt(0).all() and titles["name"].str.len().gt(0).all()
+    by_keywords = titles[titles.named_by == "keywords"]
+    assert all(n == ", ".join(k[:4]) for n, k in zip(by_keywords["name"], by_keywords.keywords))
+
+
 def test_grader_tests_on_sentences_the_namer_did_not_see(acts):
     wh, _ = acts
     overlap = wh.query("""
@@ -97,7 +114,8 @@ def test_grader_tests_on_sentences_the_namer_did_not_see(acts):
 def test_calls_made_match_the_plan(acts):
     wh, _ = acts
     plan = llm_calls(METHODS, KS, REPETITIONS, ["accuracy", "completeness", "orthogonality"], N_TEST)
-    assert plan["total"] == plan["namer"] + plan["membership"] + plan["completeness"] + plan["similarity"]
+    assert plan["total"] == (plan["namer"] + plan["membership"] + plan["control"] + plan["completeness"]
+                             + plan["similarity"])
     used = wh.query("SELECT method, k, count(DISTINCT cluster_id) AS used, count(*) AS titles "
                     "FROM acts.cluster_titles GROUP BY ALL")
     assert used.titles.sum() == (used.used * REPETITIONS).sum() <= plan["namer"]
@@ -106,6 +124,7 @@ def test_calls_made_match_the_plan(acts):
     counts = wh.query("SELECT metric, count(*) AS n FROM acts.grades GROUP BY metric").set_index("metric").n
     assert counts["similarity"] == (titled * (titled - 1) // 2).sum() <= plan["similarity"]
     assert counts["membership"] <= plan["membership"] and counts["completeness"] <= plan["completeness"]
+    assert 0 < counts["membership_shuffled"] <= plan["control"]
 
 
 def independent_scores(grades: pd.DataFrame, titles: pd.DataFrame) -> pd.DataFrame:
@@ -131,6 +150,15 @@ def independent_scores(grades: pd.DataFrame, titles: pd.DataFrame) -> pd.DataFra
         row = {"method": method, "k": k, "repetition": rep, "failed_titles": len(asked) - len(cats),
                **per_cat.mean().to_dict(), "orthogonality": ortho}
         row["final_score"] = np.nanmean([row["f1"], row["completeness"], row["orthogonality"]])
+        # the control: own sentences accepted under their own title vs under another cluster's
+        own = g[(g.metric == "membership") & g.truth.eq(True)]
+        shuffled = g[g.metric == "membership_shuffled"]
+        counts = [int(own.answer.sum()), int(shuffled.answer.sum())], [len(own), len(shuffled)]
+        pooled = sum(counts[0]) / max(sum(counts[1]), 1)
+        z, p = proportions_ztest(*counts) if min(counts[1]) and 0 < pooled < 1 else (np.nan, np.nan)
+        row.update(matched_acceptance=counts[0][0] / len(own) if len(own) else np.nan,
+                   shuffled_acceptance=counts[0][1] / len(shuffled) if len(shuffled) else np.nan,
+                   control_p_value=p, grader_discriminates=bool(z > 0 and p < 0.05))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -147,9 +175,13 @@ def test_sql_scores_equal_an_independent_computation(acts):
     assert len(sql) == len(mine) == len(METHODS) * len(KS) * REPETITIONS
     assert sql.failed_titles.tolist() == mine.failed_titles.tolist()
     assert (sql.reason.notna() == (sql.failed_titles > 0)).all()
-    for metric in metrics:
+    for metric in [*metrics, "matched_acceptance", "shuffled_acceptance", "control_p_value"]:
         np.testing.assert_allclose(sql[metric].astype(float), mine[metric].astype(float), atol=1e-12,
                                    err_msg=metric)
+    assert sql.grader_discriminates.tolist() == mine.grader_discriminates.fillna(False).tolist()
+    print("\ngrader control (SmolLM2 as grader):\n", sql[["method", "k", "repetition", "matched_acceptance",
+                                                          "shuffled_acceptance", "control_p_value",
+                                                          "grader_discriminates"]].to_string(index=False))
     summary = wh.query("SELECT * FROM acts.clustering_scores WHERE kind = 'graded'")
     for (method, k), reps in mine.groupby(["method", "k"]):
         for metric in metrics:
@@ -214,6 +246,7 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
         page.get_by_text("LLM calls", exact=False).wait_for()
         page.locator(".js-plotly-plot").first.wait_for()
         page.get_by_text("sentences; F1", exact=False).first.click()
+        page.get_by_text("Keywords", exact=False).first.wait_for()
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_activation_clusters.png", full_page=True)
 

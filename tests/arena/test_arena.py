@@ -17,26 +17,6 @@ from resources.datasets import DatasetError, Datasets
 from resources.warehouse import Warehouse
 from tests.conftest import ROOT, streamlit_app
 
-FICTIONAL = {"ops": {"arena__battles": {"config": {"dataset": "fictional", "num_samples": 120}},
-                     "arena__battle_differences": {"config": {"describer_source": "planted"}},
-                     "arena__property_clusters": {"config": {"enable_dim_reduction": False}}}}
-
-
-@pytest.fixture(scope="module")
-def fictional_warehouse(tmp_path_factory):
-    from tests.conftest import write_settings
-
-    path = write_settings(tmp_path_factory.mktemp("arena") / "dagster_project.toml")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VIBESCOPE_SETTINGS", str(path))
-        import definitions
-
-        result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)),
-                                selection=dg.AssetSelection.groups("arena"), run_config=FICTIONAL)
-        assert result.success
-        yield Warehouse(settings_file=str(path))
-
-
 def recovery_by_pandas(members: pd.DataFrame, planted_models: list[str]) -> pd.DataFrame:
     """The recovery score written independently of sql/arena/planted_recovery.sql."""
     rows = []
@@ -84,6 +64,27 @@ def test_planted_behaviours_are_recovered(fictional_warehouse):
     categories = wh.query("SELECT * FROM arena.prompt_categories")
     assert categories.broad_category.notna().all() and categories.narrower_category.notna().all()
     assert len(categories) == 120
+
+
+def test_each_planted_behaviours_home_cluster_has_its_own_words_among_its_top_keywords(fictional_warehouse):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from assets.arena.fictional import BEHAVIOURS
+
+    analyze = CountVectorizer(stop_words="english").build_analyzer()
+    words = {key: {w for p in phrasings for w in analyze(p)} for key, (_, _, phrasings) in BEHAVIOURS.items()}
+    own = {key: mine - set().union(*(w for k, w in words.items() if k != key)) for key, mine in words.items()}
+    wh = fictional_warehouse
+    homes = wh.query("SELECT model, home_cluster FROM arena.planted_recovery WHERE level = 'fine'")
+    labels = wh.query("SELECT cluster_id, keywords, name, named_by FROM arena.cluster_labels WHERE level = 'fine'")
+    keywords = labels.set_index("cluster_id").keywords
+    for home in homes.itertuples():
+        top = set(keywords[home.home_cluster][:5])
+        assert top & own[home.model.removeprefix("fictional-")], (home.model, top)
+    # the name shown is the namer's label only where it names something
+    assert set(labels.named_by) <= {"namer", "keywords"}
+    by_keywords = labels[labels.named_by == "keywords"]
+    assert all(n == ", ".join(k[:4]) for n, k in zip(by_keywords["name"], by_keywords.keywords))
 
 
 def test_metrics_equal_pandas_and_statsmodels(fictional_warehouse):
@@ -176,6 +177,9 @@ def test_exports_and_page(fictional_warehouse, tmp_path, page, artifacts):
         page.goto(f"{url}/Arena_behaviours")
         page.get_by_text("Which behaviours go with winning").wait_for()
         page.get_by_text("Example battle:", exact=False).wait_for()
+        page.get_by_text("Keywords (c-TF-IDF against the other", exact=False).wait_for()
+        page.get_by_text("Style: what each model's responses look like (no LLM)").wait_for()
+        page.get_by_text("Describer control: the properties carry no evidence quotes", exact=False).wait_for()
         page.locator(".js-plotly-plot").nth(3).wait_for()  # Streamlit draws the plots one by one
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_arena.png", full_page=True)

@@ -15,10 +15,12 @@ from resources.warehouse import Warehouse
 
 
 def materialize_metrics(settings_file, p_a: dict[str, np.ndarray], n: int = 40, abstain: int = 0):
-    """diff.rows with n rows a side (half unseen) and predictions p_a per stage; then the SQL."""
+    """diff.rows with n rows a side (half unseen; A's texts say "alpha", B's "beta") and predictions
+    p_a per stage (stages named *_baseline go to diff.baseline_predictions); then the SQL."""
     wh = Warehouse()
     rows = pd.DataFrame([{"row_id": f"{s}:{i}", "side": s, "idx": i, "split": "unseen" if i % 2 else "seen",
-                          "text": "t", "n_chars": 1, "source": f"sample:{s}"} for s in "AB" for i in range(n)])
+                          "text": f"{'alpha' if s == 'A' else 'beta'} text number {i}", "n_chars": 1,
+                          "source": f"sample:{s}"} for s in "AB" for i in range(n)])
     preds = []
     for stage, values in p_a.items():
         for j, r in enumerate(rows.itertuples()):
@@ -26,10 +28,13 @@ def materialize_metrics(settings_file, p_a: dict[str, np.ndarray], n: int = 40, 
             preds.append({"stage": stage, "iteration": 1, "row_id": r.row_id,
                           "p_a": None if skip else float(values[j]), "abstained": skip})
     wh.write_table("diff.rows", rows)
-    wh.write_table("diff.predictions", pd.DataFrame(preds))
+    frame = pd.DataFrame(preds)
+    baseline = frame.stage.str.endswith("_baseline")
+    wh.write_table("diff.predictions", frame[~baseline])
+    wh.write_table("diff.baseline_predictions", frame[baseline])
     sql = [a for a in load_sql_models() if a.key.path[0] == "diff"]
     assert dg.materialize(sql, resources=build_resources(str(settings_file)),
-                          selection=["diff/iteration_metrics"]).success
+                          selection=["diff/all_predictions", "diff/iteration_metrics"]).success
     return rows, pd.DataFrame(preds), wh.query("SELECT * FROM diff.iteration_metrics")
 
 

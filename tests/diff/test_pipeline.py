@@ -43,11 +43,15 @@ def test_cli_on_the_bundled_sample(settings_file, tmp_path):
     assert "unseen" in out.stdout and f"report: {tmp_path / 'report'}" in out.stdout
     wh = Warehouse()
     metrics = wh.query("SELECT * FROM diff.iteration_metrics")
-    assert set(metrics.stage) == {"loop", "final", "length_baseline"}
+    assert set(metrics.stage) == {"loop", "final", "length_baseline", "lexical_baseline"}
     assert set(metrics.split) == {"seen", "unseen"}
-    preds = wh.query("SELECT stage, count(*) AS n FROM diff.predictions GROUP BY stage").set_index("stage").n
-    assert preds["final"] == preds["length_baseline"] == 8
+    preds = wh.query("SELECT stage, count(*) AS n FROM diff.all_predictions GROUP BY stage").set_index("stage").n
+    assert preds["final"] == preds["length_baseline"] == preds["lexical_baseline"] == 8
     spec = yaml.safe_load((tmp_path / "report" / "classify.yaml").read_text())
+    unseen = metrics[metrics.split == "unseen"].set_index("stage")
+    assert set(spec["unseen_accuracy_by_stage"]) == {"final", "lexical_baseline", "length_baseline"}
+    for stage, recorded in spec["unseen_accuracy_by_stage"].items():
+        assert recorded["accuracy"] == pytest.approx(unseen.accuracy[stage]) and recorded["n"] == unseen.n[stage]
     assert spec["labels"]["A"] == {"source": "sample:em_base", "column": "answer", "rows": 4}
     assert spec["labels"]["B"]["source"] == "sample:em_high_severity"
     assert (tmp_path / "report" / "reliability.png").stat().st_size > 0

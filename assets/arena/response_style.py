@@ -1,0 +1,26 @@
+"""`arena.response_style`: style features of both responses of every battle (length, markdown
+headers, lists, bold, code blocks, refusals, questions back to the user; analysis/style.py), one
+row per battle, side and feature. No LLM: it reads its own battles (the same sources and keys as
+arena.battles, all of them by default), so the demo measures all 999 bundled battles while the
+describer reads a handful. `arena.model_style_metrics` links each feature to winning.
+"""
+
+import dagster as dg
+
+from analysis.style import battle_style
+from assets.arena.battles import load_battles
+from assets.arena.config import StyleConfig
+from assets.lineage import INPUT
+from resources.datasets import Datasets
+from resources.warehouse import Warehouse
+
+
+@dg.asset(key=["arena", "response_style"], group_name="arena", kinds={"duckdb", "python"}, tags=INPUT)
+def response_style(context: dg.AssetExecutionContext, config: StyleConfig, datasets: Datasets,
+                   warehouse: Warehouse) -> dg.MaterializeResult:
+    """Style features per battle, side and feature, with the outcome for that side's model."""
+    battles = load_battles(config, datasets)
+    frame = battle_style(battles)
+    n = warehouse.write_table("arena.response_style", frame, context=context)
+    return dg.MaterializeResult(metadata={"dagster/row_count": n, "battles": len(battles),
+                                          "models": int(frame.model.nunique()), "dataset": config.dataset})

@@ -1,0 +1,79 @@
+-- Per family (fine clusters, coarse clusters, style features), item and model: in how many of the
+-- model's battles its response shows the item, that share against the other models', the mean
+-- amount (properties, or the feature's value) against theirs, and the preference link: the
+-- model's win rate in battles where it shows the item vs where it does not.
+-- Ties: a tie is neither a win nor a loss; win rates are wins / (wins + losses) and ties are
+-- counted beside them. Win rates carry Wilson 95% intervals; the difference is tested with a
+-- pooled two-proportion z-test, and p-values are Holm-adjusted across the items of one family
+-- for one model.
+WITH per_model AS (
+    SELECT
+        family, item, model,
+        count(*) AS battles,
+        count(*) FILTER (WHERE shows) AS battles_with,
+        sum(amount) AS amount,
+        count(*) FILTER (WHERE shows AND outcome = 'win') AS wins_with,
+        count(*) FILTER (WHERE shows AND outcome = 'loss') AS losses_with,
+        count(*) FILTER (WHERE shows AND outcome = 'tie') AS ties_with,
+        count(*) FILTER (WHERE NOT shows AND outcome = 'win') AS wins_without,
+        count(*) FILTER (WHERE NOT shows AND outcome = 'loss') AS losses_without,
+        count(*) FILTER (WHERE NOT shows AND outcome = 'tie') AS ties_without
+    FROM arena.behaviour_presence
+    GROUP BY ALL
+),
+
+with_rates AS (
+    SELECT
+        *,
+        battles_with / battles AS proportion,
+        (sum(battles_with) OVER item - battles_with) / nullif(sum(battles) OVER item - battles, 0)
+            AS proportion_others,
+        amount / battles AS mean_amount,
+        (sum(amount) OVER item - amount) / nullif(sum(battles) OVER item - battles, 0) AS mean_amount_others,
+        wins_with + losses_with AS decided_with,
+        wins_without + losses_without AS decided_without,
+        wins_with / nullif(wins_with + losses_with, 0) AS win_rate_with,
+        wins_without / nullif(wins_without + losses_without, 0) AS win_rate_without
+    FROM per_model
+    WINDOW item AS (PARTITION BY family, item)
+),
+
+tested AS (
+    SELECT
+        *,
+        proportion - proportion_others AS proportion_delta,
+        two_proportion_z(wins_with, decided_with, wins_without, decided_without) AS z
+    FROM with_rates
+),
+
+with_p AS (
+    SELECT *, 2 * norm_sf(abs(z)) AS p_value
+    FROM tested
+),
+
+ranked AS (
+    SELECT
+        *,
+        row_number() OVER family_tests AS p_rank,
+        count(p_value) OVER (PARTITION BY family, model) AS m
+    FROM with_p
+    WINDOW family_tests AS (PARTITION BY family, model ORDER BY p_value NULLS LAST, item)
+)
+
+SELECT
+    family, item, model,
+    battles, battles_with, amount, mean_amount, mean_amount_others,
+    proportion, proportion_others, proportion_delta,
+    wins_with, losses_with, ties_with, wins_without, losses_without, ties_without,
+    win_rate_with,
+    wilson_low(wins_with, decided_with) AS win_rate_with_ci_low,
+    wilson_high(wins_with, decided_with) AS win_rate_with_ci_high,
+    win_rate_without,
+    wilson_low(wins_without, decided_without) AS win_rate_without_ci_low,
+    wilson_high(wins_without, decided_without) AS win_rate_without_ci_high,
+    z,
+    p_value,
+    CASE WHEN p_value IS NOT NULL THEN least(1, max((m - p_rank + 1) * p_value) OVER (
+        PARTITION BY family, model ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) END
+        AS p_holm
+FROM ranked

@@ -7,7 +7,7 @@
   unreliable in its tails (its end blocks are the least and greatest of running means, biased
   towards the extremes), and neither the SE nor a bootstrap that refits the calibrator sees that
   error (every refit is flat there too). What calibration already assumes, a judge monotone in the
-  oracle, bounds it. Let k = max(10, n_labels / 10) and [s_lo, s_hi] the scores of the k-th lowest
+  oracle, bounds it. Let k = max(10, sqrt(n_labels)) and [s_lo, s_hi] the scores of the k-th lowest
   and k-th highest label (the supported range). Below s_lo the truth lies in [0, U], U the mean
   label of the next k labels up (>= f(s_lo) in expectation); above s_hi in [L, 1], L likewise. A
   row averaged with mass a and reward r there moves the value by at most a r down and a (U - r) up
@@ -127,7 +127,9 @@ class CalibrationSupport:
     @classmethod
     def of(cls, scores: np.ndarray, labels: np.ndarray) -> "CalibrationSupport":
         n = len(labels)
-        k = min(max(10, n // 10), max(1, n // 2))
+        # sqrt, not a fixed share: the thin tails shrink as labels accrue (at 250,000 labels a tenth
+        # left 88% of a policy's judge scores "unsupported" among 25,000 labels)
+        k = min(max(10, round(np.sqrt(n))), max(1, n // 2))
         order = np.argsort(scores, kind="stable")
         s, y = scores[order], labels[order]
         return cls(k, float(s[k - 1]), float(s[n - k]), float(y[k: 2 * k].mean()), float(y[n - 2 * k: n - k].mean()))

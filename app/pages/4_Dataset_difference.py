@@ -31,7 +31,8 @@ for col, (stage, title) in zip(cols, (("final", "LLM classifier (final prompt)")
         col.metric(f"{title}: accuracy", f"{h.accuracy:.1%}",
                    help=f"95% CI {h.accuracy_ci_low:.1%} to {h.accuracy_ci_high:.1%}; binomial p vs 50% "
                         f"{h.binomial_p_value:.3g}")
-        col.caption(f"95% CI {h.accuracy_ci_low:.1%} to {h.accuracy_ci_high:.1%} · AUROC {h.auroc:.3f} · n {h.n}")
+        col.caption(f"95% CI {h.accuracy_ci_low:.1%} to {h.accuracy_ci_high:.1%} · AUROC {h.auroc:.3f} "
+                    f"({h.auroc_ci_low:.3f} to {h.auroc_ci_high:.3f}) · n {h.n}")
 
 loop = metrics[metrics.stage == "loop"]
 left, right = st.columns(2)

@@ -71,7 +71,8 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, llm: LLM,
         # what the prompt has to beat: the same rows told apart by words alone, and by length alone
         "unseen_accuracy_by_stage": {
             r.stage: {"accuracy": float(r.accuracy), "ci": [float(r.accuracy_ci_low), float(r.accuracy_ci_high)],
-                      "auroc": float(r.auroc), "n": int(r.n)}
+                      "auroc": float(r.auroc), "auroc_ci": [float(r.auroc_ci_low), float(r.auroc_ci_high)],
+                      "n": int(r.n)}
             for r in metrics[(metrics.split == "unseen") & metrics.stage.isin(STAGES) & (metrics.n > 0)].itertuples()},
     }
     (folder / "classify.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))

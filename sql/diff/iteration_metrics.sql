@@ -3,7 +3,8 @@
 -- A row counts as predicted A when P(A) >= 0.5. Abstentions (neither token among the 20
 -- likeliest, in both label orders) are counted and left out of the metrics. Accuracy has a
 -- Wilson 95% interval and an exact two-sided binomial test against 50%; AUROC is the
--- Mann-Whitney statistic with average ranks for ties; log-loss clips P(A) to [eps, 1 - eps].
+-- Mann-Whitney statistic with average ranks for ties, with Hanley and McNeil's (1982) standard
+-- error and a normal 95% interval clipped to [0, 1]; log-loss clips P(A) to [eps, 1 - eps].
 WITH labelled AS (
     SELECT stage, iteration, split, p_a, abstained, CASE WHEN side = 'A' THEN 1 ELSE 0 END AS is_a
     FROM diff.all_predictions
@@ -47,7 +48,13 @@ abstentions AS (
 ),
 
 with_accuracy AS (
-    SELECT *, (true_a + true_b) / n AS accuracy
+    SELECT
+        *,
+        (true_a + true_b) / n AS accuracy,
+        -- Hanley-McNeil: Q1 = A / (2 - A), Q2 = 2 A^2 / (1 + A), over n_a positives and n - n_a negatives
+        sqrt((auroc * (1 - auroc) + (n_a - 1) * (auroc / (2 - auroc) - auroc * auroc)
+              + (n - n_a - 1) * (2 * auroc * auroc / (1 + auroc) - auroc * auroc))
+             / nullif(n_a * (n - n_a), 0)) AS auroc_se
     FROM scored
 )
 
@@ -59,7 +66,10 @@ SELECT
     wilson_high(s.true_a + s.true_b, s.n) AS accuracy_ci_high,
     least(1.0, 2 * binom_sf(greatest(s.true_a + s.true_b, s.n - s.true_a - s.true_b) - 1, s.n, 0.5))
         AS binomial_p_value,
-    s.auroc, s.brier, s.log_loss, s.mean_confidence
+    s.auroc,
+    greatest(0.0, s.auroc - norm_ppf(0.975) * s.auroc_se) AS auroc_ci_low,
+    least(1.0, s.auroc + norm_ppf(0.975) * s.auroc_se) AS auroc_ci_high,
+    s.brier, s.log_loss, s.mean_confidence
 FROM abstentions AS a
 LEFT JOIN with_accuracy AS s USING (stage, iteration, split)
 ORDER BY a.stage, a.iteration, a.split

@@ -55,7 +55,13 @@ def test_metrics_equal_sklearn_scipy_statsmodels(settings_file):
         low, high = proportion_confint(k, len(part), method="wilson")
         assert (got.accuracy_ci_low, got.accuracy_ci_high) == pytest.approx((low, high), abs=1e-9)
         assert got.binomial_p_value == pytest.approx(stats.binomtest(k, len(part), 0.5).pvalue, rel=1e-9)
-        assert got.auroc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        auc = roc_auc_score(y, p)
+        assert got.auroc == pytest.approx(auc, abs=1e-12)
+        n1, n0 = int(y.sum()), int(len(y) - y.sum())  # Hanley and McNeil (1982), eq. 2
+        q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+        se = np.sqrt((auc * (1 - auc) + (n1 - 1) * (q1 - auc ** 2) + (n0 - 1) * (q2 - auc ** 2)) / (n1 * n0))
+        assert (got.auroc_ci_low, got.auroc_ci_high) == pytest.approx(
+            (max(0, auc - stats.norm.ppf(0.975) * se), min(1, auc + stats.norm.ppf(0.975) * se)), abs=1e-12)
         assert got.brier == pytest.approx(brier_score_loss(y, p), abs=1e-12)
         assert got.log_loss == pytest.approx(log_loss(y, p), abs=1e-12)
         assert got.mean_confidence == pytest.approx(np.maximum(p, 1 - p).mean(), abs=1e-12)

@@ -28,7 +28,7 @@ INSTANCE := $(DAGSTER_HOME)/dagster.yaml
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test install browser ui app clean llama-flags
+.PHONY: demo test test-vllm test-gpu install browser ui app clean llama-flags
 
 install: $(STAMP) $(INSTANCE)
 
@@ -77,6 +77,25 @@ demo: $(STAMP) $(INSTANCE)
 test: $(STAMP) $(REFERENCE_STAMP) browser
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
+# The vllm backend's contract with the pinned vLLM, in a venv of its own (vLLM and its CUDA stack are
+# about 6 GB; not part of `make test`). PyPI's torchvision, torchaudio and torchcodec are built for
+# CUDA torch: on a CPU torch their libraries do not load, and transformers imports them when present,
+# so the CPU contract venv goes without them (no text model needs them).
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.installed: $(LLAMA_WHEEL_STAMP) pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet $(LLAMA_WHEELS)/*.whl -e '.[vllm,dev]'
+	@if ! $(VLLM_VENV)/bin/python -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then \
+		$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec; fi
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/python -m pytest -q -rs tests/vllm_contract
+
+# the backend on a real engine: a CUDA device and VIBESCOPE_VLLM_MODEL (HF id or path), else skipped
+test-gpu: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/python -m pytest -q -rs tests/vllm_contract tests/gpu
+
 ui: $(STAMP) $(INSTANCE)
 	$(BIN)/dagster dev -m definitions
 
@@ -84,4 +103,4 @@ app: $(STAMP)
 	$(BIN)/streamlit run app/Home.py
 
 clean:
-	rm -rf $(VENV) .venv-cje $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports
+	rm -rf $(VENV) .venv-cje $(VLLM_VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports

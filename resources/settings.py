@@ -72,6 +72,7 @@ class OpenAISettings(_Strict):
     max_workers: int = Field(8, ge=1)
     max_retries: int = Field(4, ge=0)
     timeout_s: float = Field(120.0, gt=0)
+    batch_price_factor: float = Field(0.5, ge=0)  # Batch API answers cost this share of [prices] (OpenAI: half)
 
 
 class VLLMSettings(_Strict):
@@ -79,6 +80,7 @@ class VLLMSettings(_Strict):
     max_model_len: int = Field(4096, ge=128)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     dtype: str = "auto"
+    max_num_seqs: int = Field(64, ge=1)  # requests the engine batches at once (and run_batch's threads)
 
 
 class Backends(_Strict):

@@ -7,6 +7,7 @@
     vibescope diff A B --text-column answer --extra-prompt "..."
     vibescope acts plan [settings.toml]
     vibescope arena recovery
+    vibescope batch write arena/battle_differences | list | submit | status | ingest | run-locally
 
 `vibescope <command> --help` lists each command's flags (the source tools' flags where they had them).
 """
@@ -24,6 +25,7 @@ import dagster as dg
 
 from resources.settings import PROJECT_ROOT
 from vibescope import pipelines
+from vibescope.batches import add_batch
 from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
 from vibescope.slots import release_dead_runs
 
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--select", default="*", help="Dagster asset selection (default: every asset)")
     runs = sub.add_parser("run-report", help="where a run's time went (default: the latest run)")
     runs.add_argument("run_id", nargs="?")
-    for add in (pipelines.add_cje, pipelines.add_diff, pipelines.add_acts, pipelines.add_arena):
+    for add in (pipelines.add_cje, pipelines.add_diff, pipelines.add_acts, pipelines.add_arena, add_batch):
         add(sub)
     return parser
 

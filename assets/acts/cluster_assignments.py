@@ -27,6 +27,12 @@ VECTORS = Query("SELECT sentence_id, vector FROM acts.activations ORDER BY sente
 MEANS = Query("SELECT * FROM acts.activation_means")
 
 
+def batch_tag(warehouse: Warehouse) -> str:
+    """The model and layer a run's batch files belong to (in their names, so layers do not collide)."""
+    means = warehouse.query(MEANS).iloc[0]
+    return f"{means.model_id}_layer{int(means.layer)}"
+
+
 def vectors_of(frame) -> tuple[list[str], np.ndarray]:
     """Sentence ids and their vectors as one float32 matrix, from the rows of VECTORS."""
     return frame.sentence_id.tolist(), np.stack(frame.vector.to_numpy()).astype(np.float32)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.keywords import cluster_keywords, shown_names
 from assets.acts import prompts
-from assets.acts.cluster_assignments import VECTORS, vectors_of
+from assets.acts.cluster_assignments import MEANS, VECTORS, batch_tag, vectors_of
 from assets.acts.config import TitlesConfig
 from assets.acts.sentences import thinking_span
 from assets.core.llm_calls import LLM_KIND
@@ -78,7 +78,7 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
     return requests, shown
 
 
-@dg.asset(key=["acts", "cluster_titles"], deps=reads(ASSIGNMENTS, SENTENCES, TRACES, VECTORS), group_name="acts",
+@dg.asset(key=["acts", "cluster_titles"], deps=reads(ASSIGNMENTS, SENTENCES, TRACES, VECTORS, MEANS), group_name="acts",
           tags=MODEL,
           kinds={"duckdb", LLM_KIND}, pool=model_pool("namer"))
 def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm: LLM,
@@ -90,8 +90,8 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
     ids, x = vectors_of(warehouse.query(VECTORS))
     requests, shown = naming_requests(config, assignments, sentences, dict(zip(ids, x)), traces)
     client = llm.client("namer", context)
-    results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "acts_titles.jsonl",
-                        config.batches)
+    results = batch.run(client, requests, llm.batches_folder, config.batches,
+                        tag=batch_tag(warehouse) if config.batches else "")
     rows = [{**s, "title": r.value["title"].strip() if r.ok else None,
              "description": r.value["description"].strip() if r.ok else None,
              "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from assets.acts import prompts
+from assets.acts.cluster_assignments import MEANS, batch_tag
 from assets.acts.config import METRICS, GradesConfig
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
@@ -100,7 +101,7 @@ def answer(result) -> float | None:
     return float(value["belongs"]) if "belongs" in value else float(value["score"])
 
 
-@dg.asset(key=["acts", "grades"], deps=reads(TITLES, ASSIGNMENTS, SENTENCE_TEXT), group_name="acts",
+@dg.asset(key=["acts", "grades"], deps=reads(TITLES, ASSIGNMENTS, SENTENCE_TEXT, MEANS), group_name="acts",
           kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("grader"))
 def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
            warehouse: Warehouse) -> dg.MaterializeResult:
@@ -113,8 +114,8 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
     if untitled:
         context.log.warning(f"{untitled} categories have no parseable title and are not graded")
     client = llm.client("grader", context)
-    results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "acts_grades.jsonl",
-                        config.batches)
+    results = batch.run(client, requests, llm.batches_folder, config.batches,
+                        tag=batch_tag(warehouse) if config.batches else "")
     frame = pd.DataFrame([{**row, "answer": answer(r), "error": r.error, "raw": None if r.ok else r.raw}
                           for row, r in zip(rows, results)],
                          columns=["method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",

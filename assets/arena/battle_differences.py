@@ -3,10 +3,11 @@
 Model names are hidden from the describer (A and B only) and A/B keep the data's order. The
 output is constrained to a JSON schema where the backend can; output that does not parse after
 the retries is kept with its error (the battle then has no properties, and is counted).
-`batches` writes OpenAI Batch API files instead (data/batches/arena_differences.jsonl); run them
-(`resources.llm.batch.submit`/`poll`, or `run_locally`), `ingest`, and materialize again: the
-answers then come from the cache. `describer_source: planted` uses the fictional dataset's
-ground truth instead of an LLM.
+`batches` writes an OpenAI Batch API file instead (data/batches/arena.battle_differences__describer__
+<model>.jsonl); `vibescope batch submit` (or `run-locally`), `vibescope batch ingest`, and
+materialize again: the answers then come from the cache, a failed line is its battle's error.
+`describer_source: planted` uses the fictional dataset's ground truth instead of an LLM, `file` a
+StringSight / LMM-Vibes properties file (`properties_path`; assets/arena/properties_file.py).
 """
 
 import json
@@ -16,6 +17,7 @@ import pandas as pd
 
 from assets.arena import prompts
 from assets.arena.config import DifferencesConfig
+from assets.arena.properties_file import read_properties
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, Query, reads
@@ -45,31 +47,40 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                        warehouse: Warehouse) -> dg.MaterializeResult:
     """The describer's properties per battle (JSON), or the parse error and raw output."""
     battles = warehouse.query(BATTLES)
+    imported: dict = {}
     if config.describer_source == "planted":
         if battles.planted_properties.isna().all():
             raise ValueError("describer_source 'planted' needs the fictional dataset (its battles carry "
                              "their planted properties)")
-        rows = [{"battle_id": b.battle_id, "properties_json": b.planted_properties, "error": None, "raw": None,
-                 "input_truncated": False} for b in battles.itertuples()]
+        frame = pd.DataFrame([{"battle_id": b.battle_id, "properties_json": b.planted_properties, "error": None,
+                               "raw": None, "input_truncated": False} for b in battles.itertuples()])
     elif config.describer_source == "llm":
         if config.max_properties < 1:
             raise ValueError(f"max_properties {config.max_properties}: the describer lists 1 to max_properties "
                              "behaviours per battle, so it must be at least 1")
         client = llm.client("describer", context, model=config.model_name)
         requests = [{"method": "chat_json", **request(b, config)} for b in battles.itertuples()]
-        results = batch.run(client, requests, llm.settings.path("cache").parent / "batches" / "arena_differences.jsonl",
-                            config.batches, max_workers=config.max_workers)
-        rows = [{"battle_id": b.battle_id,
-                 "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
-                 "error": r.error, "raw": None if r.ok else r.raw,
-                 "input_truncated": r.truncated or cut_to_max_chars(b)}
-                for b, r in zip(battles.itertuples(), results)]
+        results = batch.run(client, requests, llm.batches_folder, config.batches, max_workers=config.max_workers)
+        frame = pd.DataFrame([{"battle_id": b.battle_id,
+                               "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
+                               "error": r.error, "raw": None if r.ok else r.raw,
+                               "input_truncated": r.truncated or cut_to_max_chars(b)}
+                              for b, r in zip(battles.itertuples(), results)])
+    elif config.describer_source == "file":
+        if not config.properties_path:
+            raise ValueError("describer_source 'file' needs properties_path: a StringSight / LMM-Vibes properties file")
+        frame, report = read_properties(config.properties_path, battles)
+        for what in ("ignored_columns", "unmatched_question_ids"):
+            if report[what]:
+                context.log.warning(f"{config.properties_path}: {len(report[what])} {what.replace('_', ' ')}: "
+                                    + ", ".join(report[what][:10]))
+        imported = {k: len(v) if isinstance(v, list) else v for k, v in report.items()}
     else:
-        raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted")
-    frame = pd.DataFrame(rows)
+        raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted, file")
     n = warehouse.write_table("arena.battle_differences", frame, context=context)
     parsed = int(frame.error.isna().sum())
-    with_properties = int(frame.properties_json.map(lambda j: bool(j and json.loads(j))).sum())
+    with_properties = int(frame.properties_json.map(lambda j: isinstance(j, str) and bool(json.loads(j))).sum())
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "parsed": parsed,
                                           "parse_rate": parsed / max(n, 1), "with_properties": with_properties,
-                                          "input_truncated": int(frame.input_truncated.sum())})
+                                          "input_truncated": int(frame.input_truncated.sum()),
+                                          **imported})

@@ -3,7 +3,9 @@
 Sources: `arena` (bundled LMSYS sample, or hf:lmarena-ai/arena-human-preference-100k), `webdev`
 (hf:lmarena-ai/webdev-arena-preference-10k; code, commentary and logs flattened into text),
 `coding` (arena battles whose prompt is about programming), `fictional` (planted behaviours, see
-fictional.py), or a local file with the bundled sample's columns. Multi-turn battles keep every
+fictional.py), or a local file with the bundled sample's columns, Arena's `conversation_a/b`, or
+StringSight's side-by-side columns (`question_id, model_a_response, model_b_response`; a properties
+file that carries its battles, as `arena/exports` writes one, gives one battle per question_id). Multi-turn battles keep every
 turn; `prompt`, `response_a` and `response_b` join the turns for the describer.
 """
 
@@ -17,6 +19,7 @@ import pandas as pd
 
 from assets.arena import fictional
 from assets.arena.config import DATASETS, BattlesConfig
+from assets.arena.properties_file import battle_columns
 from assets.lineage import INPUT
 from resources.datasets import READERS, DatasetError, Datasets, looks_english
 from resources.warehouse import Warehouse
@@ -94,6 +97,8 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
                                    f"or a path to a {', '.join(READERS)} file with the sample's columns")
             source = config.dataset  # a local file
         raw = datasets.load(source, split="test" if config.dataset == "webdev" else "train")
+        if "model_a_response" in raw:  # StringSight / LMM-Vibes side-by-side columns
+            raw = battle_columns(raw)
         frame = _from_conversations(raw) if "conversation_a" in raw else _from_sample_columns(raw, source)
         unknown = frame.loc[~frame.winner.isin(WINNERS), "winner"].value_counts()
         if len(unknown):

@@ -30,7 +30,8 @@ class CategoriesConfig(dg.Config):
 
 
 class DifferencesConfig(dg.Config):
-    describer_source: str = "llm"  # llm | planted (the fictional dataset's ground truth)
+    describer_source: str = "llm"  # llm | planted (the fictional dataset's ground truth) | file
+    properties_path: str = ""      # describer_source file: a StringSight / LMM-Vibes properties file (csv, jsonl, json, parquet)
     model_name: str = ""           # "" = role describer's model
     temperature: float = 0.6
     top_p: float = 0.95

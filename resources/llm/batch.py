@@ -1,36 +1,59 @@
-"""Batch files in the OpenAI Batch API format, run by OpenAI or by a local executor.
+"""Batch files: an asset's LLM requests in the OpenAI Batch API format, answered by a provider's
+Batch API or by the role's own local backend, then ingested into the call cache.
 
-    path = write_requests(client, requests, "data/batches/describe.jsonl")  # + .meta.json
-    # either: OpenAI's Batch API
-    batch_id = submit(client, path); ...; poll(client, path)   # writes <path>.output.jsonl
-    # or: the same file on the role's local backend (llamacpp, vllm)
-    run_locally(client, path)                                   # writes <path>.output.jsonl
-    ingest(client, path)   # results go into the call cache
+One file per asset, role and model (and tag: the acts model and layer), in `<cache folder>/batches/`:
 
-After `ingest`, the same `client.chat(...)` / `client.chat_json(...)` calls are answered from the
-cache, so an asset written for live calls runs unchanged on batch results. `custom_id` is the
-request's cache key.
+    arena.battle_differences__describer__gpt-4o-mini.jsonl   every request of the asset's last run
+    ....meta.json            role, backend, model; requests by custom_id; submissions; failed lines
+    ....submit-<n>.jsonl     what submission n sent; ....submit-<n>.{output,errors}.jsonl what came back
+
+The lifecycle (`vibescope batch write | submit | status | ingest | run-locally | list`):
+    write        the asset, materialized with `batches: true`, writes its file and stops while any
+                 answer is missing; writing again keeps every submission's batch id
+    submit       uploads the unanswered requests, creates a batch, keeps its id in the metadata
+    status       per file: requested, answered, failed, in flight, pending; each batch's state
+    ingest       answers into the call cache, logged once at the batch price; a failed line is
+                 logged with its error and stays failed until a later submission answers it
+    run_locally  the pending requests on the role's own backend (llamacpp, vllm)
+Materialized again, the asset reads every answer from the cache and flags failed lines as errors
+of their rows, as it flags answers that do not parse.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from resources.llm.cache import CallCache
 from resources.llm.resource import RoleClient
-from resources.llm.types import LLMConfigError
+from resources.llm.types import JsonResult, LLMBackendError, LLMConfigError
 
 ENDPOINT = "/v1/chat/completions"
+FINISHED = ("completed", "failed", "expired", "cancelled")  # a provider's batch states with nothing more to come
 
 
-def _meta_path(path: Path) -> Path:
+def file_name(client: RoleClient, tag: str = "") -> str:
+    """`<asset>__<role>__<model>[__<tag>].jsonl`, safe as a file name."""
+    parts = [(client.asset or "adhoc").replace("/", "."), client.role, client.backend.model, tag]
+    return "__".join(re.sub(r"[^A-Za-z0-9._-]+", "_", p) for p in parts if p) + ".jsonl"
+
+
+def meta_path(path: Path) -> Path:
     return path.with_suffix(".meta.json")
 
 
-def output_path(path: str | Path) -> Path:
-    return Path(path).with_suffix(".output.jsonl")
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _save(path: Path, meta: dict[str, Any]) -> None:
+    _write_atomic(meta_path(path), json.dumps(meta, indent=1))
 
 
 def _canonical(client: RoleClient, req: dict[str, Any]) -> dict[str, Any]:
@@ -45,139 +68,234 @@ def _canonical(client: RoleClient, req: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _body(model: str, request: dict[str, Any]) -> dict[str, Any]:
+def _line(key: str, model: str, request: dict[str, Any]) -> str:
     body = {k: request[k] for k in ("messages", "temperature", "top_p", "max_tokens", "seed")}
     body["model"] = model
     if "json_schema" in request:
         body["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "output", "schema": request["json_schema"], "strict": True}}
-    return body
+    return json.dumps({"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body}) + "\n"
 
 
-def write_requests(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Write the batch input JSONL and its metadata file (role, backend, model, each request)."""
+def load(client: RoleClient, path: str | Path) -> dict[str, Any]:
+    """The file's metadata; refused when the role now runs another backend or model."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta: dict[str, Any] = {"role": client.role, "backend": client.backend.name,
-                            "model": client.backend.model, "created_at": time.time(), "requests": {}}
-    with path.open("w") as f:
-        for req in requests:
-            request = _canonical(client, req)
-            key = client.cache_key(request)
-            if key in meta["requests"]:
-                continue  # the same request twice gets one answer
-            meta["requests"][key] = request
-            f.write(json.dumps({"custom_id": key, "method": "POST", "url": ENDPOINT,
-                                "body": _body(client.backend.model, request)}) + "\n")
-    _meta_path(path).write_text(json.dumps(meta, indent=1))
-    return path
-
-
-def _read_meta(client: RoleClient, path: Path) -> dict[str, Any]:
-    meta_file = _meta_path(path)
-    if not meta_file.exists():
-        raise FileNotFoundError(f"{meta_file}: the batch's metadata file is missing")
-    meta = json.loads(meta_file.read_text())
+    if not meta_path(path).exists():
+        raise FileNotFoundError(f"{meta_path(path)}: the batch's metadata file is missing")
+    meta = json.loads(meta_path(path).read_text())
     if (meta["backend"], meta["model"]) != (client.backend.name, client.backend.model):
         raise LLMConfigError(f"{path} was written for {meta['backend']}:{meta['model']}, but role "
                              f"'{client.role}' now runs {client.backend.name}:{client.backend.model}")
     return meta
 
 
-def run_locally(client: RoleClient, path: str | Path) -> Path:
-    """Run a batch file on the role's own backend; write OpenAI's batch output format."""
+def write_requests(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write the asset's requests (each distinct one once) and merge the metadata: submissions,
+    failed lines and the requests they sent are kept, so re-materializing loses no batch."""
     path = Path(path)
-    meta = _read_meta(client, path)
-    out = output_path(path)
-    with out.open("w") as f:
-        for i, (key, request) in enumerate(meta["requests"].items()):
-            try:
-                result, _ = client.call(request)
-                line = {"id": f"batch_req_{i}", "custom_id": key, "error": None, "response": {
-                    "status_code": 200, "request_id": key[:16], "body": {
-                        "object": "chat.completion", "model": client.backend.model,
-                        "choices": [{"index": 0, "finish_reason": result.get("finish_reason"),
-                                     "message": {"role": "assistant", "content": result["text"]}}],
-                        "usage": {"prompt_tokens": result.get("prompt_tokens"),
-                                  "completion_tokens": result.get("completion_tokens")}}}}
-            except Exception as exc:  # one failed request is a failed line, as in OpenAI's output
-                line = {"id": f"batch_req_{i}", "custom_id": key, "response": None,
-                        "error": {"code": type(exc).__name__, "message": str(exc)}}
-            f.write(json.dumps(line) + "\n")
-    return out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = load(client, path) if meta_path(path).exists() else {
+        "asset": client.asset, "role": client.role, "backend": client.backend.name, "model": client.backend.model,
+        "created_at": time.time(), "requests": {}, "submissions": [], "failed": {}}
+    current: dict[str, dict[str, Any]] = {}
+    for req in requests:
+        request = _canonical(client, req)
+        current.setdefault(client.cache_key(request), request)
+    sent = {key for sub in meta["submissions"] for key in sub["keys"]}
+    meta["requests"] = {**{k: v for k, v in meta["requests"].items() if k in sent}, **current}
+    meta["current"] = list(current)
+    _write_atomic(path, "".join(_line(k, client.backend.model, r) for k, r in current.items()))
+    _save(path, meta)
+    return path
 
 
-def ingest(client: RoleClient, path: str | Path) -> dict[str, int]:
-    """Put a batch output's answers into the call cache; returns counts of ok and failed lines."""
-    path = Path(path)
-    meta = _read_meta(client, path)
-    out = output_path(path)
-    if not out.exists():
-        raise FileNotFoundError(f"{out}: no batch output yet (poll or run_locally first)")
-    counts = {"ok": 0, "failed": 0, "unknown": 0}
-    for line in out.read_text().splitlines():
-        row = json.loads(line)
-        request = meta["requests"].get(row["custom_id"])
-        response = row.get("response") or {}
-        if request is None:
-            counts["unknown"] += 1
-            continue
-        if response.get("status_code") != 200:
-            counts["failed"] += 1
-            continue
-        body = response["body"]
-        choice, usage = body["choices"][0], body.get("usage") or {}
-        client.cache.put(row["custom_id"], client.backend.name, client.backend.model, request, {
-            "text": choice["message"]["content"] or "", "finish_reason": choice.get("finish_reason"),
-            "prompt_tokens": usage.get("prompt_tokens"),
-            "completion_tokens": usage.get("completion_tokens"), "truncated": False})
-        counts["ok"] += 1
-    return counts
+def _answered(cache: CallCache, keys) -> set[str]:
+    return {key for key in keys if cache.get(key) is not None}
 
 
-def submit(client: RoleClient, path: str | Path) -> str:
-    """Upload the file and create an OpenAI batch; its id is kept in the metadata file."""
-    path = Path(path)
-    meta = _read_meta(client, path)
+def _in_flight(meta: dict[str, Any]) -> set[str]:
+    return {key for sub in meta["submissions"] if not sub["ingested"] for key in sub["keys"]}
+
+
+def tally(cache: CallCache, meta: dict[str, Any]) -> dict[str, int]:
+    """Of the asset's current requests: answered, failed (and not answered since), in flight, pending."""
+    current = meta["current"]
+    answered = _answered(cache, current)
+    flying = (_in_flight(meta) & set(current)) - answered
+    failed = {k for k in current if k in meta["failed"]} - answered - flying
+    return {"requested": len(current), "answered": len(answered), "failed": len(failed),
+            "in_flight": len(flying), "pending": len(current) - len(answered | failed | flying)}
+
+
+def counts(client: RoleClient, path: str | Path) -> dict[str, int]:
+    return tally(client.cache, load(client, path))
+
+
+def _api(client: RoleClient):
     api = getattr(client.backend, "client", None)
     if client.backend.name != "openai" or api is None:
-        raise LLMConfigError(f"submit needs a role on the openai backend; use run_locally for "
-                             f"{client.backend.name}")
-    uploaded = api.files.create(file=path.open("rb"), purpose="batch")
+        raise LLMConfigError(f"role '{client.role}' runs on {client.backend.name}: only a role on backend "
+                             "openai has a Batch API; answer the file with run-locally instead")
+    return api
+
+
+def submit(client: RoleClient, path: str | Path) -> str | None:
+    """Upload the requests that are neither answered nor in flight and create a batch; its id is
+    kept in the metadata. None when there is nothing to send."""
+    path = Path(path)
+    meta = load(client, path)
+    api = _api(client)
+    flying = _in_flight(meta)
+    keys = [k for k in meta["current"] if k not in flying and client.cache.get(k) is None]
+    if not keys:
+        return None
+    n = len(meta["submissions"]) + 1
+    sent = path.with_suffix(f".submit-{n}.jsonl")
+    _write_atomic(sent, "".join(_line(k, client.backend.model, meta["requests"][k]) for k in keys))
+    with sent.open("rb") as f:
+        uploaded = api.files.create(file=f, purpose="batch")
     batch = api.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h")
-    meta["batch_id"] = batch.id
-    _meta_path(path).write_text(json.dumps(meta, indent=1))
+    meta["submissions"].append({"n": n, "batch_id": batch.id, "input_file_id": uploaded.id, "keys": keys,
+                                "submitted_at": time.time(), "state": batch.status, "ingested": False})
+    for key in keys:  # sent again: no longer failed, but in flight
+        meta["failed"].pop(key, None)
+    _save(path, meta)
     return batch.id
 
 
-def poll(client: RoleClient, path: str | Path) -> str:
-    """The batch's status; once `completed`, its output is written next to the input file."""
+def status(client: RoleClient, path: str | Path) -> dict[str, Any]:
+    """`counts` and, for each submission, the provider's state and request counts."""
     path = Path(path)
-    meta = _read_meta(client, path)
-    if "batch_id" not in meta:
-        raise LLMConfigError(f"{path} has not been submitted (no batch_id in its metadata)")
-    api = client.backend.client
-    batch = api.batches.retrieve(meta["batch_id"])
-    if batch.status == "completed" and batch.output_file_id:
-        output_path(path).write_text(api.files.content(batch.output_file_id).text)
-    return batch.status
+    meta = load(client, path)
+    batches = []
+    for sub in meta["submissions"]:
+        row = {"n": sub["n"], "batch_id": sub["batch_id"], "requests": len(sub["keys"]), "state": sub["state"],
+               "ingested": sub["ingested"]}
+        if not sub["ingested"]:
+            remote = _api(client).batches.retrieve(sub["batch_id"])
+            row["state"] = sub["state"] = remote.status
+            if remote.request_counts is not None:
+                row["provider_counts"] = remote.request_counts.model_dump()
+        batches.append(row)
+    _save(path, meta)
+    return {**counts(client, path), "batches": batches}
 
 
-def pending(client: RoleClient, path: str | Path) -> list[str]:
-    """custom_ids of the batch whose answers are not in the call cache yet."""
-    meta = _read_meta(client, Path(path))
-    return [key for key in meta["requests"] if client.cache.get(key) is None]
+def _parse_output_line(line: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(the completion body, None) for an answered line, (None, why) for a failed one."""
+    response = line.get("response") or {}
+    if line.get("error"):
+        error = line["error"]
+        return None, f"{error.get('code')}: {error.get('message')}"
+    if response.get("status_code") != 200:
+        error = (response.get("body") or {}).get("error") or {}
+        return None, f"HTTP {response.get('status_code')}: {error.get('message', 'no message')}"
+    return response["body"], None
 
 
-def run(client: RoleClient, requests: Sequence[dict[str, Any]], path: str | Path, batches: bool,
-        max_workers: int = 0) -> list[Any]:
-    """`client.run_batch(requests, max_workers)`; with `batches`, first write them to `path` as a
-    batch file and stop (raise) while any answer is missing from the cache, so nothing is called live."""
-    if batches:
-        path = write_requests(client, requests, path)
-        waiting = pending(client, path)
-        if waiting:
-            raise RuntimeError(f"{len(waiting)} of {len(requests)} requests wait for their batch: {path} "
-                               "(+ .meta.json). Run it (resources.llm.batch.submit and poll, or run_locally), "
-                               "ingest it, and materialize again")
-    return client.run_batch(requests, max_workers)
+def ingest(client: RoleClient, path: str | Path) -> dict[str, int]:
+    """Bring in every finished submission's output and error files: answers into the cache (one call
+    logged each, at the batch price), failures logged with their error and kept as failed lines.
+    Counts: ok, failed, unknown (a custom_id not in the metadata), still_running (batches)."""
+    path = Path(path)
+    meta = load(client, path)
+    api = _api(client)
+    done = {"ok": 0, "failed": 0, "unknown": 0, "still_running": 0}
+    for sub in meta["submissions"]:
+        if sub["ingested"]:
+            continue
+        remote = api.batches.retrieve(sub["batch_id"])
+        sub["state"] = remote.status
+        if remote.status not in FINISHED:
+            done["still_running"] += 1
+            continue
+        lines, seen = [], set()
+        for kind, file_id in (("output", remote.output_file_id), ("errors", remote.error_file_id)):
+            if file_id:
+                text = api.files.content(file_id).text
+                path.with_suffix(f".submit-{sub['n']}.{kind}.jsonl").write_text(text)
+                lines += [json.loads(x) for x in text.splitlines() if x.strip()]
+        for line in lines:
+            key = line.get("custom_id")
+            if key not in meta["requests"]:
+                done["unknown"] += 1
+                continue
+            seen.add(key)
+            body, why = _parse_output_line(line)
+            done[_record(client, meta, key, body, why or "", sub["batch_id"])] += 1
+        for key in set(sub["keys"]) - seen:  # an expired or cancelled batch leaves lines unanswered
+            done[_record(client, meta, key, None, f"no answer: batch {remote.status}", sub["batch_id"])] += 1
+        sub["ingested"] = True
+    _save(path, meta)
+    return done
+
+
+def _record(client: RoleClient, meta: dict[str, Any], key: str, body: dict[str, Any] | None, why: str,
+            batch_id: str) -> str:
+    event = dict(asset=meta.get("asset"), role=client.role, backend=client.backend.name, model=client.backend.model,
+                 kind="chat", request_hash=key, latency_s=None, cached=0)
+    if body is None:
+        meta["failed"][key] = why
+        client.cache.log(**event, error=f"batch {batch_id}: {why}")
+        return "failed"
+    choice, usage = body["choices"][0], body.get("usage") or {}
+    out = {"text": choice["message"]["content"] or "", "finish_reason": choice.get("finish_reason"),
+           "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
+           "truncated": False}
+    client.cache.put(key, client.backend.name, client.backend.model, meta["requests"][key], out)
+    meta["failed"].pop(key, None)
+    client.cache.log(**event, prompt_tokens=out["prompt_tokens"], completion_tokens=out["completion_tokens"],
+                     cost_usd=client.cost(out, batch=True))
+    return "ok"
+
+
+def run_locally(client: RoleClient, path: str | Path) -> dict[str, int]:
+    """Answer the pending requests on the role's own backend (each call cached and logged as a live
+    call is); a request that fails is kept as a failed line. Counts: ok, failed."""
+    path = Path(path)
+    meta = load(client, path)
+    done = {"ok": 0, "failed": 0}
+    for key in meta["current"]:
+        if client.cache.get(key) is not None:
+            continue
+        try:
+            client.call(meta["requests"][key])
+            meta["failed"].pop(key, None)
+            done["ok"] += 1
+        except LLMBackendError as exc:  # already logged with its error by `call`
+            meta["failed"][key] = str(exc)
+            done["failed"] += 1
+    _save(path, meta)
+    return done
+
+
+def _from_cache(client: RoleClient, req: dict[str, Any], failed: dict[str, str]) -> Any:
+    """The asset's result for one request, without calling the backend: the cached answer (no
+    retry: a retry would be a live call), or the failed line as the row's error."""
+    req = dict(req)
+    method = req.pop("method", "chat")
+    key = client.cache_key(_canonical(client, {"method": method, **req}))
+    if client.cache.get(key) is None:
+        if method == "chat_json":
+            return JsonResult(value=None, raw="", error=f"batch line failed: {failed[key]}")
+        raise LLMBackendError(f"role '{client.role}': batch line {key[:12]} failed: {failed[key]}")
+    if method == "chat_json":
+        return client.chat_json(retries=0, **req)
+    return client.chat(**req)
+
+
+def run(client: RoleClient, requests: Sequence[dict[str, Any]], folder: Path, batches: bool,
+        max_workers: int = 0, tag: str = "") -> list[Any]:
+    """What assets call: `client.run_batch(requests)`, or with `batches` the batch file's answers,
+    stopping (raising) while any request is neither answered nor failed."""
+    if not batches:
+        return client.run_batch(requests, max_workers)
+    path = write_requests(client, requests, folder / file_name(client, tag))
+    left = counts(client, path)
+    if left["pending"] or left["in_flight"]:
+        raise RuntimeError(
+            f"{left['pending'] + left['in_flight']} of {left['requested']} requests wait for their batch "
+            f"({left['in_flight']} in flight): {path}. `vibescope batch submit` (or `run-locally`), then "
+            "`vibescope batch ingest`, and materialize again")
+    failed = load(client, path)["failed"]
+    return [_from_cache(client, r, failed) for r in requests]

@@ -36,6 +36,7 @@ class RoleClient:
         self._price = (price.input, price.output) if price else None
         if backend.name != "openai":
             self._price = (0.0, 0.0)
+        self._batch_factor = settings.backends.openai.batch_price_factor
 
     # --- what the role's backend can do ------------------------------------------------------
     @property
@@ -71,18 +72,19 @@ class RoleClient:
                           finish_reason=out.get("finish_reason"), truncated=out["truncated"],
                           cached=cached)
 
-    def chat_json(self, messages: Messages, schema: dict, **params: Any) -> JsonResult:
+    def chat_json(self, messages: Messages, schema: dict, retries: int | None = None, **params: Any) -> JsonResult:
         """JSON constrained to `schema` where the backend can, validated, retried on failure.
 
         A retry changes the request (seed + attempt, twice the max_tokens, since a cut-off
         output is the usual cause), so it is not answered from the cache. The final failure is
-        returned with the raw text, never raised. String lengths (minLength/maxLength) steer the
+        returned with the raw text, never raised. `retries`: the role's `json_retries` unless given
+        (batch results take 0: a retry would be a live call). String lengths (minLength/maxLength) steer the
         decoder but are not checked here: servers that refuse them get the schema without them.
         """
         base = self.build_request("chat", messages, params)
         base["json_schema"] = schema
         raw, error, truncated = "", None, False
-        attempts = self.spec.json_retries + 1
+        attempts = (self.spec.json_retries if retries is None else retries) + 1
         for attempt in range(attempts):
             request = dict(base)
             if attempt:
@@ -192,14 +194,17 @@ class RoleClient:
         self.cache.put(key, self.backend.name, self.backend.model, request, out)
         self.cache.log(**event, prompt_tokens=out.get("prompt_tokens"),
                        completion_tokens=out.get("completion_tokens"), latency_s=latency,
-                       cost_usd=self._cost(out), cached=0, truncated=int(out.get("truncated", False)))
+                       cost_usd=self.cost(out), cached=0, truncated=int(out.get("truncated", False)))
         return out, False
 
-    def _cost(self, out: dict[str, Any]) -> float | None:
+    def cost(self, out: dict[str, Any], batch: bool = False) -> float | None:
+        """USD of one answer at [prices] (None: no price for the model); `batch`: at the provider's
+        batch rate ([backends.openai] batch_price_factor)."""
         if self._price is None:
             return None
-        return ((out.get("prompt_tokens") or 0) * self._price[0]
-                + (out.get("completion_tokens") or 0) * self._price[1]) / 1e6
+        usd = ((out.get("prompt_tokens") or 0) * self._price[0]
+               + (out.get("completion_tokens") or 0) * self._price[1]) / 1e6
+        return usd * self._batch_factor if batch else usd
 
 
 class LLM(dg.ConfigurableResource):
@@ -215,6 +220,11 @@ class LLM(dg.ConfigurableResource):
     @property
     def cache(self) -> CallCache:
         return CallCache(self.cache_path or self.settings.path("cache"))
+
+    @property
+    def batches_folder(self):
+        """Where batch files live: `batches/` beside the call cache."""
+        return self.settings.path("cache").parent / "batches"
 
     def client(self, role: str, context: dg.AssetExecutionContext | None = None,
                model: str = "") -> RoleClient:

@@ -11,6 +11,11 @@ top-k, then top-p on the softmax of the remaining logits, then min-p (logit >= m
 then the temperature on what is left. The truncations are decided at temperature 1, unlike vLLM
 and Hugging Face, which divide by the temperature first. Checked against llama.cpp's raw logits
 and against its sampler's own draws in tests/test_sampling_logprobs.py.
+
+`vllm_logprobs` follows vLLM's v1 sampler: the temperature first, then min-p (probability >= min_p
+x the largest), top-k, and top-p (drop the least likely tokens whose cumulative probability is at
+most 1 - top_p, keeping at least one), all on the tempered distribution. Checked against vLLM's own
+torch functions in tests/vllm_contract/.
 """
 
 from __future__ import annotations
@@ -69,4 +74,30 @@ def llamacpp_logprobs(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
         keep &= logits >= logits[keep].max() + np.log(sampling.min_p)
     out = np.full(logits.shape, -np.inf)
     out[keep] = log_softmax(logits[keep] / sampling.temperature)
+    return out
+
+
+def vllm_logprobs(logits: np.ndarray, sampling: Sampling) -> np.ndarray:
+    """Log-probabilities of the next token under vLLM's sampler chain; -inf where excluded.
+    `logits` may be log-probabilities: the chain is the same up to a constant."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if sampling.temperature == 0:
+        return llamacpp_logprobs(logits, sampling)  # greedy is greedy in both
+    tempered = logits / sampling.temperature
+    keep = np.isfinite(tempered)
+    if sampling.min_p > 0:
+        probs = np.exp(log_softmax(tempered))
+        keep &= probs >= probs.max() * sampling.min_p
+    if 0 < sampling.top_k < keep.sum():
+        kth = np.sort(tempered[keep])[-sampling.top_k]
+        keep &= tempered >= kth
+    if sampling.top_p < 1:
+        kept = np.flatnonzero(keep)
+        order = kept[np.argsort(tempered[kept], kind="stable")]  # least likely first, as vLLM sorts
+        cumulative = np.cumsum(np.exp(log_softmax(tempered[order])))
+        drop = cumulative <= 1 - sampling.top_p
+        drop[-1] = False
+        keep[order[drop]] = False
+    out = np.full(logits.shape, -np.inf)
+    out[keep] = log_softmax(tempered[keep])
     return out

@@ -1,4 +1,4 @@
-"""A killed run resumes without repeating finished calls; batch files round-trip into the cache."""
+"""A killed run resumes without repeating finished calls; reruns and parallel runs share the cache."""
 
 import json
 import os
@@ -8,10 +8,8 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from resources.llm import LLM
-from resources.llm import batch
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
 from tests.conftest import ROOT
@@ -84,47 +82,3 @@ def test_two_processes_share_one_cache(settings_file):
     calls = LLM(settings_file=str(settings_file)).cache.calls()
     assert len(calls) == 2 * N and calls.error.isna().all()
     assert cached_responses(settings_file) == N  # one stored answer per distinct request
-
-
-def test_batch_file_local_executor_and_ingest(settings_file, tmp_path):
-    requests = [{"method": "chat", "messages": [{"role": "user", "content": f"Count to {i}."}],
-                 "max_tokens": 16} for i in range(1, 5)]
-    requests.append({"method": "chat_json", "max_tokens": 48,
-                     "messages": [{"role": "user", "content": "A JSON object with a colour."}],
-                     "schema": {"type": "object", "properties": {"colour": {"type": "string"}},
-                                "required": ["colour"]}})
-    writer = LLM(settings_file=str(settings_file), cache_path=str(tmp_path / "runner.sqlite"))
-    path = batch.write_requests(writer.client("describer"), requests + requests[:1], tmp_path / "b.jsonl")
-    lines = [json.loads(x) for x in path.read_text().splitlines()]
-    assert len(lines) == 5  # the repeated request is written once
-    assert {tuple(sorted(x)) for x in lines} == {("body", "custom_id", "method", "url")}
-    assert lines[-1]["body"]["response_format"]["type"] == "json_schema"
-
-    out = batch.run_locally(writer.client("describer"), path)
-    results = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [r["response"]["status_code"] for r in results] == [200] * 5
-    assert all(r["response"]["body"]["choices"][0]["message"]["content"] for r in results)
-
-    # a fresh cache (another machine, say) gets the answers from the output file alone
-    reader = LLM(settings_file=str(settings_file), cache_path=str(tmp_path / "fresh.sqlite"))
-    client = reader.client("describer")
-    assert batch.ingest(client, path) == {"ok": 5, "failed": 0, "unknown": 0}
-    replies = client.run_batch(requests)
-    assert [r.cached for r in replies[:4]] == [True] * 4
-    assert replies[4].ok and "colour" in replies[4].value
-    assert int((~reader.cache.calls().cached).sum()) == 0  # nothing reached the backend
-
-
-def test_batch_file_for_another_model_is_refused(settings_file, tmp_path):
-    llm = LLM(settings_file=str(settings_file), cache_path=str(tmp_path / "c.sqlite"))
-    path = batch.write_requests(llm.client("describer"), [{"messages": [{"role": "user", "content": "hi"}]}],
-                                tmp_path / "b.jsonl")
-    meta = json.loads(path.with_suffix(".meta.json").read_text())
-    meta["model"] = "gpt-4o-mini"
-    path.with_suffix(".meta.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="written for llamacpp:gpt-4o-mini"):
-        batch.run_locally(llm.client("describer"), path)
-    with pytest.raises(FileNotFoundError, match="no batch output"):
-        meta["model"] = "smollm2-135m-instruct"
-        path.with_suffix(".meta.json").write_text(json.dumps(meta))
-        batch.ingest(llm.client("describer"), path)

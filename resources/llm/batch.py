@@ -47,8 +47,7 @@ def meta_path(path: Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    (tmp := path.with_name(path.name + ".tmp")).write_text(text)
     os.replace(tmp, path)
 
 
@@ -109,10 +108,6 @@ def write_requests(client: RoleClient, requests: Sequence[dict[str, Any]], path:
     return path
 
 
-def _answered(cache: CallCache, keys) -> set[str]:
-    return {key for key in keys if cache.get(key) is not None}
-
-
 def _in_flight(meta: dict[str, Any]) -> set[str]:
     return {key for sub in meta["submissions"] if not sub["ingested"] for key in sub["keys"]}
 
@@ -120,7 +115,7 @@ def _in_flight(meta: dict[str, Any]) -> set[str]:
 def tally(cache: CallCache, meta: dict[str, Any]) -> dict[str, int]:
     """Of the asset's current requests: answered, failed (and not answered since), in flight, pending."""
     current = meta["current"]
-    answered = _answered(cache, current)
+    answered = {key for key in current if cache.get(key) is not None}
     flying = (_in_flight(meta) & set(current)) - answered
     failed = {k for k in current if k in meta["failed"]} - answered - flying
     return {"requested": len(current), "answered": len(answered), "failed": len(failed),

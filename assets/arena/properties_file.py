@@ -2,7 +2,8 @@
 
 In: one row per property, `question_id, model, property_description` and any of `category, type,
 impact, reason, evidence, contains_errors, unexpected_behavior, behavior_type`; `model` is the
-model's name (as StringSight writes it) or the side, A or B. A property belongs to the battle whose
+model's name (as StringSight writes it) or the side, A or B. Our own exports' `properties` files
+(`battle_id`, `property_type`) read the same. A property belongs to the battle whose
 `battle_id` is its `question_id`; with `model_a`/`model_b` columns beside it they must be that
 battle's. Out: the same columns with the battle's (`prompt, model_a, model_b, model_a_response,
 model_b_response, winner`) and the clusters' (`fine_cluster_id, fine_cluster_label,
@@ -26,10 +27,13 @@ FIELDS = ["category", "type", "impact", "reason", "evidence", "contains_errors",
 FLAGS = ("contains_errors", "unexpected_behavior")
 BATTLE = ["prompt", "model_a", "model_b", "model_a_response", "model_b_response", "winner"]
 CLUSTERS = ["fine_cluster_id", "fine_cluster_label", "coarse_cluster_id", "coarse_cluster_label"]
-# read and ignored without a word: our own export's and StringSight's other columns
+OURS = {"battle_id": "question_id", "property_type": "type"}  # our exports' `properties` names
+# read and ignored without a word: our own exports' and StringSight's other columns
 KNOWN = set(REQUIRED + FIELDS + BATTLE + CLUSTERS) | {
     "property_id", "id", "response_a", "response_b", "conversation_a", "conversation_b", "score", "meta",
-    "property_description_cluster_id", "property_description_cluster_label", "embedding"}
+    "property_description_cluster_id", "property_description_cluster_label", "embedding", "side", "outcome",
+    "broad_category", "narrower_category", "was_outlier", "x", "y", "fine_label", "fine_keywords",
+    "coarse_label", "coarse_keywords"}
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
@@ -66,6 +70,8 @@ def read_properties(path: str | Path, battles: pd.DataFrame) -> tuple[pd.DataFra
     """`arena.battle_differences` rows (every battle; `[]` where the file has none) and a report:
     rows read, ignored columns, properties whose question_id is not among the battles."""
     frame = read_file(path)
+    frame = frame.rename(columns={ours: theirs for ours, theirs in OURS.items()
+                                  if ours in frame.columns and theirs not in frame.columns})
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise DatasetError(f"{path}: missing column(s) {', '.join(missing)}; a properties file has "

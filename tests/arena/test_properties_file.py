@@ -73,6 +73,19 @@ def test_round_trip_and_page(exported, tmp_path, monkeypatch, page, artifacts):
         page.screenshot(path=artifacts / "app_arena_imported.png", full_page=True)
 
 
+def test_our_own_properties_export_reads_back(exported, battles, fictional_warehouse):
+    """`properties.jsonl` of arena/exports (our column names) gives the same properties."""
+    frame, report = read_properties(exported.with_name("properties.jsonl"), battles)
+    assert report["ignored_columns"] == [] and report["unmatched_question_ids"] == []
+    planted = fictional_warehouse.query("SELECT battle_id, properties_json FROM arena.battle_differences")
+    ours = frame.set_index("battle_id").properties_json.map(json.loads)
+    for b in planted.itertuples():
+        expected = [{k: p[k] for k in ("model", "property_description", "category", "type")}
+                    for p in json.loads(b.properties_json)]
+        assert [{k: p[k] for k in expected[0]} for p in ours[b.battle_id]] == expected if expected else \
+            ours[b.battle_id] == []
+
+
 def write(tmp_path, rows: list[dict], name: str = "props.jsonl") -> Path:
     path = tmp_path / name
     pd.DataFrame(rows).to_json(path, orient="records", lines=True) if name.endswith(".jsonl") \

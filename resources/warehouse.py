@@ -115,25 +115,40 @@ class Warehouse(DuckDBResource):
     ) -> int:
         """Replace, append to, or upsert (by `key` columns) table `schema.table`; returns its row count.
         Given the asset's `context`, core.materializations records its run, layer and run config."""
-        schema, table = check_table_name(name)
-        if mode == "upsert" and not key:
-            raise ValueError(f"write_table({name!r}, mode='upsert') needs key columns")
-        missing = [k for k in key if k not in frame.columns]
-        if missing:
-            raise KeyError(f"write_table({name!r}): key column(s) {missing} not in the frame")
+        return self.write_tables({name: frame}, mode, key, context)[name]
+
+    def write_tables(
+        self,
+        frames: dict[str, pd.DataFrame],
+        mode: Literal["replace", "append", "upsert"] = "replace",
+        key: Sequence[str] = (),
+        context: dg.AssetExecutionContext | None = None,
+    ) -> dict[str, int]:
+        """`write_table` for several tables in one transaction: all of them or none, and one new
+        snapshot (each publish copies the whole file) for a step that writes many."""
+        for name, frame in frames.items():
+            if mode == "upsert" and not key:
+                raise ValueError(f"write_table({name!r}, mode='upsert') needs key columns")
+            missing = [k for k in key if k not in frame.columns]
+            if missing:
+                raise KeyError(f"write_table({name!r}): key column(s) {missing} not in the frame")
+        counts = {}
         with self.transaction() as con:
-            con.register("incoming", frame)
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            if mode == "replace":
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
-            else:
-                con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM incoming LIMIT 0")
-                if mode == "upsert":
-                    match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in key)
-                    con.execute(f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM incoming i WHERE {match})")
-                con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
-            con.unregister("incoming")
-            return self._log_write(con, name, context)
+            for name, frame in frames.items():
+                schema, _ = check_table_name(name)
+                con.register("incoming", frame)
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                if mode == "replace":
+                    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
+                else:
+                    con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM incoming LIMIT 0")
+                    if mode == "upsert":
+                        match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM i.{k}" for k in key)
+                        con.execute(f"DELETE FROM {name} t WHERE EXISTS (SELECT 1 FROM incoming i WHERE {match})")
+                    con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+                con.unregister("incoming")
+                counts[name] = self._log_write(con, name, context)
+        return counts
 
     def create_table_as(self, name: str, select_sql: str, context: dg.AssetExecutionContext | None = None) -> int:
         """Materialize a SELECT as table `name`, atomically; returns the row count."""

@@ -36,6 +36,16 @@ def test_failed_write_leaves_the_old_table(wh):
     assert wh.query("SELECT count(*) AS n FROM t.a").n[0] == 3
 
 
+def test_several_tables_in_one_transaction_all_or_none(wh):
+    wh.write_table("t.a", pd.DataFrame({"k": [1]}))
+    snapshot_before = wh.snapshot.stat().st_mtime_ns
+    with pytest.raises(ValueError, match="schema.table"):  # the second name is refused mid-transaction
+        wh.write_tables({"t.a": pd.DataFrame({"k": [1, 2]}), "bad name": pd.DataFrame({"k": [1]})})
+    assert wh.query("SELECT count(*) AS n FROM t.a").n[0] == 1 and wh.snapshot.stat().st_mtime_ns == snapshot_before
+    assert wh.write_tables({"t.a": pd.DataFrame({"k": [1, 2]}), "t.b": pd.DataFrame({"k": [3]})}) == {"t.a": 2, "t.b": 1}
+    assert wh.query("SELECT (SELECT count(*) FROM t.a) + (SELECT count(*) FROM t.b) AS n").n[0] == 3
+
+
 def test_bad_names_and_keys_are_refused(wh):
     with pytest.raises(ValueError, match="schema.table"):
         wh.write_table("no_schema", pd.DataFrame({"a": [1]}))

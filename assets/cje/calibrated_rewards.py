@@ -74,10 +74,10 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
         binned.assign(kind="bin")[["kind", "judge_score", "oracle", "n"]],
     ], ignore_index=True)
 
-    for name, frame in (("calibrated_rewards", rewards), ("calibration_summary", summary),
-                        ("calibration_curve", curve)):
-        rows = warehouse.write_table(f"cje.{name}", frame, context=context)
-        meta = {"dagster/row_count": rows}
+    tables = {"calibrated_rewards": rewards, "calibration_summary": summary, "calibration_curve": curve}
+    counts = warehouse.write_tables({f"cje.{name}": frame for name, frame in tables.items()}, context=context)
+    for name in tables:
+        meta = {"dagster/row_count": counts[f"cje.{name}"]}
         if name == "calibrated_rewards":
             meta.update(n_folds=config.n_folds, fold_seed=config.fold_seed,
                         spearman=float(rho), r2_out_of_fold=float(r2))

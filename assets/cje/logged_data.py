@@ -302,9 +302,9 @@ def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, war
                from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
     tables = build_tables(sources, config)
     labels = tables["oracle_labels"]
+    counts = warehouse.write_tables({f"cje.{name}": tables[name] for name in TABLES}, context=context)
     for name in TABLES:
-        rows = warehouse.write_table(f"cje.{name}", tables[name], context=context)
-        meta = {"dagster/row_count": rows}
+        meta = {"dagster/row_count": counts[f"cje.{name}"]}
         if name == "oracle_labels":
             meta.update({f"labels_{k}": int(v) for k, v in labels["split"].value_counts().items()})
             meta.update(oracle_fraction=config.oracle_fraction, seed=config.seed)

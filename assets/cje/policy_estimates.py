@@ -99,6 +99,6 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
     tables = {"policy_estimates": estimates.sort_values(["estimator", "policy"]).astype({"estimator": str}),
               "influence_functions": pd.concat(influence, ignore_index=True),
               "oracle_jackknife": pd.concat(jackknife, ignore_index=True)}
-    for name, frame in tables.items():
-        n = warehouse.write_table(f"cje.{name}", frame, context=context)
-        yield dg.MaterializeResult(asset_key=["cje", name], metadata={"dagster/row_count": n})
+    counts = warehouse.write_tables({f"cje.{name}": frame for name, frame in tables.items()}, context=context)
+    for name in tables:
+        yield dg.MaterializeResult(asset_key=["cje", name], metadata={"dagster/row_count": counts[f"cje.{name}"]})

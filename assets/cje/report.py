@@ -14,12 +14,11 @@ Everything is read from the warehouse tables; nothing is recomputed here.
 """
 
 import json
-import shutil
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from rich.console import Console
 
 from analysis.cje_report import console_table, plot_calibration, plot_heatmap, results_json
@@ -48,6 +47,15 @@ INTERACTIONS = Query("""
       ON base.prompt_id = r.prompt_id AND base.policy = 'base' AND r.source = 'logged'
     ORDER BY r.source, r.policy, r.prompt_id, r.draw_idx
 """)
+
+
+def zip_folder(folder: Path) -> str:
+    """`<folder>.zip` at deflate level 1: about 3x level 6's speed on a log of millions of rows."""
+    archive = folder.parent / f"{folder.name}.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for path in sorted(folder.rglob("*")):
+            zf.write(path, path.relative_to(folder))
+    return str(archive)
 
 
 @dg.asset(
@@ -80,13 +88,11 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     labels, calibration = steps.get("cje.oracle_labels", {}), steps.get("cje.calibrated_rewards", {})
     seeds = {"oracle_label_seed": labels.get("seed"), "oracle_fraction": labels.get("oracle_fraction"),
              "fold_seed": calibration.get("fold_seed"), "n_folds": calibration.get("n_folds")}
-    # written by DuckDB: a row per interaction is millions of rows at scale (bench/cje_scale.py)
+    # written by DuckDB straight from the warehouse: a row per interaction is millions of rows at
+    # scale (bench/cje_scale.py)
     literal = "'" + json.dumps(seeds).replace("'", "''") + "'"
-    target = "'" + str(folder / "stochastic_log.jsonl").replace("'", "''") + "'"
-    interactions = warehouse.query(INTERACTIONS)  # noqa: F841 (read by the COPY below)
-    with duckdb.connect() as con:  # in memory: the warehouse's readers may not write files
-        con.execute(f"COPY (SELECT *, {literal}::JSON AS seeds FROM interactions) TO {target} (FORMAT JSON)")
-    archive = shutil.make_archive(str(folder), "zip", root_dir=folder)
+    warehouse.copy_to(f"SELECT *, {literal}::JSON AS seeds FROM ({INTERACTIONS})", folder / "stochastic_log.jsonl")
+    archive = zip_folder(folder)
 
     console = Console(width=110, record=True)
     console.print(console_table(estimates, config.estimator))

@@ -140,3 +140,9 @@ def test_run_locally_on_llamacpp(settings_file, capsys):
     batch.meta_path(path).write_text(json.dumps({**meta, "model": "gpt-4o-mini"}))
     with pytest.raises(ValueError, match="written for llamacpp:gpt-4o-mini"):
         batch.run_locally(client, path)
+
+
+def test_an_unknown_batch_file_is_named(settings_file, capsys):
+    with pytest.raises(SystemExit, match="no such batch file: .*nowhere.jsonl .vibescope batch list shows them."):
+        cli(capsys, "status", "nowhere.jsonl")
+    assert "no batch files in" in cli(capsys, "list")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -77,8 +78,6 @@ def _write(llm, args: argparse.Namespace) -> None:
 
 
 def _has_instance() -> bool:
-    import os
-
     return bool(os.environ.get("DAGSTER_HOME"))
 
 

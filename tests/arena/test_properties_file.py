@@ -134,18 +134,22 @@ def test_missing_columns_and_unknown_battles(tmp_path, battles):
     assert report["unmatched_question_ids"] == ["nowhere"] and report["properties"] == 1
 
 
-def test_the_asset_refuses_a_bad_file_and_keeps_its_table(fictional_warehouse, tmp_path):
+@pytest.mark.parametrize("rows,message", [
+    ([{"question_id": "x", "model": "A"}], "missing column(s) property_description"),
+    (None, "describer_source 'file' needs properties_path"),
+])
+def test_the_asset_refuses_a_bad_file_and_keeps_its_table(fictional_warehouse, tmp_path, rows, message):
     import definitions
 
     before = fictional_warehouse.query("SELECT count(*) AS n FROM arena.battle_differences").n.iloc[0]
-    path = write(tmp_path, [{"question_id": "x", "model": "A"}])
+    path = str(write(tmp_path, rows)) if rows else ""
     result = dg.materialize([*definitions.defs.assets], resources=build_resources(fictional_warehouse.settings_file),
                             selection=["arena/battle_differences"], raise_on_error=False, run_config={"ops": {
                                 "arena__battle_differences": {"config": {"describer_source": "file",
-                                                                         "properties_path": str(path)}}}})
+                                                                         "properties_path": path}}}})
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
-    assert "missing column(s) property_description" in str(failure)
+    assert message in str(failure)
     after = Warehouse(settings_file=fictional_warehouse.settings_file).query(
         "SELECT count(*) AS n FROM arena.battle_differences").n.iloc[0]
     assert after == before

@@ -5,18 +5,19 @@ from contextlib import contextmanager
 import streamlit as st
 
 from resources.settings import load_settings
-from resources.reader import connect_readonly
+from resources.reader import open_reader, where_readers_read
 
 
 @contextmanager
 def warehouse():
     """Opened per page run, so a snapshot published since the last run is the one read."""
     settings = load_settings()
-    snapshot = settings.path("snapshot")
-    if not snapshot.exists():
-        st.info(f"No warehouse yet at {snapshot}. Run `make demo` or materialize assets in Dagster.")
+    try:
+        con = open_reader(settings, settings.reader_directories())
+    except FileNotFoundError:
+        st.info(f"No warehouse yet at {where_readers_read(settings)}. Run `make demo` or materialize assets "
+                "in Dagster.")
         st.stop()
-    con = connect_readonly(snapshot, settings.reader_directories())
     try:
         yield con
     finally:

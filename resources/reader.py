@@ -14,11 +14,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from resources.settings import Settings
 from resources.sql_functions import register_udfs
 
 
 def connect_readonly(snapshot: str | os.PathLike, allowed_directories: Sequence[str] = ()) -> duckdb.DuckDBPyConnection:
-    """A read-only, sandboxed connection to the published snapshot, with the p-value UDFs.
+    """A read-only, sandboxed connection to the published snapshot file, with the p-value UDFs.
 
     DuckDB's external access is off and the configuration locked, so a query reads the snapshot's
     tables and nothing else: no files (read_csv, read_text, glob), no URLs, no ATTACH, INSTALL,
@@ -33,11 +34,57 @@ def connect_readonly(snapshot: str | os.PathLike, allowed_directories: Sequence[
     # An in-memory instance of its own that attaches the snapshot: DuckDB shares one instance per
     # file within a process, and a locked configuration or registered function would carry over
     # to every other reader of that file.
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                             "autoload_known_extensions": False})
+    con = _instance()
     quoted = str(path.resolve()).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS snapshot (READ_ONLY)")
+    try:
+        con.execute(f"ATTACH '{quoted}' AS snapshot (READ_ONLY)")
+    except duckdb.IOException as exc:
+        raise newer_file_error(path, exc) from None
     con.execute("USE snapshot")
+    return _sandbox(con, allowed_directories)
+
+
+def newer_file_error(path: Path, exc: duckdb.IOException) -> Exception:
+    """A warehouse file written by a DuckDB newer than the pinned one (2.0 before the DuckLake pin
+    to 1.5.5) cannot be opened: say which file and what to do, not just the storage version."""
+    if "version number" not in str(exc):
+        return exc
+    return RuntimeError(f"{path} was written by a newer DuckDB than this project's {duckdb.__version__} "
+                        "(DuckDB 2.0, before vibescope pinned 1.5.5 for DuckLake): DuckDB cannot open it. "
+                        "Delete the warehouse file and its snapshot ([paths] warehouse, snapshot) and materialize "
+                        "again: the LLM cache keeps every answer, so no model is called twice.")
+
+
+def open_reader(settings: Settings, allowed_directories: Sequence[str] = (),
+                snapshot_version: int | None = None) -> duckdb.DuckDBPyConnection:
+    """The sandboxed reader of the warehouse [warehouse] kind names: the snapshot file, or the
+    DuckLake read-only (each query one committed snapshot; `snapshot_version` pins an older one)."""
+    if settings.warehouse.kind == "duckdb":
+        return connect_readonly(settings.path("snapshot"), allowed_directories)
+    from resources import lake
+
+    if not lake.has_catalog(settings):
+        raise FileNotFoundError(f"no DuckLake catalog at {settings.warehouse.catalog}: materialize an asset "
+                                "first (make demo)")
+    con = _instance()
+    lake.attach(con, settings, alias="snapshot", read_only=True, snapshot_version=snapshot_version)
+    # the lake's own Parquet files must stay readable once file access is turned off
+    return _sandbox(con, [lake.data_path(settings), *allowed_directories])
+
+
+def where_readers_read(settings: Settings) -> str:
+    """What a reader opens, for messages: the snapshot file or the lake's catalog."""
+    if settings.warehouse.kind == "duckdb":
+        return str(settings.path("snapshot"))
+    return f"DuckLake {settings.warehouse.catalog}"
+
+
+def _instance() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                              "autoload_known_extensions": False})
+
+
+def _sandbox(con: duckdb.DuckDBPyConnection, allowed_directories: Sequence[str]) -> duckdb.DuckDBPyConnection:
     register_udfs(con)
     if allowed_directories:
         con.execute("SET allowed_directories = ?", [[str(Path(d).resolve()) + os.sep for d in allowed_directories]])
@@ -117,7 +164,7 @@ def table_overview(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every table with its layer (input / model / result), row count, and when and by which run it
     was last materialized (core.materializations; older warehouses lack the layer and run)."""
     found = con.execute("SELECT schema_name AS schema, table_name AS \"table\", estimated_size "
-                        "FROM duckdb_tables() ORDER BY ALL").df()
+                        "FROM duckdb_tables() WHERE database_name = current_database() ORDER BY ALL").df()
     written = pd.DataFrame(columns=["table_name"])
     if ((found.schema == "core") & (found.table == "materializations")).any():
         written = con.execute("SELECT * FROM core.materializations").df()

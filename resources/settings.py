@@ -151,8 +151,31 @@ class ReaderSettings(_Strict):
     timeout_s: float = Field(30.0, gt=0)  # a statement running longer is interrupted
 
 
+class WarehouseSettings(_Strict):
+    """Where the tables live. "duckdb": one file, one writer at a time, readers on a published
+    copy ([paths] warehouse and snapshot). "ducklake": a DuckLake catalog (a .sqlite file for one
+    machine, "postgres:<libpq connection string>" for many) and Parquet files under data_path;
+    writers commit concurrently and readers read a consistent snapshot, with no copy."""
+    kind: Literal["duckdb", "ducklake"] = "duckdb"
+    catalog: str = "data/lake_catalog.sqlite"
+    data_path: str = "data/lake"
+    # Stages that call a model per row run as this many partitions (hash buckets of the row id),
+    # each written atomically on its own; 0 = unpartitioned.
+    partitions: int = Field(0, ge=0, le=1024)
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog_kind(cls, value: str) -> str:
+        if value.startswith("postgres:") or value.endswith((".sqlite", ".db")):
+            return value
+        # A DuckDB catalog file opens in one process at a time, and Dagster runs a step a process.
+        raise ValueError("a DuckLake catalog here is a SQLite file (.sqlite, .db) for one machine or "
+                         "'postgres:<libpq connection string>' for many")
+
+
 class Settings(_Strict):
     file: Path = DEFAULT_SETTINGS_FILE
+    warehouse: WarehouseSettings = WarehouseSettings()
     paths: Paths = Paths()
     backends: Backends = Backends()
     roles: dict[str, RoleSettings] = {}
@@ -167,6 +190,12 @@ class Settings(_Strict):
         raw = os.environ.get(PATH_ENV[name]) or getattr(self.paths, name)
         p = Path(raw)
         return p if p.is_absolute() else (self.file.parent / p).resolve()
+
+    def lake_path(self, raw: str) -> str:
+        """A [warehouse] catalog or data_path, relative file paths resolved against this file's folder."""
+        if raw.startswith("postgres:") or "://" in raw or Path(raw).is_absolute():
+            return raw
+        return str((self.file.parent / raw).resolve())
 
     def reader_directories(self) -> list[Path]:
         """[readers] allowed_directories, relative ones resolved against this file's folder."""

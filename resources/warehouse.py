@@ -1,5 +1,7 @@
-"""The DuckDB warehouse: one file written only by Dagster, one read-only snapshot for everyone else.
+"""The warehouse, of the kind [warehouse] kind names.
 
+"ducklake" (resources/lake.py): writers commit concurrently, readers read a consistent snapshot.
+"duckdb", the default: one file written only by Dagster, one read-only snapshot for everyone else.
 DuckDB lets one process open a file read-write or several open it read-only, never both. So:
 
 * writers take an inter-process file lock, open the file, run one short transaction, checkpoint,
@@ -21,7 +23,7 @@ import shutil
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Literal, Sequence
+from typing import Callable, Iterator, Literal, Sequence, TypeVar
 
 import dagster as dg
 import duckdb
@@ -29,15 +31,25 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 from filelock import FileLock
 
-from resources.reader import connect_readonly
+from resources import lake
+from resources.reader import newer_file_error, open_reader
 from resources.settings import Settings, load_settings
 from resources.sql_functions import register_udfs
 
+T = TypeVar("T")
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 WRITE_LOCK_TIMEOUT_S = 900
-MATERIALIZATIONS = ("CREATE TABLE IF NOT EXISTS core.materializations (table_name VARCHAR PRIMARY KEY, "
-                    "row_count BIGINT, materialized_at TIMESTAMPTZ, run_id VARCHAR, layer VARCHAR, config VARCHAR)")
-MATERIALIZATIONS_ADDED = ("run_id VARCHAR", "layer VARCHAR", "config VARCHAR")
+MATERIALIZATIONS = ("CREATE TABLE IF NOT EXISTS core.materializations (table_name VARCHAR NOT NULL, "
+                    "row_count BIGINT, materialized_at TIMESTAMPTZ, run_id VARCHAR, layer VARCHAR, config VARCHAR, "
+                    "snapshot_read BIGINT)")
+MATERIALIZATIONS_ADDED = ("run_id VARCHAR", "layer VARCHAR", "config VARCHAR", "snapshot_read BIGINT")
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """An object column that is all None (no error in any row) becomes text: DuckDB 1.5 would
+    guess INTEGER, and text functions on it (left(raw, 200)) would then fail to bind."""
+    empty = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
+    return frame.astype({c: "string" for c in empty}) if empty else frame
 
 
 def check_table_name(name: str) -> tuple[str, str]:
@@ -68,16 +80,32 @@ class Warehouse(DuckDBResource):
     def snapshot(self) -> Path:
         return Path(self.snapshot_path) if self.snapshot_path else self.settings.path("snapshot")
 
+    @property
+    def kind(self) -> str:
+        return self.settings.warehouse.kind
+
     # --- writing ----------------------------------------------------------------------------
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection under the inter-process write lock; on a clean exit the file is
-        checkpointed and a new snapshot published. Keep the work inside it short."""
+        """A read-write connection. The file kind: under the inter-process write lock, and on a
+        clean exit the file is checkpointed and a new snapshot published (keep the work short).
+        DuckLake: no lock; each commit is a snapshot of its own."""
+        if self.kind == "ducklake":
+            con = lake.connect(self.settings)
+            try:
+                register_udfs(con)
+                yield con
+            finally:
+                con.close()
+            return
         db = self.db_path
         db.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(db) + ".lock", timeout=WRITE_LOCK_TIMEOUT_S):
             opened = DuckDBResource(database=str(db), connection_config=self.connection_config).get_connection()
-            con = opened.__enter__()
+            try:
+                con = opened.__enter__()
+            except duckdb.IOException as exc:
+                raise newer_file_error(db, exc) from None
             try:
                 register_udfs(con)
                 yield con
@@ -86,17 +114,23 @@ class Warehouse(DuckDBResource):
                 con.close()  # dagster-duckdb closes only on a clean exit
             self._publish_snapshot(db)
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One short write transaction (all of it or none of it), then a new snapshot."""
-        with self.get_connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+    def commit(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run `work(con)` as one transaction (all of it or none of it). On DuckLake a commit that
+        lost a race with another writer is run again whole (every write here replaces by key)."""
+        def attempt() -> T:
+            with self.get_connection() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    result = work(con)
+                    con.execute("COMMIT")
+                    return result
+                except BaseException:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass  # a failed COMMIT has already ended the transaction
+                    raise
+        return lake.retry_commit(attempt) if self.kind == "ducklake" else attempt()
 
     def _publish_snapshot(self, db: Path) -> None:
         snap = self.snapshot
@@ -132,11 +166,11 @@ class Warehouse(DuckDBResource):
             missing = [k for k in key if k not in frame.columns]
             if missing:
                 raise KeyError(f"write_table({name!r}): key column(s) {missing} not in the frame")
-        counts = {}
-        with self.transaction() as con:
+        def work(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+            counts = {}
             for name, frame in frames.items():
                 schema, _ = check_table_name(name)
-                con.register("incoming", frame)
+                con.register("incoming", typed(frame))
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 if mode == "replace":
                     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming")
@@ -148,20 +182,44 @@ class Warehouse(DuckDBResource):
                     con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
                 con.unregister("incoming")
                 counts[name] = self._log_write(con, name, context)
-        return counts
+            return counts
+        return self.commit(work)
+
+    def write_partition(self, name: str, frame: pd.DataFrame, column: str, partition: str,
+                        context: dg.AssetExecutionContext | None = None) -> int:
+        """Replace one partition's rows of `name` (those whose `column` is `partition`) with
+        `frame`, in one transaction: readers see the old partition or the new one, never half,
+        and the other partitions' rows are untouched. Returns the table's row count."""
+        schema, _ = check_table_name(name)
+        frame = typed(frame.assign(**{column: partition}))
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
+            con.register("incoming", frame)
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM incoming LIMIT 0")
+            columns = {r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()}
+            if column not in columns:  # written unpartitioned before: those rows belong to no partition
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM incoming LIMIT 0")
+            con.execute(f"DELETE FROM {name} WHERE {column} = ?", [partition])
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM incoming")
+            con.unregister("incoming")
+            return self._log_write(con, name, context)
+        return self.commit(work)
 
     def create_table_as(self, name: str, select_sql: str, context: dg.AssetExecutionContext | None = None) -> int:
         """Materialize a SELECT as table `name`, atomically; returns the row count."""
         schema, _ = check_table_name(name)
-        with self.transaction() as con:
+
+        def work(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             con.execute(f"CREATE OR REPLACE TABLE {name} AS\n{select_sql}")
             return self._log_write(con, name, context)
+        return self.commit(work)
 
-    @staticmethod
-    def _log_write(con: duckdb.DuckDBPyConnection, name: str, context: dg.AssetExecutionContext | None) -> int:
+    def _log_write(self, con: duckdb.DuckDBPyConnection, name: str, context: dg.AssetExecutionContext | None) -> int:
         """One row per table in core.materializations: when and by which run it was written, its
-        layer, and the step's effective run config (seeds, sources, sizes) for reports to read."""
+        layer, the step's effective run config (seeds, sources, sizes) for reports to read, and on
+        DuckLake the snapshot its transaction read (time travel: ATTACH ... SNAPSHOT_VERSION)."""
         rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         con.execute("CREATE SCHEMA IF NOT EXISTS core;" + MATERIALIZATIONS)
         for column in MATERIALIZATIONS_ADDED:  # warehouses written before these columns existed
@@ -171,9 +229,13 @@ class Warehouse(DuckDBResource):
             run_id = context.run_id
             layer = context.assets_def.tags_by_key.get(dg.AssetKey(name.split(".")), {}).get("layer")
             config = json.dumps(context.op_config, sort_keys=True, default=str) if context.op_config else None
+        read = lake.current_snapshot(con) if self.kind == "ducklake" else None
+        # DELETE + INSERT, not a primary key: DuckLake tables take no key constraints
+        con.execute("DELETE FROM core.materializations WHERE table_name = ?", [name])
         con.execute(
-            "INSERT OR REPLACE INTO core.materializations (table_name, row_count, materialized_at, run_id, layer, "
-            "config) VALUES (?, ?, ?, ?, ?, ?)", [name, rows, datetime.now(timezone.utc), run_id, layer, config])
+            "INSERT INTO core.materializations (table_name, row_count, materialized_at, run_id, layer, config, "
+            "snapshot_read) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [name, rows, datetime.now(timezone.utc), run_id, layer, config, read])
         return rows
 
     # --- reading ----------------------------------------------------------------------------
@@ -186,7 +248,7 @@ class Warehouse(DuckDBResource):
     @contextmanager
     def reader_for(self, *directories: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         """`reader`, with files allowed in `directories` (and nowhere else)."""
-        con = connect_readonly(self.snapshot, allowed_directories=[str(d) for d in directories])
+        con = open_reader(self.settings, [str(d) for d in directories])
         try:
             yield con
         finally:
@@ -205,7 +267,7 @@ class Warehouse(DuckDBResource):
             con.execute(f"COPY ({sql}) TO '{quoted}' ({options})")
 
     def table_exists(self, name: str) -> bool:
-        if not self.snapshot.exists():
+        if not (self.snapshot.exists() if self.kind == "duckdb" else lake.has_catalog(self.settings)):
             return False
         schema, table = check_table_name(name)
         with self.reader() as con:

@@ -8,7 +8,7 @@ import argparse
 import warnings
 
 from resources.settings import load_settings
-from resources.reader import ReadOnlyError, connect_readonly, readonly_query, table_overview
+from resources.reader import ReadOnlyError, open_reader, readonly_query, table_overview, where_readers_read
 
 
 def main() -> None:
@@ -20,13 +20,16 @@ def main() -> None:
     sql.add_argument("query")
     args = parser.parse_args()
     settings = load_settings()
-    snapshot = settings.path("snapshot")
-    with connect_readonly(snapshot, settings.reader_directories()) as con:
+    try:
+        con = open_reader(settings, settings.reader_directories())
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise SystemExit(str(exc)) from None
+    with con:
         if args.command == "summary":
             frame = table_overview(con)
             frame.insert(0, "table_name", frame.pop("schema") + "." + frame.pop("table"))
             print(frame.drop(columns="run_id").to_string(index=False))
-            print(f"\nwarehouse snapshot: {snapshot}\nreports: {settings.path('reports')}\n"
+            print(f"\nwarehouse: {where_readers_read(settings)}\nreports: {settings.path('reports')}\n"
                   "Dagster UI: make ui    app: make app    SQL: python -m resources.warehouse_cli sql '...'")
         else:
             try:

@@ -174,15 +174,15 @@ def add_arena(sub) -> None:
 def run_arena_recovery(args: argparse.Namespace) -> None:
     import duckdb
 
-    from resources.reader import connect_readonly
+    from resources.reader import open_reader, where_readers_read
     from resources.settings import load_settings
 
-    snapshot = load_settings().path("snapshot")
+    settings = load_settings()
     try:
-        with connect_readonly(snapshot) as con:
+        with open_reader(settings) as con:
             table = con.execute("SELECT * FROM arena.planted_recovery").df()
     except duckdb.CatalogException as exc:
-        raise SystemExit(f"{snapshot}: {exc.args[0].splitlines()[0].rstrip('.')}; materialize group arena first")
+        raise SystemExit(f"{where_readers_read(settings)}: {exc.args[0].splitlines()[0].rstrip('.')}; materialize group arena first")
     except FileNotFoundError as exc:
         raise SystemExit(str(exc))
     if table.empty:

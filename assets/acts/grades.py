@@ -25,6 +25,7 @@ from assets.acts import prompts
 from assets.acts.cluster_assignments import MEANS, batch_tag
 from assets.acts.config import METRICS, GradesConfig
 from assets.core.llm_calls import LLM_KIND
+from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_partition, write_stage
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
@@ -102,12 +103,13 @@ def answer(result) -> float | None:
 
 
 @dg.asset(key=["acts", "grades"], deps=reads(TITLES, ASSIGNMENTS, SENTENCE_TEXT, MEANS), group_name="acts",
-          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("grader"))
+          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("grader"), partitions_def=llm_stage_partitions())
 def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
            warehouse: Warehouse) -> dg.MaterializeResult:
     """Membership, completeness and similarity verdicts of role grader."""
-    titles = warehouse.query(TITLES)
-    assignments = warehouse.query(ASSIGNMENTS)
+    # a partition owns whole clusterings (method, k): completeness and similarity compare their clusters
+    titles = rows_of_partition(context, warehouse.query(TITLES), ["method", "k"])
+    assignments = rows_of_partition(context, warehouse.query(ASSIGNMENTS), ["method", "k"])
     text = warehouse.query(SENTENCE_TEXT).set_index("sentence_id").text
     requests, rows = grading_requests(config, titles, assignments, text)
     untitled = int(titles.title.isna().sum())
@@ -115,13 +117,13 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
         context.log.warning(f"{untitled} categories have no parseable title and are not graded")
     client = llm.client("grader", context)
     results = batch.run(client, requests, llm.batches_folder, config.batches,
-                        tag=batch_tag(warehouse) if config.batches else "")
+                        tag="_".join(filter(None, [batch_tag(warehouse), partition_tag(context)])) if config.batches else "")
     frame = pd.DataFrame([{**row, "answer": answer(r), "error": r.error, "raw": None if r.ok else r.raw}
                           for row, r in zip(rows, results)],
                          columns=["method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",
                                   "sentence_id", "truth", "threshold", "answer", "error", "raw"])
     frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean"})
-    n = warehouse.write_table("acts.grades", frame, context=context)
+    n = write_stage(warehouse, "acts.grades", frame, context)
     unparsed = int(frame.error.notna().sum())
     if unparsed:
         context.log.warning(f"{unparsed} of {n} grader answers did not parse: recorded, left out of the scores")

@@ -19,6 +19,7 @@ from assets.arena import prompts
 from assets.arena.config import DifferencesConfig
 from assets.arena.properties_file import read_properties
 from assets.core.llm_calls import LLM_KIND
+from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_partition, write_stage
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
@@ -42,11 +43,12 @@ def request(b, config: DifferencesConfig) -> dict:
 
 
 @dg.asset(key=["arena", "battle_differences"], deps=reads(BATTLES), group_name="arena",
-          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("describer"))
+          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("describer"),
+          partitions_def=llm_stage_partitions())
 def battle_differences(context: dg.AssetExecutionContext, config: DifferencesConfig, llm: LLM,
                        warehouse: Warehouse) -> dg.MaterializeResult:
     """The describer's properties per battle (JSON), or the parse error and raw output."""
-    battles = warehouse.query(BATTLES)
+    battles = rows_of_partition(context, warehouse.query(BATTLES), ["battle_id"])
     imported: dict = {}
     if config.describer_source == "planted":
         if battles.planted_properties.isna().all():
@@ -60,7 +62,8 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                              "behaviours per battle, so it must be at least 1")
         client = llm.client("describer", context, model=config.model_name)
         requests = [{"method": "chat_json", **request(b, config)} for b in battles.itertuples()]
-        results = batch.run(client, requests, llm.batches_folder, config.batches, max_workers=config.max_workers)
+        results = batch.run(client, requests, llm.batches_folder, config.batches, max_workers=config.max_workers,
+                            tag=partition_tag(context))
         frame = pd.DataFrame([{"battle_id": b.battle_id,
                                "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
                                "error": r.error, "raw": None if r.ok else r.raw,
@@ -77,7 +80,7 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
         imported = {k: len(v) if isinstance(v, list) else v for k, v in report.items()}
     else:
         raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted, file")
-    n = warehouse.write_table("arena.battle_differences", frame, context=context)
+    n = write_stage(warehouse, "arena.battle_differences", frame, context)
     parsed = int(frame.error.isna().sum())
     with_properties = int(frame.properties_json.map(lambda j: isinstance(j, str) and bool(json.loads(j))).sum())
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "parsed": parsed,

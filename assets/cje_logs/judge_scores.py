@@ -10,6 +10,7 @@ from assets.cje_logs import judge_prompts
 from assets.cje_logs.config import JudgeConfig
 from assets.cje_logs.progress import Progress
 from assets.cje_logs.responses import KINDS
+from assets.core.partitions import llm_stage_partitions, rows_of_partition, write_stage
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, RoleClient
@@ -48,18 +49,18 @@ def judge(client: RoleClient, prompt: str, response: str) -> dict:
 
 
 @dg.asset(key=["cje_logs", "judge_scores"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
-          deps=reads(ALL_RESPONSES), pool=model_pool("judge"))
+          deps=reads(ALL_RESPONSES), pool=model_pool("judge"), partitions_def=llm_stage_partitions())
 def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLM,
                  warehouse: Warehouse) -> dg.MaterializeResult:
     """Role judge on every response, in both modes."""
     client = llm.client("judge", context, model=config.proxy_model)
-    rows = warehouse.query(ALL_RESPONSES)
+    rows = rows_of_partition(context, warehouse.query(ALL_RESPONSES), ["prompt_id"])
     out, progress = [], Progress(context, "judge", len(rows))
     for r in rows.itertuples():
         out.append({"prompt_id": r.prompt_id, "policy": r.policy, "draw_idx": r.draw_idx,
                     **judge(client, r.prompt, r.response)})
         progress.step()
     frame = pd.DataFrame(out)
-    n = warehouse.write_table("cje_logs.judge_scores", frame, context=context)
+    n = write_stage(warehouse, "cje_logs.judge_scores", frame, context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n,
                                           "parse_errors": int(frame.deterministic_error.notna().sum())})

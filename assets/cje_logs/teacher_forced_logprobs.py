@@ -11,6 +11,7 @@ import pandas as pd
 
 from assets.cje_logs.progress import Progress
 from assets.cje_logs.responses import KINDS, policy_clients, sampling_of
+from assets.core.partitions import llm_stage_partitions, rows_of_partition, write_stage
 from assets.core.pools import model_pool
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM
@@ -28,7 +29,8 @@ BASE_RESPONSES = Query("""
 
 
 @dg.asset(key=["cje_logs", "teacher_forced_logprobs"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
-          deps=reads(POLICIES, BASE_RESPONSES), pool=model_pool("policy.*"))
+          deps=reads(POLICIES, BASE_RESPONSES), pool=model_pool("policy.*"),
+          partitions_def=llm_stage_partitions())
 def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
                             warehouse: Warehouse) -> dg.MaterializeResult:
     """Every base response scored under every policy. Flags: a long response with log-prob 0.0
@@ -36,7 +38,7 @@ def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
     own response outside the base's support (re-tokenised text the base could not have sampled)."""
     policies = warehouse.query(POLICIES)
     clients = policy_clients(llm, context, policies)
-    logged = warehouse.query(BASE_RESPONSES)
+    logged = rows_of_partition(context, warehouse.query(BASE_RESPONSES), ["prompt_id"])
     out, progress = [], Progress(context, "teacher forcing", len(logged) * len(policies))
     for p in policies.itertuples():
         client = clients[p.policy]
@@ -54,6 +56,6 @@ def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
                         "boundary_ok": s.boundary_ok, "truncated": s.truncated, "flag": flag})
             progress.step()
     frame = pd.DataFrame(out)
-    n = warehouse.write_table("cje_logs.teacher_forced_logprobs", frame, context=context)
+    n = write_stage(warehouse, "cje_logs.teacher_forced_logprobs", frame, context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "flagged": int(frame.flag.notna().sum()),
                                           "outside_support": int(frame.outside_support.sum())})

@@ -1,0 +1,110 @@
+"""DuckLake, the shared warehouse kind: a catalog database (SQLite on one machine, PostgreSQL for
+many) that records tables and snapshots, and Parquet files under a data path.
+
+Writers need no lock: each commits its transaction as a new snapshot, and DuckLake retries
+commits that touch different tables. Two commits that change the same table (two partitions of a
+stage) conflict there, so `retry_commit` runs the whole transaction again, which is safe because
+every write here replaces rows by key. Readers attach read-only and each query reads one
+committed snapshot; nothing is copied.
+
+DuckDB cannot download extensions on these machines: they come from PyPI packages
+(duckdb-extension-ducklake & co., pinned to DuckDB's version) and are loaded from their files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import time
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import duckdb
+
+from resources.settings import Settings
+
+T = TypeVar("T")
+COMMIT_ATTEMPTS = 30
+ALIAS = "lake"
+
+
+def extension_file(package: str) -> str:
+    """The .duckdb_extension inside PyPI package duckdb_extension_<package>, for this DuckDB."""
+    module = importlib.import_module(f"duckdb_extension_{package}")
+    found = sorted(Path(module.__file__).parent.glob(f"extensions/v{duckdb.__version__}/*.duckdb_extension"))
+    if not found:
+        raise RuntimeError(f"duckdb-extension-{package.replace('_', '-')} has no build for DuckDB "
+                           f"{duckdb.__version__}: install the version pinned in requirements.lock")
+    return str(found[0])
+
+
+def catalog_uri(settings: Settings) -> str:
+    catalog = settings.lake_path(settings.warehouse.catalog)
+    return "ducklake:" + (catalog if catalog.startswith("postgres:") else f"sqlite:{catalog}")
+
+
+def data_path(settings: Settings) -> str:
+    return settings.lake_path(settings.warehouse.data_path).rstrip("/") + "/"
+
+
+def attach(con: duckdb.DuckDBPyConnection, settings: Settings, alias: str = ALIAS, read_only: bool = False,
+           snapshot_version: int | None = None) -> None:
+    """Load DuckLake and the catalog's scanner, attach the lake as `alias` and make it current."""
+    uri = catalog_uri(settings)
+    for package in ("ducklake", "postgres_scanner" if uri.startswith("ducklake:postgres:") else "sqlite_scanner"):
+        con.execute(f"LOAD '{extension_file(package)}'")
+    if not read_only:
+        Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
+        if not uri.startswith("ducklake:postgres:"):
+            Path(uri.removeprefix("ducklake:sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+    options = [f"DATA_PATH {quote(data_path(settings))}"]
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot_version is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
+    try:
+        con.execute(f"ATTACH {quote(uri)} AS {alias} ({', '.join(options)})")
+    except duckdb.Error as exc:
+        raise ConnectionError(f"[warehouse] catalog {settings.warehouse.catalog!r} (settings {settings.file}): "
+                              f"{str(exc).splitlines()[0]}") from None
+    con.execute(f"USE {alias}")
+
+
+def connect(settings: Settings, read_only: bool = False, snapshot_version: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    attach(con, settings, read_only=read_only, snapshot_version=snapshot_version)
+    return con
+
+
+def has_catalog(settings: Settings) -> bool:
+    """Whether a lake exists yet (a SQLite catalog is a file; a PostgreSQL one is assumed)."""
+    uri = catalog_uri(settings)
+    return uri.startswith("ducklake:postgres:") or Path(uri.removeprefix("ducklake:sqlite:")).exists()
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection, alias: str = ALIAS) -> int:
+    return int(con.execute(f"SELECT id FROM {alias}.current_snapshot()").fetchone()[0])
+
+
+def is_commit_conflict(exc: BaseException) -> bool:
+    """Another writer committed first (same table changed, or the SQLite catalog busy)."""
+    text = str(exc)
+    return isinstance(exc, duckdb.TransactionException) and (
+        "conflict" in text.lower() or "database is locked" in text or "Failed to commit DuckLake" in text)
+
+
+def retry_commit(attempt: Callable[[], T], attempts: int = COMMIT_ATTEMPTS) -> T:
+    """Run `attempt` (a whole transaction) until it commits, backing off while other writers do."""
+    for n in range(attempts):
+        try:
+            return attempt()
+        except duckdb.TransactionException as exc:
+            if not is_commit_conflict(exc) or n == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.2) * min(n + 1, 10))
+    raise AssertionError("unreachable")
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

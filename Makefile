@@ -28,7 +28,7 @@ INSTANCE := $(DAGSTER_HOME)/dagster.yaml
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test test-vllm test-gpu install browser ui app clean llama-flags
+.PHONY: demo test test-vllm test-gpu install browser postgres ui app clean llama-flags
 
 install: $(STAMP) $(INSTANCE)
 
@@ -74,7 +74,14 @@ browser:
 demo: $(STAMP) $(INSTANCE)
 	$(BIN)/python -m vibescope demo
 
-test: $(STAMP) $(REFERENCE_STAMP) browser
+# Debian's PostgreSQL, the DuckLake catalog of the shared-warehouse test (the test starts its own
+# server on 127.0.0.1 in a temporary folder; the package's own cluster is not used).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql missing: run 'sudo apt-get install postgresql' for the shared-warehouse test"; fi; }
+
+test: $(STAMP) $(REFERENCE_STAMP) browser postgres
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 # The vllm backend's contract with the pinned vLLM, in a venv of its own (vLLM and its CUDA stack are

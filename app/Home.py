@@ -8,7 +8,7 @@ from snapshot import warehouse
 st.set_page_config(page_title="vibescope", layout="wide")
 st.title("vibescope")
 st.caption("How do two LLMs differ, and which one is better? Every table below is an asset "
-           "materialized by Dagster; this app only reads the published read-only snapshot.")
+           "materialized by Dagster; this app only reads the warehouse, read-only.")
 
 with warehouse() as con:
     overview = table_overview(con)

@@ -26,6 +26,7 @@ from resources.settings import Settings
 T = TypeVar("T")
 COMMIT_ATTEMPTS = 30
 ALIAS = "lake"
+REMOTE = ("s3://", "gs://", "r2://", "http://", "https://")
 
 
 def extension_file(package: str) -> str:
@@ -50,10 +51,15 @@ def data_path(settings: Settings) -> str:
 def attach(con: duckdb.DuckDBPyConnection, settings: Settings, alias: str = ALIAS, read_only: bool = False,
            snapshot_version: int | None = None) -> None:
     """Load DuckLake and the catalog's scanner, attach the lake as `alias` and make it current."""
-    uri = catalog_uri(settings)
-    for package in ("ducklake", "postgres_scanner" if uri.startswith("ducklake:postgres:") else "sqlite_scanner"):
-        con.execute(f"LOAD '{extension_file(package)}'")
-    if not read_only:
+    uri, remote = catalog_uri(settings), data_path(settings).startswith(REMOTE)
+    packages = ["ducklake", "postgres_scanner" if uri.startswith("ducklake:postgres:") else "sqlite_scanner"]
+    for package in packages + ["httpfs"] * remote:
+        try:
+            con.execute(f"LOAD '{extension_file(package)}'")
+        except ModuleNotFoundError:
+            raise RuntimeError(f"[warehouse] data_path {settings.warehouse.data_path!r} needs DuckDB's {package} "
+                               f"extension: pip install duckdb-extension-{package}=={duckdb.__version__}") from None
+    if not read_only and not remote:
         Path(data_path(settings)).mkdir(parents=True, exist_ok=True)
         if not uri.startswith("ducklake:postgres:"):
             Path(uri.removeprefix("ducklake:sqlite:")).parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "demo" and args.command != "run-report":
         args.run(args)  # in this process; run history in $DAGSTER_HOME when it is set
         return 0
+    if args.command == "demo":
+        pipelines.whole_groups_only("vibescope demo")
     # the Makefile's instance (with its concurrency pools), also when the command is run by hand
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     if args.command == "run-report":

@@ -22,8 +22,21 @@ def step(table: str) -> str:
     return table.replace(".", "__")
 
 
+def whole_groups_only(command: str) -> None:
+    """The commands run whole groups in one run; a partitioned stage runs a partition per run."""
+    from resources.settings import load_settings
+
+    n = load_settings().warehouse.partitions
+    if n:
+        raise SystemExit(f"[warehouse] partitions = {n}: `{command}` runs whole groups in one run, and a partitioned "
+                         "stage runs one partition per run. Set partitions = 0 for it, or run the partitioned stages "
+                         "as a backfill (the UI, or dg launch -m definitions --assets arena/battle_differences "
+                         "--partition <key>, for each key) and then the rest.")
+
+
 def materialize(groups: list[str], ops: dict[str, dict]) -> dg.ExecuteInProcessResult:
     """Materialize every asset of `groups` (and their checks) with `ops` as each step's config."""
+    whole_groups_only(f"vibescope {' + '.join(groups)}")
     import definitions
     from vibescope.slots import release_dead_runs
 

@@ -41,10 +41,10 @@ SQL_FIRST = ["arena/behavior_properties"]
 SQL_REST = ["arena/clustered_properties", "arena/behaviour_presence", "arena/presence_metrics",
             "arena/model_cluster_metrics", "arena/model_style_metrics"]
 EXPORTS = ["battle_differences", "clustered_properties", "cluster_labels", "model_cluster_metrics"]
+CATEGORIES = {"arena.prompt_categories": """
+    SELECT battle_id, least(model_a, model_b) AS broad_category, model_a || ' vs ' || model_b AS narrower_category
+    FROM arena.battles"""}
 PLANTED = {
-    "arena.prompt_categories": """
-        SELECT battle_id, least(model_a, model_b) AS broad_category, model_a || ' vs ' || model_b AS narrower_category
-        FROM arena.battles""",
     "arena.property_clusters": """
         SELECT property_id, battle_id, model,
                dense_rank() OVER (ORDER BY property_description) - 1 AS fine_cluster_id,
@@ -53,10 +53,10 @@ PLANTED = {
         FROM arena.behavior_properties""",
     "arena.cluster_labels": """
         SELECT DISTINCT 'fine' AS level, fine_cluster_id AS cluster_id, property_description AS name,
-               property_description AS keywords
+               'planted' AS named_by, property_description AS keywords
         FROM arena.property_clusters JOIN arena.behavior_properties USING (property_id)
         UNION ALL
-        SELECT DISTINCT 'coarse', coarse_cluster_id, category, category
+        SELECT DISTINCT 'coarse', coarse_cluster_id, category, 'planted', category
         FROM arena.property_clusters JOIN arena.behavior_properties USING (property_id)""",
 }
 
@@ -118,6 +118,7 @@ def one(folder: Path, battles: int, partitions: int, workers: int) -> dict:
         differences_partition(None)
     stages["differences"] = time.perf_counter() - mark
     mark = time.perf_counter()
+    warehouse.create_table_as(*next(iter(CATEGORIES.items())))
     materialize(SQL_FIRST, {})
     for name, sql in PLANTED.items():
         warehouse.create_table_as(name, sql)

@@ -14,6 +14,7 @@ DuckDB cannot download extensions on these machines: they come from PyPI package
 from __future__ import annotations
 
 import importlib
+import os
 import random
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Callable, TypeVar
 import duckdb
 
 from resources.settings import Settings
+from resources.sql_functions import register_udfs
 
 T = TypeVar("T")
 COMMIT_ATTEMPTS = 30
@@ -76,11 +78,30 @@ def attach(con: duckdb.DuckDBPyConnection, settings: Settings, alias: str = ALIA
     con.execute(f"USE {alias}")
 
 
-def connect(settings: Settings, read_only: bool = False, snapshot_version: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                             "autoload_known_extensions": False})
-    attach(con, settings, read_only=read_only, snapshot_version=snapshot_version)
-    return con
+def connect(settings: Settings, read_only: bool = False, snapshot_version: int | None = None,
+            prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+            key: tuple = ()) -> duckdb.DuckDBPyConnection:
+    """A cursor on this process's DuckDB instance with the lake attached, made on first use:
+    loading the extensions and attaching cost about 0.2 s, a cursor nothing. Each transaction
+    reads the lake's newest snapshot (or the pinned `snapshot_version`). `prepare` runs once on a
+    new instance (the readers' sandbox, which is instance-wide); `key` tells such instances apart.
+    The process id is part of the key: a forked step process makes its own."""
+    cache_key = (os.getpid(), catalog_uri(settings), data_path(settings), read_only, snapshot_version, key)
+    instance = _INSTANCES.get(cache_key)
+    if instance is None:
+        instance = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                                      "autoload_known_extensions": False})
+        attach(instance, settings, read_only=read_only, snapshot_version=snapshot_version)
+        register_udfs(instance)  # instance-wide, like the sandbox's settings
+        if prepare is not None:
+            prepare(instance)
+        _INSTANCES[cache_key] = instance
+    cursor = instance.cursor()
+    cursor.execute(f"USE {ALIAS}")  # the current database is a connection's own
+    return cursor
+
+
+_INSTANCES: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
 
 def has_catalog(settings: Settings) -> bool:

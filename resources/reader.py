@@ -41,6 +41,7 @@ def connect_readonly(snapshot: str | os.PathLike, allowed_directories: Sequence[
     except duckdb.IOException as exc:
         raise newer_file_error(path, exc) from None
     con.execute("USE snapshot")
+    register_udfs(con)
     return _sandbox(con, allowed_directories)
 
 
@@ -66,10 +67,9 @@ def open_reader(settings: Settings, allowed_directories: Sequence[str] = (),
     if not lake.has_catalog(settings):
         raise FileNotFoundError(f"no DuckLake catalog at {settings.warehouse.catalog}: materialize an asset "
                                 "first (make demo)")
-    con = _instance()
-    lake.attach(con, settings, alias="snapshot", read_only=True, snapshot_version=snapshot_version)
-    # the lake's own Parquet files must stay readable once file access is turned off
-    return _sandbox(con, [lake.data_path(settings), *allowed_directories])
+    directories = [lake.data_path(settings), *allowed_directories]  # the lake's own files stay readable
+    return lake.connect(settings, read_only=True, snapshot_version=snapshot_version, key=tuple(directories),
+                        prepare=lambda con: _sandbox(con, directories))
 
 
 def where_readers_read(settings: Settings) -> str:
@@ -85,7 +85,6 @@ def _instance() -> duckdb.DuckDBPyConnection:
 
 
 def _sandbox(con: duckdb.DuckDBPyConnection, allowed_directories: Sequence[str]) -> duckdb.DuckDBPyConnection:
-    register_udfs(con)
     if allowed_directories:
         con.execute("SET allowed_directories = ?", [[str(Path(d).resolve()) + os.sep for d in allowed_directories]])
     con.execute("SET enable_external_access = false")

@@ -93,7 +93,6 @@ class Warehouse(DuckDBResource):
         if self.kind == "ducklake":
             con = lake.connect(self.settings)
             try:
-                register_udfs(con)
                 yield con
             finally:
                 con.close()

@@ -15,8 +15,11 @@ from resources.warehouse import Warehouse
 from tests.conftest import ROOT
 
 
-@pytest.fixture
-def wh(settings_file) -> Warehouse:
+@pytest.fixture(params=["duckdb", "ducklake"])
+def wh(request, settings_file) -> Warehouse:
+    """Both warehouse kinds: the file (with its snapshot), and DuckLake on a SQLite catalog."""
+    if request.param == "ducklake":
+        settings_file.write_text(settings_file.read_text().replace('kind = "duckdb"', 'kind = "ducklake"', 1))
     return Warehouse(settings_file=str(settings_file))
 
 
@@ -38,12 +41,27 @@ def test_failed_write_leaves_the_old_table(wh):
 
 def test_several_tables_in_one_transaction_all_or_none(wh):
     wh.write_table("t.a", pd.DataFrame({"k": [1]}))
-    snapshot_before = wh.snapshot.stat().st_mtime_ns
+    published = lambda: wh.snapshot.stat().st_mtime_ns if wh.kind == "duckdb" else wh.query(  # noqa: E731
+        "SELECT max(snapshot_id) AS s FROM ducklake_snapshots('lake')").s[0]
+    before = published()
     with pytest.raises(ValueError, match="schema.table"):  # the second name is refused mid-transaction
         wh.write_tables({"t.a": pd.DataFrame({"k": [1, 2]}), "bad name": pd.DataFrame({"k": [1]})})
-    assert wh.query("SELECT count(*) AS n FROM t.a").n[0] == 1 and wh.snapshot.stat().st_mtime_ns == snapshot_before
+    assert wh.query("SELECT count(*) AS n FROM t.a").n[0] == 1 and published() == before
     assert wh.write_tables({"t.a": pd.DataFrame({"k": [1, 2]}), "t.b": pd.DataFrame({"k": [3]})}) == {"t.a": 2, "t.b": 1}
     assert wh.query("SELECT (SELECT count(*) FROM t.a) + (SELECT count(*) FROM t.b) AS n").n[0] == 3
+
+
+def test_a_partition_replaces_its_own_rows_only(wh):
+    wh.write_table("t.p", pd.DataFrame({"k": [9]}))  # written unpartitioned before: no partition owns it
+    wh.write_partition("t.p", pd.DataFrame({"k": [1, 2]}), "partition_key", "0")
+    wh.write_partition("t.p", pd.DataFrame({"k": [3]}), "partition_key", "1")
+    assert wh.write_partition("t.p", pd.DataFrame({"k": [4, 5, 6]}), "partition_key", "0") == 4
+    got = wh.query("SELECT partition_key, k FROM t.p ORDER BY k")
+    assert got.to_dict("list") == {"partition_key": ["1", "0", "0", "0"], "k": [3, 4, 5, 6]}
+    assert wh.write_partition("t.p", pd.DataFrame({"k": pd.Series([], dtype="int64")}), "partition_key", "1") == 3
+    materialized = wh.query("SELECT row_count, snapshot_read FROM core.materializations WHERE table_name = 't.p'")
+    assert materialized.row_count[0] == 3
+    assert materialized.snapshot_read.isna()[0] == (wh.kind == "duckdb")  # the lake snapshot the write read
 
 
 def test_bad_names_and_keys_are_refused(wh):
@@ -80,7 +98,8 @@ def test_readonly_sql_refuses_changes(wh, sql):
 
 
 def test_readers_never_block_and_are_never_blocked_by_a_materialization(settings_file, wh):
-    """A Dagster run replaces a table 20 times while another process reads the snapshot."""
+    """A Dagster run replaces a table 20 times while another process reads (the snapshot file, or
+    the lake)."""
     wh.write_table("test.numbers", pd.DataFrame({"i": range(10), "version": -1}))
     writer = subprocess.Popen(
         [sys.executable, "-m", "tests.helpers.materialize", "numbers", '{"rounds": 20, "rows": 200000}'],
@@ -88,8 +107,8 @@ def test_readers_never_block_and_are_never_blocked_by_a_materialization(settings
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     reader = subprocess.run(
-        [sys.executable, "-c", READER, str(wh.snapshot)], cwd=ROOT, capture_output=True, text=True,
-        timeout=300,
+        [sys.executable, "-c", READER], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
     )
     out, _ = writer.communicate(timeout=300)
     assert writer.returncode == 0, out[-3000:]
@@ -104,14 +123,15 @@ def test_readers_never_block_and_are_never_blocked_by_a_materialization(settings
 
 
 READER = """
-import sys, time
-from resources.reader import connect_readonly
-snapshot = sys.argv[1]
+import time
+from resources.reader import open_reader
+from resources.settings import load_settings
+settings = load_settings()
 deadline = time.monotonic() + 240
 last = None
 while time.monotonic() < deadline:
     t0 = time.perf_counter()
-    con = connect_readonly(snapshot)
+    con = open_reader(settings)
     v, n = con.execute("SELECT max(version), count(*) FROM test.numbers").fetchone()
     con.close()
     print(f"{v},{n},{int((time.perf_counter() - t0) * 1000)}", flush=True)

@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--battles", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kinds", default="duckdb,ducklake-sqlite,ducklake-postgres",
+                        help="which of duckdb, ducklake-sqlite, ducklake-postgres (where PostgreSQL is installed)")
     parser.add_argument("--one", nargs=4)
     parser.add_argument("--reader", nargs=2)
     args = parser.parse_args()
@@ -218,9 +220,11 @@ def main() -> None:
     from tests.helpers.postgres import postgres_bin, postgres_server
     from tests.conftest import free_port
 
-    kinds = [("duckdb", "duckdb", "data/lake_catalog.sqlite"), ("ducklake-sqlite", "ducklake", "{folder}/catalog.sqlite")]
+    wanted = args.kinds.split(",")
+    kinds = [k for k in [("duckdb", "duckdb", "data/lake_catalog.sqlite"),
+                         ("ducklake-sqlite", "ducklake", "{folder}/catalog.sqlite")] if k[0] in wanted]
     results = []
-    with postgres_server(free_port()) if postgres_bin() else _nothing() as dsn:
+    with postgres_server(free_port()) if postgres_bin() and "ducklake-postgres" in wanted else _nothing() as dsn:
         if dsn:
             kinds.append(("ducklake-postgres", "ducklake", f"postgres:{dsn}"))
         for label, kind, catalog in kinds:

@@ -17,8 +17,9 @@ and its ground truth for the clusters, so what is timed is the warehouse and the
 Kinds: duckdb (one file + the published snapshot), ducklake-sqlite (one machine), and
 ducklake-postgres (a PostgreSQL server started on 127.0.0.1, where Debian's package is installed).
 Each configuration runs in a child process (peak memory is its own) while a reader process opens
-the warehouse and counts core.materializations every 0.25 s: the reader's slowest open + query
-is "reader wait". For the file kind, the time spent copying the snapshot is reported beside.
+the warehouse and counts core.materializations every 0.25 s, timing each open + query: the first
+(on DuckLake it loads the extensions and attaches, once per process), the median and the slowest
+of the rest. For the file kind, the time spent copying the snapshot is reported beside.
 
     .venv/bin/python bench/warehouse_scale.py [--battles 1000000] [--partitions 16] [--workers 2]
 """
@@ -138,9 +139,14 @@ def one(folder: Path, battles: int, partitions: int, workers: int) -> dict:
 
 
 def _keys(n: int) -> list[str]:
-    from assets.core.partitions import bucket_names
+    """The stage's partition keys, as the code location defines them from the settings."""
+    import dagster as dg
 
-    return bucket_names(n)
+    import definitions
+
+    keys = definitions.defs.resolve_assets_def(dg.AssetKey(["arena", "battle_differences"])).partitions_def
+    assert len(keys.get_partition_keys()) == n
+    return keys.get_partition_keys()
 
 
 def reader_loop(stop: Path, out: Path) -> None:
@@ -158,8 +164,10 @@ def reader_loop(stop: Path, out: Path) -> None:
         except Exception:  # noqa: BLE001 - no warehouse yet at the start; counted
             failures += 1
         time.sleep(0.25)
-    out.write_text(json.dumps({"reads": len(waits), "failed_opens": failures,
-                               "max_s": max(waits, default=0.0), "median_s": sorted(waits)[len(waits) // 2] if waits else 0.0}))
+    # the first read opens the process's lake instance (extensions, attach): reported apart
+    later = sorted(waits[1:]) or [0.0]
+    out.write_text(json.dumps({"reads": len(waits), "failed_opens": failures, "first_s": waits[0] if waits else 0.0,
+                               "max_s": later[-1], "median_s": later[len(later) // 2]}))
 
 
 def size_of(folder: Path, catalog: str) -> float:
@@ -262,12 +270,13 @@ def report(results: list[dict], battles: int) -> str:
                 if line.startswith("model name")), "unknown CPU")
     lines = [f"{battles:,} fictional battles, {results[0]['properties']:,} properties; {os.cpu_count()} cores, {cpu}", "",
              "| configuration | wall s | battles | differences | sql | exports | peak GiB | size GiB | "
-             "reader max wait s | snapshot copies (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "reads: first / median / max s | snapshot copies (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         s = r["stages"]
         copies = f"{r['snapshot_copies']} ({r['snapshot_copy_s']:.1f})" if r["snapshot_copies"] else "none"
         lines.append(f"| {r['name']} | {r['wall']:.1f} | {s['battles']:.1f} | {s['differences']:.1f} | {s['sql']:.1f} | "
-                     f"{s['exports']:.1f} | {r['peak_gib']:.2f} | {r['size_gib']:.2f} | {r['reader']['max_s']:.2f} | {copies} |")
+                     f"{s['exports']:.1f} | {r['peak_gib']:.2f} | {r['size_gib']:.2f} | {r['reader']['first_s']:.2f} / "
+                     f"{r['reader']['median_s']:.2f} / {r['reader']['max_s']:.2f} ({r['reader']['reads']} reads) | {copies} |")
     base = {r["partitions"]: r["wall"] for r in results if r["label"] == "duckdb"}
     lines.append("")
     for r in results:

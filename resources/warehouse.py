@@ -193,6 +193,10 @@ class Warehouse(DuckDBResource):
         frame = typed(frame.assign(**{column: partition}))
 
         def work(con: duckdb.DuckDBPyConnection) -> int:
+            exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                                 "AND schema_name = ? AND table_name = ?", name.split(".")).fetchone()[0]
+            if not exists and frame.empty:  # an empty partition first: its frame may lack the columns
+                return 0
             con.register("incoming", frame)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS SELECT * FROM incoming LIMIT 0")

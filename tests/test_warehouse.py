@@ -52,6 +52,8 @@ def test_several_tables_in_one_transaction_all_or_none(wh):
 
 
 def test_a_partition_replaces_its_own_rows_only(wh):
+    assert wh.write_partition("t.p", pd.DataFrame(), "partition_key", "2") == 0  # empty, first: no table yet
+    assert not wh.table_exists("t.p")
     wh.write_table("t.p", pd.DataFrame({"k": [9]}))  # written unpartitioned before: no partition owns it
     wh.write_partition("t.p", pd.DataFrame({"k": [1, 2]}), "partition_key", "0")
     wh.write_partition("t.p", pd.DataFrame({"k": [3]}), "partition_key", "1")

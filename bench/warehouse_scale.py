@@ -236,7 +236,7 @@ def main() -> None:
         if dsn:
             kinds.append(("ducklake-postgres", "ducklake", f"postgres:{dsn}"))
         for label, kind, catalog in kinds:
-            for partitions in (0, args.partitions):
+            for partitions in sorted({0, args.partitions}):  # --partitions 0: the unpartitioned runs only
                 if dsn and catalog.startswith("postgres:"):
                     _reset(dsn)
                 name = f"{label}, {'unpartitioned' if not partitions else f'{partitions} partitions x {args.workers} workers'}"

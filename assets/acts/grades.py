@@ -122,7 +122,8 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
                           for row, r in zip(rows, results)],
                          columns=["method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",
                                   "sentence_id", "truth", "threshold", "answer", "error", "raw"])
-    frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean"})
+    frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean",
+                          "answer": "Float64"})  # a number even when no answer parsed (all None)
     n = write_stage(warehouse, "acts.grades", frame, context)
     unparsed = int(frame.error.notna().sum())
     if unparsed:

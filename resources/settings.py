@@ -168,9 +168,9 @@ class WarehouseSettings(_Strict):
     def _catalog_kind(cls, value: str) -> str:
         if value.startswith("postgres:") or value.endswith((".sqlite", ".db")):
             return value
-        # A DuckDB catalog file opens in one process at a time, and Dagster runs a step a process.
         raise ValueError("a DuckLake catalog here is a SQLite file (.sqlite, .db) for one machine or "
-                         "'postgres:<libpq connection string>' for many")
+                         "'postgres:<libpq connection string>' for many (a DuckDB catalog file opens in one "
+                         "process at a time, and Dagster runs each step in a process of its own)")
 
 
 class Settings(_Strict):

@@ -88,3 +88,15 @@ def test_bad_reader_settings_name_the_key(tmp_path, extra, key):
     path = write_settings(tmp_path / "s.toml", extra)
     with pytest.raises(SettingsError, match=key.replace(".", r"\.")):
         load_settings(path)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('kind = "duckdb"', 'kind = "lake"', "'warehouse.kind' = 'lake' is not allowed"),
+    ('catalog = "data/lake_catalog.sqlite"', 'catalog = "data/lake.duckdb"', "a DuckDB catalog file opens in one"),
+    ("partitions = 0", "partitions = -1", "warehouse.partitions"),
+])
+def test_bad_warehouse_settings_name_the_key(tmp_path, old, new, message):
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(SettingsError, match=message):
+        load_settings(path)

@@ -150,3 +150,12 @@ while time.monotonic() < deadline:
 def test_snapshot_missing_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="make demo"):
         connect_readonly(tmp_path / "none.duckdb")
+
+
+def test_an_unreachable_lake_catalog_is_named(settings_file):
+    from tests.conftest import free_port
+
+    settings_file.write_text(settings_file.read_text().replace('kind = "duckdb"', 'kind = "ducklake"', 1).replace(
+        'catalog = "data/lake_catalog.sqlite"', f'catalog = "postgres:host=127.0.0.1 port={free_port()} dbname=x"', 1))
+    with pytest.raises(ConnectionError, match=r"\[warehouse\] catalog 'postgres:host=127.0.0.1"):
+        Warehouse(settings_file=str(settings_file)).write_table("t.a", pd.DataFrame({"k": [1]}))

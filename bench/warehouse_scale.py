@@ -27,6 +27,7 @@ of the rest. For the file kind, the time spent copying the snapshot is reported 
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import os
 import subprocess
@@ -232,7 +233,7 @@ def main() -> None:
     kinds = [k for k in [("duckdb", "duckdb", "data/lake_catalog.sqlite"),
                          ("ducklake-sqlite", "ducklake", "{folder}/catalog.sqlite")] if k[0] in wanted]
     results = []
-    with postgres_server(free_port()) if postgres_bin() and "ducklake-postgres" in wanted else _nothing() as dsn:
+    with postgres_server(free_port()) if postgres_bin() and "ducklake-postgres" in wanted else nullcontext() as dsn:
         if dsn:
             kinds.append(("ducklake-postgres", "ducklake", f"postgres:{dsn}"))
         for label, kind, catalog in kinds:
@@ -255,14 +256,6 @@ def _reset(dsn: str) -> None:
     con.execute(f"LOAD '{extension_file('postgres_scanner')}'")
     con.execute(f"ATTACH '{dsn}' AS pg (TYPE postgres)")
     con.execute("CALL postgres_execute('pg', 'DROP SCHEMA public CASCADE; CREATE SCHEMA public')")
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def report(results: list[dict], battles: int) -> str:

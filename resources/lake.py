@@ -50,9 +50,9 @@ def data_path(settings: Settings) -> str:
     return settings.lake_path(settings.warehouse.data_path).rstrip("/") + "/"
 
 
-def attach(con: duckdb.DuckDBPyConnection, settings: Settings, alias: str = ALIAS, read_only: bool = False,
+def attach(con: duckdb.DuckDBPyConnection, settings: Settings, read_only: bool = False,
            snapshot_version: int | None = None) -> None:
-    """Load DuckLake and the catalog's scanner, attach the lake as `alias` and make it current."""
+    """Load DuckLake and the catalog's scanner, attach the lake as `lake` and make it current."""
     uri, remote = catalog_uri(settings), data_path(settings).startswith(REMOTE)
     packages = ["ducklake", "postgres_scanner" if uri.startswith("ducklake:postgres:") else "sqlite_scanner"]
     for package in packages + ["httpfs"] * remote:
@@ -71,11 +71,11 @@ def attach(con: duckdb.DuckDBPyConnection, settings: Settings, alias: str = ALIA
     if snapshot_version is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot_version)}")
     try:
-        con.execute(f"ATTACH {quote(uri)} AS {alias} ({', '.join(options)})")
+        con.execute(f"ATTACH {quote(uri)} AS {ALIAS} ({', '.join(options)})")
     except duckdb.Error as exc:
         raise ConnectionError(f"[warehouse] catalog {settings.warehouse.catalog!r} (settings {settings.file}): "
                               f"{str(exc).splitlines()[0]}") from None
-    con.execute(f"USE {alias}")
+    con.execute(f"USE {ALIAS}")
 
 
 def connect(settings: Settings, read_only: bool = False, snapshot_version: int | None = None,
@@ -110,8 +110,8 @@ def has_catalog(settings: Settings) -> bool:
     return uri.startswith("ducklake:postgres:") or Path(uri.removeprefix("ducklake:sqlite:")).exists()
 
 
-def current_snapshot(con: duckdb.DuckDBPyConnection, alias: str = ALIAS) -> int:
-    return int(con.execute(f"SELECT id FROM {alias}.current_snapshot()").fetchone()[0])
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()[0])
 
 
 def is_commit_conflict(exc: BaseException) -> bool:

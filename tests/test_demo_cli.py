@@ -83,3 +83,16 @@ def test_a_report_of_an_unknown_run_names_it(tmp_path):
     out = subprocess.run([sys.executable, "-m", "vibescope", "run-report", "no-such-run"], cwd=ROOT,
                          env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and f"no run no-such-run in the Dagster instance at {home}" in out.stderr
+
+
+def test_whole_group_commands_refuse_partitioned_stages(tmp_path):
+    """`vibescope demo` runs whole groups in one run; with partitions on it stops before any run."""
+    from tests.conftest import write_settings
+
+    path = write_settings(tmp_path / "s.toml")
+    path.write_text(path.read_text().replace("partitions = 0", "partitions = 2", 1))
+    done = subprocess.run([sys.executable, "-m", "vibescope", "demo"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "VIBESCOPE_SETTINGS": str(path), "DAGSTER_HOME": str(tmp_path / "home")})
+    assert done.returncode != 0
+    assert "[warehouse] partitions = 2: `vibescope demo` runs whole groups" in done.stderr
+    assert not (tmp_path / "data").exists()  # nothing was materialized

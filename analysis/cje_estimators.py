@@ -137,6 +137,17 @@ def _finish(name, v, influence, replicates, prompt_ids, reason=None,
                     np.asarray(replicates, float), withheld, share, below, above)
 
 
+def paired_influence(a: Estimate, b: Estimate) -> tuple[int, float]:
+    """(n, var_if) of the difference of two policies' estimates: var(IF_a - IF_b) / n over the
+    prompts both influence functions have (paired, so what the policies share cancels)."""
+    if len(a.prompt_ids) == len(b.prompt_ids) and np.array_equal(a.prompt_ids, b.prompt_ids):
+        d = a.influence - b.influence
+    else:
+        at = pd.Index(b.prompt_ids).get_indexer(a.prompt_ids)
+        d = a.influence[at >= 0] - b.influence[at[at >= 0]]
+    return len(d), float(np.var(d, ddof=1) / len(d)) if len(d) > 1 else float("nan")
+
+
 def satterthwaite_df(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
     """Degrees of freedom of var_a + var_b (each estimated with its own df)."""
     denominator = (var_a ** 2 / df_a if df_a > 0 else 0.0) + (var_b ** 2 / df_b if df_b > 0 else 0.0)

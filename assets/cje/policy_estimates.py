@@ -5,8 +5,10 @@ range, `bound_below`, `bound_above`; no point estimate, with the reason, where t
 it), and
 the oracle truth where the data has it (logged labels for the base, probe slices for the targets).
 
-cje.policy_estimates, plus what the SQL pairwise tests need: cje.influence_functions (one
-row per policy, estimator and prompt) and cje.oracle_jackknife (one row per fold replicate).
+cje.policy_estimates, plus what the SQL pairwise tests need: cje.paired_influence (per estimator
+and pair of policies, the influence-function variance of their difference, paired by prompt: a
+row per prompt would be 18M rows at 1M prompts x 4 policies) and cje.oracle_jackknife (one row per
+fold replicate).
 """
 
 from dataclasses import fields
@@ -14,9 +16,11 @@ from dataclasses import fields
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.cje_calibration import CalibrationSupport
-from analysis.cje_estimators import ESTIMATORS, PolicyData, estimate_policy
+from analysis.cje_estimators import ESTIMATORS, Estimate, PolicyData, estimate_policy, paired_influence
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
@@ -45,37 +49,51 @@ POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
 CALIBRATION = Query("SELECT * FROM cje.calibration_summary")
 
 
-def _reps(column: pd.Series, n_folds: int) -> np.ndarray:
-    return np.stack(column.to_list(), axis=1) if len(column) else np.zeros((n_folds, 0))
+def _of_policy(table: pa.Table, policy: str, n_folds: int) -> dict[str, np.ndarray]:
+    """One policy's rows as numpy columns; `reward_jackknife` (a list of K per row) as a (K, n) array."""
+    rows = table.filter(pc.equal(table["policy"], policy))
+    columns = {name: rows[name].to_numpy() for name in rows.column_names if name not in ("policy", "reward_jackknife")}
+    reps = pc.list_flatten(rows["reward_jackknife"]).to_numpy() if rows.num_rows else np.zeros(0)
+    return {**columns, "reps": reps.reshape(-1, n_folds).T}
+
+
+def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame:
+    """cje.paired_influence: each pair of policies (a < b) with an estimate by the same estimator."""
+    rows = []
+    for (estimator, a), ea in estimates.items():
+        for (other, b), eb in estimates.items():
+            if other == estimator and a < b:
+                n, var = paired_influence(ea, eb)
+                rows.append({"estimator": estimator, "policy_a": a, "policy_b": b, "n": n,
+                             "var_if": var if np.isfinite(var) else None})
+    return pd.DataFrame(rows, columns=["estimator", "policy_a", "policy_b", "n", "var_if"]).astype({"var_if": float})
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["cje", name], group_name="cje", kinds={"duckdb", "python"}, tags=layer,
                      deps=reads(LOGGED, FRESH, TRUTH, POLICIES, CALIBRATION))
-        for name, layer in (("policy_estimates", RESULT), ("influence_functions", MODEL), ("oracle_jackknife", MODEL))
+        for name, layer in (("policy_estimates", RESULT), ("paired_influence", MODEL), ("oracle_jackknife", MODEL))
     ],
     name="cje__policy_estimates",
     description=__doc__,
 )
 def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    logged, fresh = warehouse.query(LOGGED), warehouse.query(FRESH)
+    logged, fresh = warehouse.arrow(LOGGED), warehouse.arrow(FRESH)
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy
     calibration = warehouse.query(CALIBRATION).iloc[0]
     folds = int(calibration.n_folds)
     support = CalibrationSupport(**{f.name: (int if f.name == "tail_labels" else float)(calibration[f"support_{f.name}"])
                                     for f in fields(CalibrationSupport)})
-    rows, influence, jackknife = [], [], []
+    rows, given, jackknife = [], {}, []
     for policy in policies:
-        lg, fr = logged[logged.policy == policy], fresh[fresh.policy == policy]
+        lg, fr = _of_policy(logged, policy, folds), _of_policy(fresh, policy, folds)
         data = PolicyData(
-            prompt_ids=lg.prompt_id.to_numpy(object), weights=lg.weight.to_numpy(float),
-            scores=lg.judge_score.to_numpy(float), rewards=lg.reward.to_numpy(float),
-            reward_reps=_reps(lg.reward_jackknife, folds),
-            fresh_prompt_ids=fr.prompt_id.to_numpy(object), fresh_scores=fr.judge_score.to_numpy(float),
-            fresh_rewards=fr.reward.to_numpy(float), fresh_reward_reps=_reps(fr.reward_jackknife, folds),
-            n_folds=folds, support=support, folds=lg.fold.to_numpy(int), fresh_folds=fr.fold.to_numpy(int))
+            prompt_ids=lg["prompt_id"], weights=lg["weight"], scores=lg["judge_score"], rewards=lg["reward"],
+            reward_reps=lg["reps"], fresh_prompt_ids=fr["prompt_id"], fresh_scores=fr["judge_score"],
+            fresh_rewards=fr["reward"], fresh_reward_reps=fr["reps"], n_folds=folds, support=support,
+            folds=lg["fold"].astype(int), fresh_folds=fr["fold"].astype(int))
         t = truth.oracle_truth.get(policy, np.nan)
         for name, e in estimate_policy(data).items():
             rows.append({
@@ -88,8 +106,7 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 "bound_above": e.bound_above, "reason": e.reason,
             })
             if e.reason is None:
-                influence.append(pd.DataFrame({"policy": policy, "estimator": name,
-                                               "prompt_id": e.prompt_ids.astype(str), "influence": e.influence}))
+                given[(name, policy)] = e
                 jackknife.append(pd.DataFrame({"policy": policy, "estimator": name,
                                                "fold": np.arange(len(e.jackknife)), "v_hat": e.jackknife}))
             else:
@@ -97,7 +114,7 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
     estimates = pd.DataFrame(rows)
     estimates["estimator"] = pd.Categorical(estimates.estimator, categories=ESTIMATORS)
     tables = {"policy_estimates": estimates.sort_values(["estimator", "policy"]).astype({"estimator": str}),
-              "influence_functions": pd.concat(influence, ignore_index=True),
+              "paired_influence": paired_variances(given),
               "oracle_jackknife": pd.concat(jackknife, ignore_index=True)}
     counts = warehouse.write_tables({f"cje.{name}": frame for name, frame in tables.items()}, context=context)
     for name in tables:

@@ -36,15 +36,21 @@ SEEDED_STEPS = Query("""
     SELECT table_name AS step, config FROM core.materializations
     WHERE table_name IN ('cje.oracle_labels', 'cje.calibrated_rewards')
 """)
+# the base's log-probability belongs to logged rows only; an equi-join on (prompt_id, source), since
+# DuckDB 1.5 plans `ON ... AND r.source = 'logged'` as a nested-loop join (minutes at 1M rows)
 INTERACTIONS = Query("""
+    WITH base AS (
+        SELECT prompt_id, 'logged' AS source, logprob AS base_policy_logprob
+        FROM cje.teacher_forced_logprobs
+        WHERE policy = 'base'
+    )
     SELECT r.prompt_id, r.policy, r.source, r.draw_idx, r.response, r.token_logprobs,
-           base.logprob AS base_policy_logprob, c.judge_score, c.reward AS calibrated_score, c.fold,
+           base.base_policy_logprob, c.judge_score, c.reward AS calibrated_score, c.fold,
            o.oracle_label, o.split AS oracle_split
     FROM cje.responses AS r
     LEFT JOIN cje.calibrated_rewards AS c USING (prompt_id, policy, source, draw_idx)
     LEFT JOIN cje.oracle_labels AS o USING (prompt_id, policy, source, draw_idx)
-    LEFT JOIN cje.teacher_forced_logprobs AS base
-      ON base.prompt_id = r.prompt_id AND base.policy = 'base' AND r.source = 'logged'
+    LEFT JOIN base USING (prompt_id, source)
     ORDER BY r.source, r.policy, r.prompt_id, r.draw_idx
 """)
 

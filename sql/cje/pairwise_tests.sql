@@ -1,6 +1,6 @@
 -- Every pair of policies, per estimator: the difference of their values; its standard error from
--- the paired influence functions (aligned by prompt) plus the oracle-jackknife variance of the
--- difference; a two-sided p-value from Student's t with Welch-Satterthwaite degrees of freedom;
+-- the paired influence functions (aligned by prompt; cje.paired_influence) plus the oracle-jackknife
+-- variance of the difference; a two-sided p-value from Student's t with Welch-Satterthwaite degrees of freedom;
 -- Holm-adjusted p-values (family: all pairs of one estimator) and Benjamini-Hochberg beside them.
 WITH estimates AS (
     SELECT policy, estimator, v_hat
@@ -15,15 +15,9 @@ pairs AS (
 ),
 
 paired_influence AS (
-    SELECT
-        p.estimator, p.policy_a, p.policy_b,
-        count(*) AS n,
-        var_samp(ia.influence - ib.influence) / count(*) AS var_if
-    FROM pairs AS p
-    JOIN cje.influence_functions AS ia ON ia.policy = p.policy_a AND ia.estimator = p.estimator
-    JOIN cje.influence_functions AS ib
-        ON ib.policy = p.policy_b AND ib.estimator = p.estimator AND ib.prompt_id = ia.prompt_id
-    GROUP BY ALL
+    -- var(IF_a - IF_b) / n over the prompts both have, from the estimator step
+    SELECT estimator, policy_a, policy_b, n, var_if
+    FROM cje.paired_influence
 ),
 
 jackknife_differences AS (

@@ -37,24 +37,49 @@ def test_ess_fractions_equal_numpy(sample_warehouse):
                                      "parallel_universe_prompt": "CRITICAL", "unhelpful": "CRITICAL"}
 
 
+def independent_influence(wh) -> dict[tuple[str, str], pd.Series]:
+    """Per-prompt influence functions of ips, snips and direct, from the weights and rewards tables
+    with pandas (the formulas at the top of analysis/cje_estimators.py)."""
+    logged = wh.query("""SELECT w.policy, w.prompt_id, w.weight AS w, r.reward AS r
+                         FROM cje.importance_weights AS w JOIN cje.calibrated_rewards AS r
+                           ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
+                         WHERE w.problem IS NULL""")
+    fresh = wh.query("SELECT policy, prompt_id, reward FROM cje.calibrated_rewards WHERE source = 'fresh'")
+    out = {}
+    for policy, g in logged.groupby("policy"):
+        g = g.set_index("prompt_id")
+        out[("ips", policy)] = g.w * g.r - (g.w * g.r).mean()
+        v = (g.w * g.r).sum() / g.w.sum()
+        out[("snips", policy)] = g.w * (g.r - v) / g.w.mean()
+    for policy, g in fresh.groupby("policy"):
+        per_prompt = g.groupby("prompt_id").reward.mean()
+        out[("direct", policy)] = per_prompt - per_prompt.mean()
+    return out
+
+
 def test_pairwise_p_values_and_holm_equal_scipy_and_statsmodels(sample_warehouse):
     wh, _ = sample_warehouse
     pairs = wh.query("SELECT * FROM cje.pairwise_tests")
-    infl = wh.query("SELECT * FROM cje.influence_functions")
+    paired = wh.query("SELECT * FROM cje.paired_influence").set_index(["estimator", "policy_a", "policy_b"])
     jack = wh.query("SELECT * FROM cje.oracle_jackknife")
     est = wh.query("SELECT * FROM cje.policy_estimates").set_index(["estimator", "policy"])
+    influence = independent_influence(wh)
+    checked = 0
     for r in pairs.itertuples():
-        a = infl[(infl.policy == r.policy_a) & (infl.estimator == r.estimator)].set_index("prompt_id")
-        b = infl[(infl.policy == r.policy_b) & (infl.estimator == r.estimator)].set_index("prompt_id")
-        d = (a.influence - b.influence).dropna()
+        var_if, n = paired.loc[(r.estimator, r.policy_a, r.policy_b), ["var_if", "n"]]
+        if (r.estimator, r.policy_a) in influence:  # ips, snips, direct: the paired variance itself
+            d = (influence[(r.estimator, r.policy_a)] - influence[(r.estimator, r.policy_b)]).dropna()
+            assert n == len(d) and var_if == pytest.approx(d.var(ddof=1) / len(d), rel=1e-9)
+            checked += 1
         ja = jack[(jack.policy == r.policy_a) & (jack.estimator == r.estimator)].sort_values("fold").v_hat.to_numpy()
         jb = jack[(jack.policy == r.policy_b) & (jack.estimator == r.estimator)].sort_values("fold").v_hat.to_numpy()
         k = len(ja)
-        var_if, var_or = d.var(ddof=1) / len(d), (k - 1) / k * np.sum(((ja - jb) - (ja - jb).mean()) ** 2)
-        df = (var_if + var_or) ** 2 / (var_if ** 2 / (len(d) - 1) + var_or ** 2 / (k - 1))
+        var_or = (k - 1) / k * np.sum(((ja - jb) - (ja - jb).mean()) ** 2)
+        df = (var_if + var_or) ** 2 / (var_if ** 2 / (n - 1) + var_or ** 2 / (k - 1))
         diff = est.loc[(r.estimator, r.policy_a), "v_hat"] - est.loc[(r.estimator, r.policy_b), "v_hat"]
         p = 2 * stats.t.sf(abs(diff / np.sqrt(var_if + var_or)), df)
         assert r.diff == pytest.approx(diff, abs=1e-12) and r.p_value == pytest.approx(p, rel=1e-9)
+    assert checked >= 3  # some pair of each of ips, snips, direct has estimates on the sample
     for estimator, family in pairs.groupby("estimator"):
         given = est.loc[estimator][est.loc[estimator].reason.isna()]
         assert len(family) == len(given) * (len(given) - 1) // 2  # every pair of policies with an estimate

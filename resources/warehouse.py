@@ -269,7 +269,7 @@ class Warehouse(DuckDBResource):
         """`query` as an Arrow table: millions of rows with list columns arrive in a second, where
         pandas would build a Python object per value."""
         with self.reader() as con:
-            return con.execute(sql, params or []).fetch_arrow_table()
+            return con.execute(sql, params or []).to_arrow_table()
 
     def copy_to(self, sql: str, target: Path, options: str = "FORMAT JSON") -> None:
         """Write a query's rows straight to a file with DuckDB's COPY (no DataFrame on the way: a

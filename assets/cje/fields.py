@@ -9,10 +9,19 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
 from resources.datasets import MAX_TEXT_CHARS, DatasetError, utf8_problem
 
 KEY = ["prompt_id", "policy", "source", "draw_idx"]
+_KEY = [("prompt_id", pa.string()), ("policy", pa.string()), ("source", pa.string()), ("draw_idx", pa.int64())]
+SCHEMAS = {  # the input tables as either reading path writes them (logged_data.py, clean_files.py)
+    "prompts": pa.schema([("prompt_id", pa.string()), ("prompt", pa.string())]),
+    "teacher_forced_logprobs": pa.schema([("prompt_id", pa.string()), ("policy", pa.string()), ("logprob", pa.float64())]),
+    "responses": pa.schema([*_KEY, ("response", pa.string()), ("token_logprobs", pa.list_(pa.float64()))]),
+    "judge_scores": pa.schema([*_KEY, ("judge_score", pa.float64())]),
+    "oracle_labels": pa.schema([*_KEY, ("oracle_label", pa.float64()), ("split", pa.string())]),
+}
 Rows = list[tuple[str, dict]]  # (where: "file:line" or the table row, the record)
 
 
@@ -107,7 +116,10 @@ def token_logprobs(row: dict, where: str) -> list[float] | None:
 
 
 def draw_index(row: dict, where: str) -> int:
-    value = row.get("draw_idx", 0)
+    """A draw's index: absent or null is 0."""
+    value = row.get("draw_idx")
+    if value is None:
+        return 0
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
         raise DatasetError(f"{where}: draw_idx is {json.dumps(value)[:60]}, not a whole number >= 0")
     return int(value)
@@ -122,6 +134,12 @@ def _numbers(values: list, allow_none: bool) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)
 
 
+def _text(record: dict, field: str):
+    """A draw's prompt or response: absent or null is empty."""
+    value = record.get(field)
+    return "" if value is None else value
+
+
 def draw_tables(policy: str, source: str, rows: Rows, prompts: dict[str, str]) -> dict[str, pd.DataFrame]:
     """One policy's fresh draws or probe rows as table rows, checked a column at a time (a million
     draws per policy is common); where a column fails a check, the row-by-row checks run on it and
@@ -129,8 +147,8 @@ def draw_tables(policy: str, source: str, rows: Rows, prompts: dict[str, str]) -
     records = [r for _, r in rows]
     pids = [str(r["prompt_id"]) for r in records]
     for pid, record in zip(pids, records):
-        prompts.setdefault(pid, record.get("prompt", ""))
-    draws = [r.get("draw_idx", 0) for r in records]
+        prompts.setdefault(pid, _text(record, "prompt"))
+    draws = [0 if r.get("draw_idx") is None else r["draw_idx"] for r in records]
     if not (set(map(type, draws)) <= {int} and min(draws) >= 0):
         draws = [draw_index(r, where) for where, r in rows]
     scores = [r.get("judge_score") for r in records]
@@ -146,6 +164,6 @@ def draw_tables(policy: str, source: str, rows: Rows, prompts: dict[str, str]) -
         tokens = [token_logprobs(r, where) for where, r in rows]
     key = pd.DataFrame({"prompt_id": pids, "policy": policy, "source": source, "draw_idx": draws})
     labelled = ~np.isnan(labels)
-    return {"responses": key.assign(response=[r.get("response", "") for r in records], token_logprobs=tokens),
+    return {"responses": key.assign(response=[_text(r, "response") for r in records], token_logprobs=tokens),
             "judge_scores": key[scored].assign(judge_score=judge),
             "oracle_labels": key[labelled].assign(oracle_label=labels[labelled], split=source)}

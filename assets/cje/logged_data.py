@@ -14,10 +14,13 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.model_selection import train_test_split
 
+from assets.cje.clean_files import draw_files, stage
 from assets.cje.fields import (
-    KEY, Rows, draw_tables, judge_score, logprob, oracle_label, prompt_id, read_jsonl, token_logprobs,
+    KEY, SCHEMAS, Rows, draw_tables, judge_score, logprob, oracle_label, prompt_id, read_jsonl, token_logprobs,
 )
 from analysis.cje_records import draw_record, logged_record, probe_rows
 from assets.cje.config import SOURCES, LoggedDataConfig
@@ -28,6 +31,7 @@ from resources.warehouse import Warehouse
 BASE = "base"
 TABLES = ("policies", "prompts", "responses", "teacher_forced_logprobs", "judge_scores", "oracle_labels")
 REQUIRED = ("prompt", "response", "base_policy_logprob", "judge_score")
+FRESH_SUFFIX, PROBE_SUFFIX = "_responses.jsonl", "_probe.jsonl"
 BUILT_ROWS = Query("SELECT * FROM cje_logs.logged_rows")
 BUILT_IDENTICAL = Query("SELECT policy FROM cje_logs.identical_policies")
 
@@ -63,20 +67,28 @@ def choose_calibration_labels(judge: np.ndarray, n_rows: int, fraction: float, s
 
 
 def _draws(directory: str, suffix: str, required: tuple[str, ...]) -> dict[str, Rows]:
-    if not directory:
-        return {}
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise DatasetError(f"{folder}: folder not found")
-    return {p.name.removesuffix(suffix): read_jsonl(p, required)
-            for p in sorted(folder.glob(f"*{suffix}"))}
+    return {policy: read_jsonl(path, required) for policy, path in draw_files(directory, suffix).items()}
 
 
 def from_files(config: LoggedDataConfig) -> Sources:
     return Sources(where=config.logged_data, logged=read_jsonl(Path(config.logged_data), REQUIRED),
-                   fresh=_draws(config.fresh_draws_dir, "_responses.jsonl", ("prompt_id", "judge_score")),
-                   probes=_draws(config.probe_dir, "_probe.jsonl", ("prompt_id", "oracle_label")),
+                   fresh=_draws(config.fresh_draws_dir, FRESH_SUFFIX, ("prompt_id", "judge_score")),
+                   probes=_draws(config.probe_dir, PROBE_SUFFIX, ("prompt_id", "oracle_label")),
                    identical=list(config.identical_policies))
+
+
+def from_clean_files(config: LoggedDataConfig) -> dict[str, pa.Table] | None:
+    """The tables straight from DuckDB where every row of the files is clean (clean_files.py), else None."""
+    staged = stage(Path(config.logged_data), draw_files(config.fresh_draws_dir, FRESH_SUFFIX),
+                   draw_files(config.probe_dir, PROBE_SUFFIX))
+    if staged is None:
+        return None
+    policies = policies_table(staged.targets, list(config.identical_policies), config.logged_data)
+    judge = staged.labelled_judge_scores()
+    if not len(judge):
+        raise DatasetError(f"{config.logged_data}: no row has an oracle_label; calibration needs some")
+    chosen = choose_calibration_labels(judge, staged.n_logged, config.oracle_fraction, config.seed)
+    return {"policies": pa.Table.from_pandas(policies, preserve_index=False), **staged.tables(chosen)}
 
 
 def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
@@ -94,9 +106,17 @@ def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
                    identical=identical)
 
 
-def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.DataFrame]:
-    if not 0 < config.oracle_fraction <= 1:
-        raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
+def policies_table(targets: list[str], identical: list[str], where: str) -> pd.DataFrame:
+    unknown = [p for p in identical if p not in targets]
+    if unknown:
+        raise DatasetError(f"identical_policies names {unknown}, which {where} has no log-probs for; "
+                           f"its target policies: {', '.join(targets)}")
+    return pd.DataFrame({"policy": [BASE, *targets], "is_base": [True] + [False] * len(targets),
+                         "declared_identical": [False] + [t in identical for t in targets]})
+
+
+def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pa.Table]:
+    """The tables from records, each checked by the row-by-row rules of fields.py."""
     path, logged, fresh, probes = sources.where, sources.logged, sources.fresh, sources.probes
     ids = [prompt_id(r, where) for where, r in logged]
     dupes = pd.Series(ids)[pd.Series(ids).duplicated()].unique()
@@ -104,14 +124,7 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
         raise DatasetError(f"{path}: duplicate prompt_id(s) {', '.join(map(str, dupes[:5]))}"
                            f"{' ...' if len(dupes) > 5 else ''}: each logged prompt must appear once")
     targets = sorted({p for _, r in logged for p in (r.get("target_policy_logprobs") or {})})
-    unknown = [p for p in sources.identical if p not in targets]
-    if unknown:
-        raise DatasetError(f"identical_policies names {unknown}, which {path} has no log-probs for; "
-                           f"its target policies: {', '.join(targets)}")
-
-    policies = pd.DataFrame({"policy": [BASE, *targets],
-                             "is_base": [True] + [False] * len(targets),
-                             "declared_identical": [False] + [t in sources.identical for t in targets]})
+    policies = policies_table(targets, sources.identical, path)
     prompts = {pid: r["prompt"] for pid, (_, r) in zip(ids, logged)}
     responses, judge, oracle, logprobs = [], [], [], []
     labelled: list[tuple[list, float]] = []  # (oracle row, judge score) of logged rows
@@ -141,10 +154,12 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pd.Dat
         for policy, rows in by_policy.items():
             for name, frame in draw_tables(policy, source, rows, prompts).items():
                 tables[name].append(frame)
-    return {"policies": policies,
-            "prompts": pd.DataFrame(list(prompts.items()), columns=["prompt_id", "prompt"]),
-            "teacher_forced_logprobs": pd.DataFrame(logprobs, columns=["prompt_id", "policy", "logprob"]),
-            **{name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}}
+    frames = {"prompts": pd.DataFrame(list(prompts.items()), columns=["prompt_id", "prompt"]),
+              "teacher_forced_logprobs": pd.DataFrame(logprobs, columns=["prompt_id", "policy", "logprob"]),
+              **{name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}}
+    return {"policies": pa.Table.from_pandas(policies, preserve_index=False),
+            **{name: pa.Table.from_pandas(frame, schema=SCHEMAS[name], preserve_index=False)
+               for name, frame in frames.items()}}
 
 
 @dg.multi_asset(
@@ -159,14 +174,18 @@ def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, war
     if config.source == "cje_logs" and not warehouse.table_exists("cje_logs.logged_rows"):
         raise DatasetError("source cje_logs: there are no built logs (cje_logs.logged_rows); materialize the "
                            "cje_logs group first, or `vibescope cje`")
-    sources = (from_files(config) if config.source == "files" else
-               from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
-    tables = build_tables(sources, config)
-    labels = tables["oracle_labels"]
+    if not 0 < config.oracle_fraction <= 1:
+        raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
+    tables = from_clean_files(config) if config.source == "files" else None
+    if tables is None:  # the row-by-row rules: they name a bad row's file and line
+        sources = (from_files(config) if config.source == "files" else
+                   from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
+        tables = build_tables(sources, config)
+    splits = pc.value_counts(tables["oracle_labels"]["split"]).to_pylist()
     counts = warehouse.write_tables({f"cje.{name}": tables[name] for name in TABLES}, context=context)
     for name in TABLES:
         meta = {"dagster/row_count": counts[f"cje.{name}"]}
         if name == "oracle_labels":
-            meta.update({f"labels_{k}": int(v) for k, v in labels["split"].value_counts().items()})
+            meta.update({f"labels_{c['values']}": c["counts"] for c in splits})
             meta.update(oracle_fraction=config.oracle_fraction, seed=config.seed)
         yield dg.MaterializeResult(asset_key=["cje", name], metadata=meta)

@@ -40,7 +40,9 @@ def fold_of(prompt_id: str, n_folds: int = 5, seed: int = 42) -> int:
 def folds_of(prompt_ids, n_folds: int = 5, seed: int = 42) -> np.ndarray:
     """fold_of of each id, hashing each distinct id once (a prompt recurs across policies and draws)."""
     codes, unique = pd.factorize(np.asarray(prompt_ids, dtype=object))
-    return np.array([fold_of(str(p), n_folds, seed) for p in unique], dtype=int)[codes]
+    suffix, blake2b = f"-{seed}-{n_folds}".encode(), hashlib.blake2b  # fold_of, inlined: 1M ids at scale
+    return np.array([int.from_bytes(blake2b(str(p).encode() + suffix, digest_size=8).digest(), "big") % n_folds
+                     for p in unique], dtype=int)[codes]
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ class ScoreGrid:
 
     @classmethod
     def of(cls, x) -> "ScoreGrid":
-        values, codes = np.unique(np.asarray(x, dtype=float), return_inverse=True)
-        return cls(values, codes.ravel())
+        # hashing, not np.unique's sort of every row: 5M judge scores at scale, few distinct values
+        codes, values = pd.factorize(np.asarray(x, dtype=float), sort=True, use_na_sentinel=False)
+        return cls(np.asarray(values, dtype=float), codes.astype(np.intp))
 
     def fit(self, y: np.ndarray, mask: np.ndarray | None = None, increasing: bool = True) -> IsotonicRegression:
         codes, y = (self.codes, y) if mask is None else (self.codes[mask], y[mask])

@@ -57,8 +57,10 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
     rewards = (judged.append_column("fold", pa.array(judged_folds, pa.int64()))
                .append_column("reward", pa.array(oof))
                .append_column("reward_full", pa.array(cal.full_model.predict(scores)))
-               .append_column("reward_jackknife", pa.FixedSizeListArray.from_arrays(
-                   pa.array(np.ascontiguousarray(reps.T).ravel()), config.n_folds))
+               # a LIST, not a fixed-size ARRAY: DuckLake stores no ARRAY type
+               .append_column("reward_jackknife", pa.ListArray.from_arrays(
+                   pa.array(np.arange(0, reps.size + 1, config.n_folds, dtype=np.int32)),
+                   pa.array(np.ascontiguousarray(reps.T).ravel())))
                .append_column("outside_label_range", pa.array(outside)))
     rho, r2 = spearman_and_r2(s, y, cal.oof(s, folds))
     per_fold = np.bincount(folds, minlength=config.n_folds)

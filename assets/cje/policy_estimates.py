@@ -50,8 +50,10 @@ CALIBRATION = Query("SELECT * FROM cje.calibration_summary")
 
 
 def _of_policy(table: pa.Table, policy: str, n_folds: int) -> dict[str, np.ndarray]:
-    """One policy's rows as numpy columns; `reward_jackknife` (a list of K per row) as a (K, n) array."""
-    rows = table.filter(pc.equal(table["policy"], policy))
+    """One policy's rows (contiguous: the queries order by policy) as numpy columns;
+    `reward_jackknife` (a list of K per row) as a (K, n) array."""
+    at = np.flatnonzero(pc.equal(table["policy"], policy).to_numpy(zero_copy_only=False))
+    rows = table.slice(at[0], len(at)) if len(at) else table.slice(0, 0)
     columns = {name: rows[name].to_numpy() for name in rows.column_names if name not in ("policy", "reward_jackknife")}
     reps = pc.list_flatten(rows["reward_jackknife"]).to_numpy() if rows.num_rows else np.zeros(0)
     return {**columns, "reps": reps.reshape(-1, n_folds).T}

@@ -12,8 +12,9 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from assets.cje.config import SAMPLE
-from tests.cje.conftest import sample_rows
-from tests.conftest import ROOT
+from resources.warehouse import Warehouse
+from tests.cje.conftest import materialize_cje, sample_rows
+from tests.conftest import ROOT, write_settings
 
 REFERENCE_PYTHON = ROOT / ".venv-cje" / "bin" / "python"
 
@@ -179,3 +180,14 @@ def test_estimates_cover_known_quantities(sample_warehouse):
         assert est.loc[("ips", policy), "n"] == n, policy
     checks = wh.query("SELECT rule, subject FROM cje.guard_rails")
     assert ("low_ess", "parallel_universe_prompt") in set(map(tuple, checks.to_numpy()))
+
+
+def test_the_same_estimates_on_ducklake(sample_warehouse, tmp_path, monkeypatch):
+    """Every cje table's types are ones DuckLake stores (no fixed-size ARRAY), and the numbers agree."""
+    path = write_settings(tmp_path / "dagster_project.toml")
+    path.write_text(path.read_text().replace('kind = "duckdb"', 'kind = "ducklake"', 1))
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
+    assert materialize_cje(path, oracle_fraction=1.0).success
+    query = "SELECT policy, estimator, v_hat, se FROM cje.policy_estimates ORDER BY ALL"
+    lake, file = Warehouse(settings_file=str(path)).query(query), sample_warehouse[0].query(query)
+    pd.testing.assert_frame_equal(lake, file, rtol=1e-12)

@@ -4,8 +4,8 @@ row-by-row rules take a minute (bench/cje_scale.py).
 
 Where any row breaks a rule, or DuckDB cannot parse a line, `stage` returns None and logged_data.py
 runs the row-by-row rules, which refuse the row naming its file and line (or accept it: a few
-legal but unusual rows also go that way, e.g. a null log-probability, a non-text prompt id, a
-draw_idx of 1.0, a text over MAX_TEXT_CHARS). Both ways give the same tables
+legal but unusual rows also go that way, e.g. a non-text prompt id, a draw_idx of 1.0, a null in
+token_logprobs, a text over MAX_TEXT_CHARS). Both ways give the same tables
 (tests/cje/test_clean_files.py).
 """
 
@@ -69,9 +69,10 @@ SELECT
     CASE WHEN json_type(top_id) = 'VARCHAR' AND (top_id->>'$') <> '' THEN (top_id->>'$') ELSE (meta_id->>'$') END AS prompt_id,
     (prompt->>'$') AS prompt, (response->>'$') AS response, {_double('base')} AS base_logprob, targets,
     judge::DOUBLE AS judge_score, {_double('oracle')} AS oracle_label, {TOKENS} AS token_logprobs,
+    base IS NULL AS base_null,  -- legal where the key is there (null), refused where it is absent
     coalesce(json_type(prompt) = 'VARCHAR' AND json_type(response) = 'VARCHAR'
     AND strlen(prompt->>'$') + strlen(response->>'$') <= {MAX_TEXT_CHARS}
-    AND json_type(base) IN {NUMBER} AND {_finite('judge')} AND {_label_ok('oracle')}
+    AND (base IS NULL OR json_type(base) IN {NUMBER}) AND {_finite('judge')} AND {_label_ok('oracle')}
     AND (metadata IS NULL OR json_type(metadata) = 'OBJECT')
     AND (top_id IS NULL OR json_type(top_id) = 'VARCHAR')
     AND CASE WHEN json_type(top_id) = 'VARCHAR' AND (top_id->>'$') <> '' THEN true
@@ -95,11 +96,12 @@ SELECT
     coalesce(response->>'$', '') AS response, coalesce(draw::BIGINT, 0) AS draw_idx,
     CASE WHEN json_type(judge) IN {NUMBER} THEN judge::DOUBLE END AS judge_score,
     {_double('oracle')} AS oracle_label, {TOKENS} AS token_logprobs,
+    source = 'probe' AND oracle IS NULL AS label_null,  -- a probe's label: legal when null, refused when absent
     coalesce(json_type(pid) = 'VARCHAR'
     AND (prompt IS NULL OR json_type(prompt) = 'VARCHAR') AND (response IS NULL OR json_type(response) = 'VARCHAR')
     AND (draw IS NULL OR (json_type(draw) IN ('BIGINT', 'UBIGINT') AND draw::BIGINT >= 0))
     AND CASE source WHEN 'fresh' THEN {_finite('judge')}
-                    ELSE oracle IS NOT NULL AND (judge IS NULL OR {_finite('judge')}) END
+                    ELSE judge IS NULL OR {_finite('judge')} END
     AND {_label_ok('oracle')}
     AND (metadata IS NULL OR json_type(metadata) = 'OBJECT')
     AND {TOKENS_OK}, false) AS clean
@@ -194,6 +196,12 @@ class Staged:
                 for name, sql in queries.items()}
 
 
+def _key_on_every_line(con: duckdb.DuckDBPyConnection, paths: list[str], key: str) -> bool:
+    """Whether every line of the files has `key`, null or not (a JSON-typed column is NULL for both:
+    the files are read again, only where a required key was seen NULL)."""
+    return con.execute("SELECT bool_and(json_exists(json, ?)) FROM read_ndjson_objects(?)", [f"$.{key}", paths]).fetchone()[0]
+
+
 def stage(logged_path: Path, fresh: dict[str, Path], probes: dict[str, Path]) -> Staged | None:
     """The files in an in-memory DuckDB, or None where a row needs the row-by-row rules."""
     if not logged_path.is_file():
@@ -230,6 +238,12 @@ def stage(logged_path: Path, fresh: dict[str, Path], probes: dict[str, Path]) ->
         if targets and not con.execute(
                 f"SELECT coalesce(bool_and(list_bool_and([{_number_or_null('v')} FOR v IN json_extract(targets, [{paths}])])), true) "
                 "FROM logged WHERE json_type(targets) = 'OBJECT'").fetchone()[0]:
+            return None
+        probe_files = [path for path, _, _, source in files if source == "probe"]
+        if ((con.execute("SELECT bool_or(base_null) FROM logged").fetchone()[0]
+             and not _key_on_every_line(con, [str(logged_path)], "base_policy_logprob"))
+                or (con.execute("SELECT coalesce(bool_or(label_null), false) FROM draws").fetchone()[0]
+                    and not _key_on_every_line(con, probe_files, "oracle_label"))):
             return None
         return Staged(con, targets, con.execute("SELECT count(*) FROM logged").fetchone()[0])
     except duckdb.Error:  # a line DuckDB cannot parse (not JSON, not UTF-8, a duplicate key, ...)

@@ -51,6 +51,8 @@ def test_unusual_but_legal_values_read_the_same_both_ways(tmp_path):
     rows[5].pop("oracle_label", None)
     rows[6]["oracle_label"] = None
     rows[7]["extra"] = {"ignored": [1, 2]}
+    rows[8]["base_policy_logprob"] = None  # kept, flagged later
+    rows[9]["metadata"]["token_logprobs"] = []
     write_logged(folder / "logged_data.jsonl", rows)
     draws = folder / "fresh_draws" / "clone_responses.jsonl"
     lines = draws.read_text().splitlines()
@@ -61,6 +63,7 @@ def test_unusual_but_legal_values_read_the_same_both_ways(tmp_path):
     probe_rows = [json.loads(line) for line in probe.read_text().splitlines()]
     for r in probe_rows[:5]:
         r.pop("judge_score", None)
+    probe_rows[5]["oracle_label"] = None  # a probe row without a label: there, but no label
     write_logged(probe, probe_rows)
     fast, slow = both_ways(folder, oracle_fraction=0.5)
     assert_same(fast, slow)
@@ -70,14 +73,14 @@ def test_unusual_but_legal_values_read_the_same_both_ways(tmp_path):
     lambda rows: rows[9].update(judge_score="0.5"),              # text, not a number
     lambda rows: rows[9].update(judge_score=True),               # a boolean
     lambda rows: rows[9].update(judge_score=None),               # every row needs a judge score
-    lambda rows: rows[9].update(base_policy_logprob=None),       # legal (flagged later): row by row
+    lambda rows: rows[9].pop("base_policy_logprob"),             # a required field missing (null is legal)
     lambda rows: rows[9].pop("response"),                        # a required field missing
     lambda rows: rows[9].update(oracle_label=1.5),               # outside [0, 1]
     lambda rows: rows[9]["metadata"].update(prompt_id=rows[3]["metadata"]["prompt_id"]),  # a duplicate
     lambda rows: rows[9]["metadata"].update(token_logprobs=[-1.0, None]),
     lambda rows: rows[9]["target_policy_logprobs"].update(clone="x"),
     lambda rows: rows[9].update(prompt="x" * 1_000_001),         # over the text limit
-], ids=["text judge", "bool judge", "null judge", "null base", "no response", "label 1.5", "duplicate id",
+], ids=["text judge", "bool judge", "null judge", "no base", "no response", "label 1.5", "duplicate id",
         "null token", "text logprob", "long text"])
 def test_a_row_the_rules_treat_specially_goes_row_by_row(tmp_path, change):
     folder = copy_sample(tmp_path)
@@ -100,4 +103,17 @@ def test_a_draw_line_the_rules_treat_specially_goes_row_by_row(tmp_path, line):
     draws.write_text(draws.read_text() + line + "\n")
     cfg = LoggedDataConfig(logged_data=str(folder / "logged_data.jsonl"), fresh_draws_dir=str(folder / "fresh_draws"),
                            probe_dir="")
+    assert from_clean_files(cfg) is None
+
+
+def test_a_probe_row_without_its_label_key_goes_row_by_row(tmp_path):
+    """A probe's oracle_label may be null, not absent: DuckDB reads both as NULL, so the lines are
+    read again for the key."""
+    folder = copy_sample(tmp_path)
+    probe = next((folder / "probe_slice").glob("*_probe.jsonl"))
+    rows = [json.loads(line) for line in probe.read_text().splitlines()]
+    rows[3].pop("oracle_label")
+    write_logged(probe, rows)
+    cfg = LoggedDataConfig(logged_data=str(folder / "logged_data.jsonl"), fresh_draws_dir="",
+                           probe_dir=str(folder / "probe_slice"))
     assert from_clean_files(cfg) is None

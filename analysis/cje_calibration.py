@@ -63,8 +63,20 @@ class ScoreGrid:
 
     def fit(self, y: np.ndarray, mask: np.ndarray | None = None, increasing: bool = True) -> IsotonicRegression:
         codes, y = (self.codes, y) if mask is None else (self.codes[mask], y[mask])
-        counts = np.bincount(codes, minlength=len(self.values))
-        sums = np.bincount(codes, weights=y, minlength=len(self.values))
+        return self._fit(np.bincount(codes, minlength=len(self.values)),
+                         np.bincount(codes, weights=y, minlength=len(self.values)), increasing)
+
+    def fits_out_of_fold(self, y: np.ndarray, folds: np.ndarray, n_folds: int) -> list[IsotonicRegression]:
+        """fit(y, folds != k) for each fold k, from one pass over the rows: the sums over all folds
+        less fold k's (the DR cross-fit and its jackknife make K x (K + 1) of these per policy)."""
+        m = len(self.values)
+        cell = np.asarray(folds) * m + self.codes
+        counts = np.bincount(cell, minlength=n_folds * m).reshape(n_folds, m)
+        sums = np.bincount(cell, weights=y, minlength=n_folds * m).reshape(n_folds, m)
+        return [self._fit(counts.sum(0) - counts[k], sums.sum(0) - sums[k], True) for k in range(n_folds)]
+
+    def _fit(self, counts: np.ndarray, sums: np.ndarray, increasing: bool) -> IsotonicRegression:
+        """Isotonic regression on the grid's values: their mean y, weighted by their counts."""
         seen = counts > 0
         return IsotonicRegression(increasing=increasing, out_of_bounds="clip").fit(
             self.values[seen], sums[seen] / counts[seen], sample_weight=counts[seen])

@@ -217,7 +217,7 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
 
     def dr_terms(rewards: np.ndarray) -> np.ndarray:
         # q_k: isotonic regression of the calibrated reward on S, fitted outside fold k (cross-fitted)
-        q_models = [grid.fit(rewards, folds != j) for j in range(K)]
+        q_models = grid.fits_out_of_fold(rewards, folds, K)
         g = per_prompt(f_grid.predict_by_fold(q_models, f_folds))[at]
         return g + wt * (rewards - grid.predict_by_fold(q_models, folds))
 

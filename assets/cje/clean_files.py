@@ -139,12 +139,13 @@ class Staged:
         con = self.con
         con.execute("CREATE OR REPLACE TABLE calibration_rows AS SELECT unnest(?::BIGINT[]) AS k",
                     [calibration_rows.tolist()])
-        paths = ", ".join(f"'$.\"{t}\"'" for t in self.targets)
+        # the names pass PLAIN_NAME, so they sit in SQL literals and JSON paths as written
+        names, paths = (", ".join(f"'{t}'" for t in self.targets), ", ".join(f"'$.\"{t}\"'" for t in self.targets))
         target_logprobs = (f"""
-            SELECT line, prompt_id, unnest(range(1, {len(self.targets) + 1})) AS rank,
-                   unnest(?::VARCHAR[]) AS policy, unnest(json_extract(targets, [{paths}])) AS value
-            FROM logged""" if self.targets else "SELECT NULL::BIGINT AS line, '' AS prompt_id, 0 AS rank, "
-                                                "'' AS policy, NULL::JSON AS value WHERE false")
+            SELECT line, prompt_id, unnest(range(1, {len(self.targets) + 1})) AS rank, unnest([{names}]) AS policy,
+                   unnest(json_extract(targets, [{paths}])) AS value
+            FROM logged""" if self.targets else
+                           "SELECT line, prompt_id, 0 AS rank, '' AS policy, targets AS value FROM logged WHERE false")
         queries = {
             "prompts": """
                 WITH seen AS (  -- where each prompt is first seen: the logged file, then the draws' files in order
@@ -192,8 +193,7 @@ class Staged:
                     WHERE oracle_label IS NOT NULL
                 ) ORDER BY file_rank, line""",
         }
-        return {name: con.execute(sql, [self.targets] if "?" in sql else []).to_arrow_table().cast(SCHEMAS[name])
-                for name, sql in queries.items()}
+        return {name: con.execute(sql).to_arrow_table().cast(SCHEMAS[name]) for name, sql in queries.items()}
 
 
 def _key_on_every_line(con: duckdb.DuckDBPyConnection, paths: list[str], key: str) -> bool:
@@ -216,8 +216,8 @@ def stage(logged_path: Path, fresh: dict[str, Path], probes: dict[str, Path]) ->
                     "records = true, columns = ?)", [str(logged_path), LOGGED_COLUMNS])
         con.execute(LOGGED)
         con.execute("CREATE TABLE files (path VARCHAR, rank INTEGER, policy VARCHAR, source VARCHAR)")
-        con.executemany("INSERT INTO files VALUES (?, ?, ?, ?)", files)
         if files:
+            con.executemany("INSERT INTO files VALUES (?, ?, ?, ?)", files)
             con.execute("CREATE TABLE raw_draws AS SELECT * FROM read_json(?, format = 'newline_delimited', "
                         "records = true, columns = ?, filename = true)", [[f[0] for f in files], DRAW_COLUMNS])
         else:

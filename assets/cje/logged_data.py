@@ -88,7 +88,10 @@ def from_clean_files(config: LoggedDataConfig) -> dict[str, pa.Table] | None:
     if not len(judge):
         raise DatasetError(f"{config.logged_data}: no row has an oracle_label; calibration needs some")
     chosen = choose_calibration_labels(judge, staged.n_logged, config.oracle_fraction, config.seed)
-    return {"policies": pa.Table.from_pandas(policies, preserve_index=False), **staged.tables(chosen)}
+    try:
+        return {"policies": pa.Table.from_pandas(policies, preserve_index=False), **staged.tables(chosen)}
+    finally:
+        staged.con.close()
 
 
 def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:

@@ -32,6 +32,13 @@ def copy_sample(tmp_path: Path) -> Path:
     return folder
 
 
+def test_a_logged_file_alone_reads_the_same_both_ways(tmp_path):
+    folder = copy_sample(tmp_path)
+    shutil.rmtree(folder / "fresh_draws"), shutil.rmtree(folder / "probe_slice")
+    (folder / "fresh_draws").mkdir(), (folder / "probe_slice").mkdir()
+    assert_same(*both_ways(folder))
+
+
 def test_the_bundled_sample_reads_the_same_both_ways(tmp_path):
     fast, slow = both_ways(copy_sample(tmp_path), oracle_fraction=0.25, seed=7)
     assert_same(fast, slow)
@@ -85,9 +92,11 @@ def test_unusual_but_legal_values_read_the_same_both_ways(tmp_path):
 def test_a_row_the_rules_treat_specially_goes_row_by_row(tmp_path, change):
     folder = copy_sample(tmp_path)
     rows = sample_rows(100)
+    cfg = LoggedDataConfig(logged_data=str(folder / "logged_data.jsonl"), fresh_draws_dir="", probe_dir="")
+    write_logged(folder / "logged_data.jsonl", rows)
+    assert from_clean_files(cfg) is not None  # the rows as they were: read by DuckDB
     change(rows)
     write_logged(folder / "logged_data.jsonl", rows)
-    cfg = LoggedDataConfig(logged_data=str(folder / "logged_data.jsonl"), fresh_draws_dir="", probe_dir="")
     assert from_clean_files(cfg) is None
 
 
@@ -100,9 +109,10 @@ def test_a_row_the_rules_treat_specially_goes_row_by_row(tmp_path, change):
 def test_a_draw_line_the_rules_treat_specially_goes_row_by_row(tmp_path, line):
     folder = copy_sample(tmp_path)
     draws = folder / "fresh_draws" / "clone_responses.jsonl"
-    draws.write_text(draws.read_text() + line + "\n")
     cfg = LoggedDataConfig(logged_data=str(folder / "logged_data.jsonl"), fresh_draws_dir=str(folder / "fresh_draws"),
                            probe_dir="")
+    assert from_clean_files(cfg) is not None
+    draws.write_text(draws.read_text() + line + "\n")
     assert from_clean_files(cfg) is None
 
 
@@ -112,8 +122,11 @@ def test_a_probe_row_without_its_label_key_goes_row_by_row(tmp_path):
     folder = copy_sample(tmp_path)
     probe = next((folder / "probe_slice").glob("*_probe.jsonl"))
     rows = [json.loads(line) for line in probe.read_text().splitlines()]
-    rows[3].pop("oracle_label")
-    write_logged(probe, rows)
     cfg = LoggedDataConfig(logged_data=str(folder / "logged_data.jsonl"), fresh_draws_dir="",
                            probe_dir=str(folder / "probe_slice"))
+    rows[3]["oracle_label"] = None
+    write_logged(probe, rows)
+    assert from_clean_files(cfg) is not None  # null: read by DuckDB
+    rows[3].pop("oracle_label")
+    write_logged(probe, rows)
     assert from_clean_files(cfg) is None

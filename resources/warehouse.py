@@ -20,7 +20,9 @@ import json
 import os
 import re
 import shutil
+import threading
 from contextlib import contextmanager
+from itertools import count
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Sequence, TypeVar
@@ -38,6 +40,7 @@ from resources.settings import Settings, load_settings
 from resources.sql_functions import register_udfs
 
 T = TypeVar("T")
+_retired = count()  # names of replaced snapshots, unique in this process
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 WRITE_LOCK_TIMEOUT_S = 900
 MATERIALIZATIONS = ("CREATE TABLE IF NOT EXISTS core.materializations (table_name VARCHAR NOT NULL, "
@@ -140,7 +143,12 @@ class Warehouse(DuckDBResource):
         snap.parent.mkdir(parents=True, exist_ok=True)
         tmp = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
         shutil.copyfile(db, tmp)
+        old = snap.with_name(f".{snap.name}.{os.getpid()}.{next(_retired)}.old")
+        if snap.exists():  # a second name keeps its blocks: freeing 0.5 GB inside the rename took 0.2 s
+            os.link(snap, old)
         os.replace(tmp, snap)
+        if old.exists():  # freed off the writer's time (only the writer, under the lock, makes these)
+            threading.Thread(target=old.unlink).start()
 
     def write_table(
         self,

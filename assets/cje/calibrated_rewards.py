@@ -1,9 +1,12 @@
 """Judge -> oracle calibration: cross-fitted isotonic regression on the calibration labels.
 
 cje.calibrated_rewards: every judged response (logged, fresh, probe) with its fold, the
-out-of-fold reward, the reward of the model fitted on all labels and the K delete-one-fold
-rewards (for the oracle-uncertainty jackknife), and a flag for judge scores outside the range
-the labels cover (there the calibration extrapolates).
+out-of-fold reward, the reward of the model fitted on all labels, and a flag for judge scores
+outside the range the labels cover (there the calibration extrapolates).
+cje.jackknife_rewards: the reward each of the K delete-one-fold models gives each judge score
+seen (for the oracle-uncertainty jackknife). A reward depends on the judge score alone, so this
+is K x (distinct scores) rows, not K per response (at 1M logged rows x 4 policies a list of K per
+row was two thirds of the warehouse).
 cje.calibration_summary: label counts, Spearman and out-of-fold R^2 of judge vs oracle, the
 labelled judge range, and the supported range (`support_*`: where the labels are dense enough to
 trust the fit, and the oracle bounds beyond it; analysis/cje_calibration.py).
@@ -17,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analysis.cje_calibration import fit_calibration, folds_of, spearman_and_r2
+from analysis.cje_calibration import ScoreGrid, fit_calibration, folds_of, spearman_and_r2
 from assets.cje.config import CalibrationConfig
 from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
@@ -35,7 +38,7 @@ JUDGED = Query("SELECT * FROM cje.judge_scores WHERE judge_score IS NOT NULL")
     specs=[
         dg.AssetSpec(["cje", name], deps=reads(LABELS, JUDGED), group_name="cje", kinds={"duckdb", "python"},
                      tags=MODEL)
-        for name in ("calibrated_rewards", "calibration_summary", "calibration_curve")
+        for name in ("calibrated_rewards", "jackknife_rewards", "calibration_summary", "calibration_curve")
     ],
     name="cje__calibrated_rewards",
     description=__doc__,
@@ -52,16 +55,15 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
     judged_folds = folds_of(ids.dictionary.to_numpy(zero_copy_only=False), config.n_folds,
                             config.fold_seed)[ids.indices.to_numpy()]
     scores = judged["judge_score"].to_numpy()
-    oof, reps = cal.apply(None, scores, judged_folds)
+    scored = ScoreGrid.of(scores)
+    replicates = np.stack([m.predict(scored.values) for m in cal.fold_models])  # (K, distinct scores)
     outside = (scores < s.min()) | (scores > s.max())
     rewards = (judged.append_column("fold", pa.array(judged_folds, pa.int64()))
-               .append_column("reward", pa.array(oof))
-               .append_column("reward_full", pa.array(cal.full_model.predict(scores)))
-               # a LIST, not a fixed-size ARRAY: DuckLake stores no ARRAY type
-               .append_column("reward_jackknife", pa.ListArray.from_arrays(
-                   pa.array(np.arange(0, reps.size + 1, config.n_folds, dtype=np.int32)),
-                   pa.array(np.ascontiguousarray(reps.T).ravel())))
+               .append_column("reward", pa.array(replicates[judged_folds, scored.codes]))
+               .append_column("reward_full", pa.array(scored.predict(cal.full_model)))
                .append_column("outside_label_range", pa.array(outside)))
+    jackknife = pd.DataFrame({"replicate": np.repeat(np.arange(config.n_folds), len(scored.values)),
+                              "judge_score": np.tile(scored.values, config.n_folds), "reward": replicates.ravel()})
     rho, r2 = spearman_and_r2(s, y, cal.oof(s, folds))
     per_fold = np.bincount(folds, minlength=config.n_folds)
     summary = pd.DataFrame([{
@@ -81,7 +83,8 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
         binned.assign(kind="bin")[["kind", "judge_score", "oracle", "n"]],
     ], ignore_index=True)
 
-    tables = {"calibrated_rewards": rewards, "calibration_summary": summary, "calibration_curve": curve}
+    tables = {"calibrated_rewards": rewards, "jackknife_rewards": jackknife, "calibration_summary": summary,
+              "calibration_curve": curve}
     counts = warehouse.write_tables({f"cje.{name}": frame for name, frame in tables.items()}, context=context)
     for name in tables:
         meta = {"dagster/row_count": counts[f"cje.{name}"]}

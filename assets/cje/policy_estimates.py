@@ -25,7 +25,7 @@ from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
 LOGGED = Query("""
-    SELECT w.policy, w.prompt_id, w.weight, r.judge_score, r.fold, r.reward, r.reward_jackknife
+    SELECT w.policy, w.prompt_id, w.weight, r.judge_score, r.fold, r.reward
     FROM cje.importance_weights AS w
     JOIN cje.calibrated_rewards AS r
       ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
@@ -33,7 +33,7 @@ LOGGED = Query("""
     ORDER BY w.policy, w.prompt_id
 """)
 FRESH = Query("""
-    SELECT policy, prompt_id, judge_score, fold, reward, reward_jackknife
+    SELECT policy, prompt_id, judge_score, fold, reward
     FROM cje.calibrated_rewards
     WHERE source = 'fresh'
     ORDER BY policy, prompt_id, draw_idx
@@ -47,16 +47,22 @@ TRUTH = Query("""
 """)
 POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
 CALIBRATION = Query("SELECT * FROM cje.calibration_summary")
+JACKKNIFE = Query("SELECT replicate, judge_score, reward FROM cje.jackknife_rewards ORDER BY replicate, judge_score")
 
 
-def _of_policy(table: pa.Table, policy: str, n_folds: int) -> dict[str, np.ndarray]:
-    """One policy's rows (contiguous: the queries order by policy) as numpy columns;
-    `reward_jackknife` (a list of K per row) as a (K, n) array."""
+def _of_policy(table: pa.Table, policy: str, jackknife: pd.DataFrame) -> dict[str, np.ndarray]:
+    """One policy's rows (contiguous: the queries order by policy) as numpy columns, and "reps":
+    each row's reward under each delete-one-fold calibrator, (K, n), looked up by judge score in
+    `jackknife` (judge score x replicate)."""
     at = np.flatnonzero(pc.equal(table["policy"], policy).to_numpy(zero_copy_only=False))
     rows = table.slice(at[0], len(at)) if len(at) else table.slice(0, 0)
-    columns = {name: rows[name].to_numpy() for name in rows.column_names if name not in ("policy", "reward_jackknife")}
-    reps = pc.list_flatten(rows["reward_jackknife"]).to_numpy() if rows.num_rows else np.zeros(0)
-    return {**columns, "reps": reps.reshape(-1, n_folds).T}
+    columns = {name: rows[name].to_numpy() for name in rows.column_names if name != "policy"}
+    known, scores = jackknife.index.to_numpy(), columns["judge_score"]
+    where = np.searchsorted(known, scores).clip(0, max(len(known) - 1, 0))
+    if len(scores) and (not len(known) or not np.array_equal(known[where], scores)):
+        raise RuntimeError("cje.jackknife_rewards lacks judge scores of cje.calibrated_rewards: "
+                           "materialize cje.calibrated_rewards again")
+    return {**columns, "reps": jackknife.to_numpy().T[:, where]}
 
 
 def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame:
@@ -74,7 +80,7 @@ def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["cje", name], group_name="cje", kinds={"duckdb", "python"}, tags=layer,
-                     deps=reads(LOGGED, FRESH, TRUTH, POLICIES, CALIBRATION))
+                     deps=reads(LOGGED, FRESH, TRUTH, POLICIES, CALIBRATION, JACKKNIFE))
         for name, layer in (("policy_estimates", RESULT), ("paired_influence", MODEL), ("oracle_jackknife", MODEL))
     ],
     name="cje__policy_estimates",
@@ -85,12 +91,13 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy
     calibration = warehouse.query(CALIBRATION).iloc[0]
+    replicates = warehouse.query(JACKKNIFE).pivot(index="judge_score", columns="replicate", values="reward")
     folds = int(calibration.n_folds)
     support = CalibrationSupport(**{f.name: (int if f.name == "tail_labels" else float)(calibration[f"support_{f.name}"])
                                     for f in fields(CalibrationSupport)})
     rows, given, jackknife = [], {}, []
     for policy in policies:
-        lg, fr = _of_policy(logged, policy, folds), _of_policy(fresh, policy, folds)
+        lg, fr = _of_policy(logged, policy, replicates), _of_policy(fresh, policy, replicates)
         data = PolicyData(
             prompt_ids=lg["prompt_id"], weights=lg["weight"], scores=lg["judge_score"], rewards=lg["reward"],
             reward_reps=lg["reps"], fresh_prompt_ids=fr["prompt_id"], fresh_scores=fr["judge_score"],

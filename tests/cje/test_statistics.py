@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.isotonic import IsotonicRegression
 from statsmodels.stats.multitest import multipletests
 
 from assets.cje.config import SAMPLE
@@ -56,6 +57,36 @@ def independent_influence(wh) -> dict[tuple[str, str], pd.Series]:
         per_prompt = g.groupby("prompt_id").reward.mean()
         out[("direct", policy)] = per_prompt - per_prompt.mean()
     return out
+
+
+def test_jackknife_rewards_equal_sklearn_refits(sample_warehouse):
+    """Each delete-one-fold reward is sklearn's isotonic fit on the calibration labels outside that
+    fold; a response's out-of-fold reward is its own fold's; ips's jackknife replicates are the
+    weighted means of those rewards (joined in SQL, not looked up as the estimator does)."""
+    wh, _ = sample_warehouse
+    labels = wh.query("""SELECT j.judge_score, o.oracle_label, r.fold
+                         FROM cje.oracle_labels AS o
+                         JOIN cje.judge_scores AS j USING (prompt_id, policy, source, draw_idx)
+                         JOIN cje.calibrated_rewards AS r USING (prompt_id, policy, source, draw_idx)
+                         WHERE o.split = 'calibration'""")
+    jackknife = wh.query("SELECT * FROM cje.jackknife_rewards")
+    assert sorted(jackknife.replicate.unique()) == [0, 1, 2, 3, 4]
+    for k, g in jackknife.groupby("replicate"):
+        outside = labels[labels.fold != k]
+        fit = IsotonicRegression(out_of_bounds="clip").fit(outside.judge_score, outside.oracle_label)
+        np.testing.assert_allclose(g.reward, fit.predict(g.judge_score), rtol=0, atol=1e-12)
+    own = wh.query("""SELECT count(*) AS n, count(*) FILTER (WHERE j.reward IS DISTINCT FROM r.reward) AS wrong
+                      FROM cje.calibrated_rewards AS r
+                      LEFT JOIN cje.jackknife_rewards AS j ON j.replicate = r.fold AND j.judge_score = r.judge_score""")
+    assert own.wrong[0] == 0 and own.n[0] == wh.query("SELECT count(*) AS n FROM cje.judge_scores WHERE judge_score IS NOT NULL").n[0]
+    ips = wh.query("""SELECT w.policy, j.replicate AS fold, avg(w.weight * j.reward) AS v_hat
+                      FROM cje.importance_weights AS w
+                      JOIN cje.calibrated_rewards AS r ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
+                      JOIN cje.jackknife_rewards AS j USING (judge_score)
+                      WHERE w.problem IS NULL GROUP BY ALL""").set_index(["policy", "fold"]).v_hat
+    ours = wh.query("SELECT policy, fold, v_hat FROM cje.oracle_jackknife WHERE estimator = 'ips'").set_index(["policy", "fold"]).v_hat
+    assert len(ours) == 20
+    pd.testing.assert_series_equal(ours.sort_index(), ips.reindex(ours.index).sort_index(), check_exact=False, rtol=1e-12)
 
 
 def test_pairwise_p_values_and_holm_equal_scipy_and_statsmodels(sample_warehouse):

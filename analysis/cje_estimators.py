@@ -27,6 +27,7 @@ scale, and for the direct term the policy's fresh draws at the same prompts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,7 @@ class PolicyData:
     reward (out of fold) and its K jackknife replicates. Fresh draws: the same per draw
     (several draws per prompt allowed)."""
 
-    prompt_ids: np.ndarray
+    prompt_ids: np.ndarray  # ids, or integer keys standing for them (then `prompt_names` names them)
     weights: np.ndarray
     scores: np.ndarray
     rewards: np.ndarray
@@ -71,6 +72,7 @@ class PolicyData:
     support: CalibrationSupport = EVERYTHING_SUPPORTED
     folds: np.ndarray | None = None  # of the logged rows and the fresh draws: folds_of(prompt ids) where None
     fresh_folds: np.ndarray | None = None
+    prompt_names: Sequence | None = None  # where prompt ids are integer keys: the id of each key
 
     @classmethod
     def calibrated(cls, cal: Calibration, prompt_ids, weights, scores, fresh_prompt_ids=(),
@@ -186,7 +188,7 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
         for name in ("dr", "direct"):
             out[name] = _finish(name, np.nan, np.array([]), [], ids, "no fresh draws for this policy")
         return out
-    f_ids = np.asarray(data.fresh_prompt_ids, dtype=object)
+    f_ids = np.asarray(data.fresh_prompt_ids)
     f_folds = folds_of(f_ids, K, data.seed) if data.fresh_folds is None else data.fresh_folds
     f_s, f_grid = data.fresh_scores, ScoreGrid.of(data.fresh_scores)
     f_prompt, prompts = pd.factorize(f_ids)  # in order of first draw (sorting 1M ids costs a second)
@@ -204,11 +206,12 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
     if zero_weight is not None:
         out["dr"] = _finish("dr", np.nan, np.array([]), [], ids, zero_weight)
         return out
-    at = pd.Index(prompts).get_indexer(np.asarray(ids, dtype=object))
+    at = pd.Index(prompts).get_indexer(np.asarray(ids))
     if (at < 0).any():
         missing = ids[at < 0]
+        example = missing[0] if data.prompt_names is None else data.prompt_names[missing[0]]
         out["dr"] = _finish("dr", np.nan, np.array([]), [], ids,
-                            f"{len(missing)} logged prompts have no fresh draw (e.g. {missing[0]})")
+                            f"{len(missing)} logged prompts have no fresh draw (e.g. {example})")
         return out
     if len(np.unique(folds)) < 2:
         out["dr"] = _finish("dr", np.nan, np.array([]), [], ids,

@@ -1,10 +1,13 @@
 """Bad logged data: flagged and counted, or refused with a message naming the file and row."""
 
+import json
 import math
+import re
 
 import numpy as np
 import pytest
 
+from assets.cje.config import SAMPLE
 from resources.warehouse import Warehouse
 from tests.cje.conftest import materialize_cje, sample_rows, write_logged
 
@@ -122,3 +125,22 @@ def test_malformed_rows_name_file_and_line(settings_file, tmp_path):
     assert "logged.jsonl:3: missing field(s) judge_score" in failure_message(result)
     result = materialize_cje(settings_file, raise_on_error=False, logged_data=str(tmp_path / "nope.jsonl"))
     assert "nope.jsonl: file not found" in failure_message(result)
+
+
+def test_prompts_without_fresh_draws_withhold_dr_naming_one(settings_file, tmp_path):
+    rows = sample_rows(N)
+    dropped = {rows[3]["metadata"]["prompt_id"], rows[7]["metadata"]["prompt_id"]}
+    fresh = tmp_path / "fresh_draws"
+    fresh.mkdir()
+    for path in (SAMPLE / "fresh_draws").glob("*_responses.jsonl"):
+        lines = path.read_text().splitlines(keepends=True)
+        if path.name == "clone_responses.jsonl":
+            lines = [line for line in lines if json.loads(line)["prompt_id"] not in dropped]
+        (fresh / path.name).write_text("".join(lines))
+    assert run(settings_file, tmp_path, rows, fresh_draws_dir=str(fresh)).success
+    est = Warehouse().query("SELECT estimator, v_hat, reason FROM cje.policy_estimates WHERE policy = 'clone'"
+                            ).set_index("estimator")
+    assert math.isnan(est.loc["dr", "v_hat"])
+    match = re.fullmatch(r"2 logged prompts have no fresh draw \(e\.g\. (.+)\)", est.loc["dr", "reason"])
+    assert match and match.group(1) in dropped
+    assert not math.isnan(est.loc["direct", "v_hat"])  # direct averages the draws there are

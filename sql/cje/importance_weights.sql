@@ -40,15 +40,23 @@ weighted AS (
         CASE WHEN problem IS NULL THEN policy_logprob - base_logprob END AS log_ratio,
         CASE WHEN problem IS NULL THEN exp(policy_logprob - base_logprob) END AS weight
     FROM checked
+),
+
+-- a GROUP BY joined back, not a window: a window partitions all 4M rows at 1M prompts
+mean_weights AS (
+    SELECT policy, avg(weight) AS mean_weight
+    FROM weighted
+    GROUP BY policy
 )
 
 SELECT
-    prompt_id,
-    policy,
-    base_logprob,
-    policy_logprob,
-    log_ratio,
-    weight,
-    weight / avg(weight) OVER (PARTITION BY policy) AS normalized_weight,
-    problem
-FROM weighted
+    w.prompt_id,
+    w.policy,
+    w.base_logprob,
+    w.policy_logprob,
+    w.log_ratio,
+    w.weight,
+    w.weight / m.mean_weight AS normalized_weight,
+    w.problem
+FROM weighted AS w
+JOIN mean_weights AS m USING (policy)

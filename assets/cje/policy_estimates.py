@@ -100,6 +100,9 @@ def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame
     description=__doc__,
 )
 def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    if not warehouse.table_exists("cje.jackknife_rewards"):  # a warehouse from before the table
+        raise RuntimeError("cje.jackknife_rewards is missing: materialize cje.calibrated_rewards (step "
+                           "cje__calibrated_rewards) again, then the estimates")
     logged, fresh, prompt_names = _keyed(warehouse.arrow(LOGGED), warehouse.arrow(FRESH))
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy

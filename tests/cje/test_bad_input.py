@@ -4,12 +4,15 @@ import json
 import math
 import re
 
+import dagster as dg
 import numpy as np
+import pandas as pd
 import pytest
 
 from assets.cje.config import SAMPLE
+from resources import build_resources
 from resources.warehouse import Warehouse
-from tests.cje.conftest import materialize_cje, sample_rows, write_logged
+from tests.cje.conftest import cje_assets, materialize_cje, sample_rows, write_logged
 
 N = 300
 
@@ -144,3 +147,18 @@ def test_prompts_without_fresh_draws_withhold_dr_naming_one(settings_file, tmp_p
     match = re.fullmatch(r"2 logged prompts have no fresh draw \(e\.g\. (.+)\)", est.loc["dr", "reason"])
     assert match and match.group(1) in dropped
     assert not math.isnan(est.loc["direct", "v_hat"])  # direct averages the draws there are
+
+
+def test_estimates_on_a_warehouse_without_jackknife_rewards_say_what_to_run(settings_file, tmp_path):
+    """A warehouse written before cje.jackknife_rewards existed: the estimates step says which step
+    to run again, and the estimates already there stay."""
+    assert run(settings_file, tmp_path, sample_rows(N)).success
+    wh = Warehouse()
+    before = wh.query("SELECT * FROM cje.policy_estimates ORDER BY policy, estimator")
+    wh.commit(lambda con: con.execute("DROP TABLE cje.jackknife_rewards"))
+    assets, checks = cje_assets()
+    result = dg.materialize(assets, resources=build_resources(str(settings_file)), raise_on_error=False,
+                            selection=dg.AssetSelection.assets(["cje", "policy_estimates"]).required_multi_asset_neighbors())
+    assert not result.success
+    assert "cje.jackknife_rewards is missing: materialize cje.calibrated_rewards" in failure_message(result)
+    pd.testing.assert_frame_equal(wh.query("SELECT * FROM cje.policy_estimates ORDER BY policy, estimator"), before)

@@ -21,9 +21,9 @@ import os
 import re
 import shutil
 import threading
-from contextlib import contextmanager
-from itertools import count
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
+from itertools import count
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Sequence, TypeVar
 
@@ -144,8 +144,8 @@ class Warehouse(DuckDBResource):
         tmp = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
         shutil.copyfile(db, tmp)
         old = snap.with_name(f".{snap.name}.{os.getpid()}.{next(_retired)}.old")
-        if snap.exists():  # a second name keeps its blocks: freeing 0.5 GB inside the rename took 0.2 s
-            os.link(snap, old)
+        with suppress(OSError):  # a second name keeps its blocks: freeing 0.5 GB inside the rename took 0.2 s
+            os.link(snap, old)  # (none where there is no snapshot yet, or the file system has no hard links)
         os.replace(tmp, snap)
         if old.exists():  # freed off the writer's time (only the writer, under the lock, makes these)
             threading.Thread(target=old.unlink).start()

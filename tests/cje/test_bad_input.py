@@ -149,16 +149,22 @@ def test_prompts_without_fresh_draws_withhold_dr_naming_one(settings_file, tmp_p
     assert not math.isnan(est.loc["direct", "v_hat"])  # direct averages the draws there are
 
 
-def test_estimates_on_a_warehouse_without_jackknife_rewards_say_what_to_run(settings_file, tmp_path):
-    """A warehouse written before cje.jackknife_rewards existed: the estimates step says which step
-    to run again, and the estimates already there stay."""
+def test_estimates_on_stale_or_missing_jackknife_rewards_say_what_to_run(settings_file, tmp_path):
+    """cje.jackknife_rewards lacking a judge score of cje.calibrated_rewards (edited by hand), or absent
+    (a warehouse from before the table): the estimates step says which step to run again, and the
+    estimates already there stay."""
     assert run(settings_file, tmp_path, sample_rows(N)).success
     wh = Warehouse()
     before = wh.query("SELECT * FROM cje.policy_estimates ORDER BY policy, estimator")
-    wh.commit(lambda con: con.execute("DROP TABLE cje.jackknife_rewards"))
-    assets, checks = cje_assets()
-    result = dg.materialize(assets, resources=build_resources(str(settings_file)), raise_on_error=False,
-                            selection=dg.AssetSelection.assets(["cje", "policy_estimates"]).required_multi_asset_neighbors())
-    assert not result.success
-    assert "cje.jackknife_rewards is missing: materialize cje.calibrated_rewards" in failure_message(result)
-    pd.testing.assert_frame_equal(wh.query("SELECT * FROM cje.policy_estimates ORDER BY policy, estimator"), before)
+    assets, _ = cje_assets()
+    estimates = dg.AssetSelection.assets(["cje", "policy_estimates"]).required_multi_asset_neighbors()
+    for change, message in (
+            ("DELETE FROM cje.jackknife_rewards WHERE judge_score = (SELECT max(judge_score) FROM cje.jackknife_rewards)",
+             "cje.jackknife_rewards lacks judge scores of cje.calibrated_rewards: materialize cje.calibrated_rewards"),
+            ("DROP TABLE cje.jackknife_rewards", "cje.jackknife_rewards is missing: materialize cje.calibrated_rewards")):
+        wh.commit(lambda con: con.execute(change))
+        result = dg.materialize(assets, resources=build_resources(str(settings_file)), raise_on_error=False,
+                                selection=estimates)
+        assert not result.success
+        assert message in failure_message(result)
+        pd.testing.assert_frame_equal(wh.query("SELECT * FROM cje.policy_estimates ORDER BY policy, estimator"), before)

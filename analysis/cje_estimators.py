@@ -23,12 +23,23 @@ scale, and for the direct term the policy's fresh draws at the same prompts.
 * Where the labels are thin (analysis/cje_calibration.py, CalibrationSupport), each estimator's
   interval is widened by the bound on the unsupported mass (Imbens and Manski, 2004), and where
   more than half of the mass is unsupported the point estimate is withheld (NaN with the reason).
+* The weights must carry an IPS-family estimate (ips, snips, cal_ips). Where Kish's effective
+  sample size (sum w)^2 / sum w^2 is below MIN_ESS_SHARE of the rows, or the Hill estimate of
+  the weights' tail index is below 2 (the tail of a distribution without a finite variance), the
+  sample variance of w R understates the true one (the rows that would show the tail are
+  missing), and the t interval does not hold its level: the estimate and its interval are
+  withheld with the reason. Both thresholds are the guard rails' (low_ess, extreme_weights), on
+  the raw weights for cal_ips too, whose projection is only as good as E[w|S] is monotone, which
+  such weights cannot show. With the rule, under log-normal weights the intervals given cover in
+  90-99% of seeds (tests/cje/test_simulation_coverage.py); with the ESS rule alone, snips covered
+  80% and ips 67%. An estimate outside the reward's range [0, 1] is withheld likewise. dr, whose
+  weights enter only through the residuals, and direct, which has none, are kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +49,9 @@ from analysis.cje_calibration import EVERYTHING_SUPPORTED, Calibration, Calibrat
 
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
 WITHHOLD_SHARE = 0.5  # more of an estimate's mass than this outside the supported range: no estimate
+IPS_FAMILY = ("ips", "snips", "cal_ips")
+MIN_ESS_SHARE = 0.10  # the low_ess guard rail's threshold (sql/cje/guard_rails.sql)
+MIN_TAIL_INDEX = 2.0  # the extreme_weights guard rail's: below it the weights' variance is infinite
 
 
 def monotone_weights(w: np.ndarray, grid: ScoreGrid) -> np.ndarray:
@@ -139,6 +153,48 @@ def _finish(name, v, influence, replicates, prompt_ids, reason=None,
                     np.asarray(replicates, float), withheld, share, below, above)
 
 
+def kish_ess(w: np.ndarray) -> float:
+    """(sum w)^2 / sum w^2, scaled by the largest weight first so that squares never overflow."""
+    top = float(np.max(w)) if len(w) else 0.0
+    if not top > 0:
+        return 0.0
+    scaled = w / top
+    return float(scaled.sum() ** 2 / np.square(scaled).sum())
+
+
+def hill_tail_index(w: np.ndarray) -> float:
+    """The Hill estimate of the weights' tail index over the k = max(10, 5% of n) largest, as
+    sql/cje/weight_diagnostics.sql computes it (inf where the top weights are all equal)."""
+    positive = np.sort(w[w > 0])[::-1]
+    k = min(max(10, int(0.05 * len(w))), len(positive) - 1)
+    if k < 1:
+        return float("nan")
+    gamma = float(np.mean(np.log(positive[:k])) - np.log(positive[k]))
+    return 1 / gamma if gamma > 0 else float("inf")
+
+
+def weights_cannot_carry(e: Estimate, ess: float, tail_index: float, n: int) -> Estimate:
+    """An IPS-family estimate withheld, interval and all, where its weights' ESS share or tail
+    index is too low, or its value lies outside the reward's range (see the module docstring).
+    This rule comes before the labels' (an interval bounded for thin labels rests on the same
+    weights); an estimate with no interval already is left as it is."""
+    if e.reason is not None and not np.isfinite(e.ci_low):
+        return e
+    if n and ess < MIN_ESS_SHARE * n:
+        reason = (f"effective sample size {ess:.1f} of {n} rows ({ess / n:.1%}) is below {MIN_ESS_SHARE:.0%}: "
+                  "a few weights carry the estimate, and no interval from these rows holds its 95%")
+    elif tail_index < MIN_TAIL_INDEX:
+        reason = (f"the weights' tail index {tail_index:.2f} is below {MIN_TAIL_INDEX:g} (Hill): their variance "
+                  "is not finite, and no interval from these rows holds its 95%")
+    elif e.reason is None and not 0.0 <= e.v_hat <= 1.0:
+        reason = (f"{e.estimator} {e.v_hat:.3f} lies outside the reward's range [0, 1] (mean weight far from 1): "
+                  "the weights do not describe this policy")
+    else:
+        return e
+    nan = float("nan")
+    return replace(e, v_hat=nan, se=nan, ci_low=nan, ci_high=nan, reason=reason)
+
+
 def paired_influence(a: Estimate, b: Estimate) -> tuple[int, float]:
     """(n, var_if) of the difference of two policies' estimates: var(IF_a - IF_b) / n over the
     prompts both influence functions have (paired, so what the policies share cancels)."""
@@ -182,6 +238,9 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
     else:
         for name in ("snips", "cal_ips"):
             out[name] = _finish(name, np.nan, np.array([]), [], ids, zero_weight)
+    ess, tail = kish_ess(w), hill_tail_index(w)
+    for name in IPS_FAMILY:
+        out[name] = weights_cannot_carry(out[name], ess, tail, len(w))
 
     # the direct term: the policy's own fresh draws at each prompt
     if len(data.fresh_scores) == 0:

@@ -27,8 +27,29 @@ def _clean(value):
     return value
 
 
+# `auto`: DR where fresh draws give it, else the off-policy estimators in the order the CJE paper
+# recommends them without draws (calibrated IPS, then self-normalised IPS)
+AUTO_ORDER = ("dr", "cal_ips", "snips")
+
+
+def headline_estimator(estimates: pd.DataFrame, requested: str) -> tuple[str, str]:
+    """The report's headline estimator and the rule that chose it. `auto`: the first of
+    AUTO_ORDER that gives an estimate for some policy; where none does, cal_ips, whose rows
+    then say why each estimate is withheld."""
+    if requested != "auto":
+        return requested, f"{requested}, as the run config asks"
+    given = estimates[estimates.reason.isna() & np.isfinite(estimates.v_hat.astype(float))]
+    for name in AUTO_ORDER:
+        if (given.estimator == name).any():
+            why = {"dr": "fresh draws give doubly robust estimates",
+                   "cal_ips": "no fresh draws for DR: calibrated IPS from the logged rows alone",
+                   "snips": "no fresh draws for DR, and calibrated IPS is withheld: self-normalised IPS"}[name]
+            return name, f"{name} (auto: {why})"
+    return "cal_ips", "cal_ips (auto: no estimator gives an estimate here; each row says why)"
+
+
 def results_json(estimates: pd.DataFrame, pairwise: pd.DataFrame, guard_rails: pd.DataFrame,
-                 headline: str) -> dict:
+                 headline: str, rule: str = "") -> dict:
     def by_policy(frame: pd.DataFrame) -> dict:
         return {row.policy: {k: _clean(getattr(row, k)) for k in RESULT_FIELDS}
                 for row in frame.itertuples()}
@@ -36,6 +57,7 @@ def results_json(estimates: pd.DataFrame, pairwise: pd.DataFrame, guard_rails: p
     head = pairwise[pairwise.estimator == headline]
     return {
         "estimator": headline,
+        "estimator_rule": rule or headline,
         "results": by_policy(estimates[estimates.estimator == headline]),
         "results_by_estimator": {e: by_policy(g) for e, g in estimates.groupby("estimator")},
         "p_values_corrected": {f"{r.policy_a} vs {r.policy_b}": _clean(r.p_holm) for r in head.itertuples()},
@@ -79,13 +101,15 @@ def plot_heatmap(pairwise: pd.DataFrame, policies: list[str], path: Path, estima
     plt.close(fig)
 
 
-def console_table(estimates: pd.DataFrame, headline: str) -> Table:
-    table = Table(title=f"CJE estimates ({headline})")
-    for col in ("policy", "v_hat", "95% CI", "se", "oracle truth", "|error|"):
-        table.add_column(col, justify="left" if col == "policy" else "right")
+def console_table(estimates: pd.DataFrame, headline: str, rule: str = "") -> Table:
+    table = Table(title=f"CJE estimates: {rule or headline}")
+    for col in ("policy", "v_hat", "95% CI", "se", "oracle truth", "|error|", "why withheld"):
+        table.add_column(col, justify="left" if col in ("policy", "why withheld") else "right")
     for r in estimates[estimates.estimator == headline].itertuples():
         fmt = lambda x: "n/a" if not np.isfinite(x) else f"{x:.3f}"  # noqa: E731
-        v_hat = "withheld" if isinstance(getattr(r, "reason", None), str) and np.isfinite(r.ci_low) else fmt(r.v_hat)
-        table.add_row(r.policy, v_hat, escape(f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]"), fmt(r.se),
-                      fmt(r.oracle_truth), fmt(r.absolute_error))
+        reason = getattr(r, "reason", None)
+        withheld = isinstance(reason, str)
+        table.add_row(r.policy, "withheld" if withheld else fmt(r.v_hat),
+                      escape(f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]") if np.isfinite(r.ci_low) else "n/a",
+                      fmt(r.se), fmt(r.oracle_truth), fmt(r.absolute_error), escape(reason) if withheld else "")
     return table

@@ -42,6 +42,26 @@ class DatasetError(ValueError):
     """A source that cannot be read as asked; the message names the source and what is wrong."""
 
 
+def named_input(value: str, key: str, command: str) -> str:
+    """`value`, the input a step reads, or an error naming the run-config key to set: no step
+    falls back to a bundled sample (the demo profile names those)."""
+    if not value:
+        raise DatasetError(f"no input named: set {key} in the run config (a file path, hf:<id> or "
+                           f"sample:<name>), or run `{command}`; `vibescope demo` runs on the bundled samples")
+    return value
+
+
+def sample_path(value: str) -> str:
+    """A path, with `sample:<file or folder under data/samples>` resolved to it."""
+    if not value.startswith("sample:"):
+        return value
+    name = value.removeprefix("sample:")
+    path = SAMPLES_DIR / SAMPLES.get(name, name)
+    if not path.exists():
+        raise DatasetError(f"{value}: no such bundled sample under {SAMPLES_DIR}")
+    return str(path)
+
+
 def utf8_problem(path: Path) -> str | None:
     """Where a file stops being UTF-8 ("line L, byte B: 0xff"), or None."""
     data = path.read_bytes()
@@ -51,6 +71,44 @@ def utf8_problem(path: Path) -> str | None:
         line = data[:exc.start].count(b"\n") + 1
         return f"line {line}, byte {exc.start}: 0x{data[exc.start]:02x}"
     return None
+
+
+def parse_messages(cell, where: str) -> list:
+    """A conversation cell: a list of {role, content}, or its text as JSON or as a Python literal
+    (StringSight / LMM-Vibes and arena-hard-auto write `str(list)` into some of their JSONL files)."""
+    import ast
+    import json
+
+    import numpy as np
+
+    if isinstance(cell, str):
+        try:
+            cell = json.loads(cell)
+        except json.JSONDecodeError:
+            try:
+                cell = ast.literal_eval(cell)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                raise DatasetError(f"{where}: not a list of messages (JSON, or a Python list of dicts)") from None
+    if not isinstance(cell, (list, tuple, np.ndarray)) or not all(isinstance(m, dict) for m in cell):
+        raise DatasetError(f"{where}: not a list of {{role, content}} messages")
+    return list(cell)
+
+
+def with_message_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """arena-hard-auto's model answers (`uid, model, messages`, the answer as the assistant's
+    `content.answer`) with `question` and `answer` columns beside them, so that they read as a
+    dataset of answers; other frames unchanged."""
+    if "messages" not in frame.columns or "answer" in frame.columns:
+        return frame
+
+    def text(message) -> str:
+        content = message.get("content")
+        return str(content.get("answer", "")) if isinstance(content, dict) else "" if content is None else str(content)
+
+    turns = [parse_messages(cell, f"{source}: row {i + 1}, column messages") for i, cell in enumerate(frame.messages)]
+    return frame.assign(
+        question=["\n\n".join(text(m) for m in t if m.get("role") == "user") for t in turns],
+        answer=[next((text(m) for m in reversed(t) if m.get("role") == "assistant"), "") for t in turns])
 
 
 def read_file(path: str | Path) -> pd.DataFrame:
@@ -97,6 +155,7 @@ class Datasets(dg.ConfigurableResource):
             frame = read_hf(source.removeprefix("hf:"), split)
         else:
             frame = read_file(source)
+        frame = with_message_columns(frame, source)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}; "

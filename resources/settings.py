@@ -1,6 +1,15 @@
 """Load and validate `dagster_project.toml`, the project's one settings file.
 
 A bad key or value fails at load with a message naming the key and the allowed values.
+
+Two layers go over the file, in this order, when they are asked for:
+  * a profile, `[profiles.<name>]`, chosen by $VIBESCOPE_PROFILE: its tables are merged over the
+    file's (`vibescope demo` applies `demo`: the demo's sizes and the bundled samples' paths, which
+    no other run reads);
+  * one model for every role: `[llm]` fills each role's `backend`, `model`, `base_url`,
+    `api_key_env` and `chat_template` where the role does not set them, and $VIBESCOPE_BACKEND,
+    $VIBESCOPE_MODEL, $VIBESCOPE_BASE_URL, $VIBESCOPE_API_KEY_ENV (the commands' `--backend`,
+    `--model`, `--base-url`, `--api-key-env`) override `[llm]`.
 """
 
 from __future__ import annotations
@@ -21,6 +30,17 @@ EmbeddingDtype = Literal["auto", "float32", "bfloat16", "float16"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 EMBEDDED_LLM = "smollm2-135m-instruct"
 EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
+
+PROFILE_ENV = "VIBESCOPE_PROFILE"
+# the [llm] keys the commands' flags set for one run, through the environment (so the step
+# processes of a `dg launch` see them too)
+LLM_ENV = {
+    "backend": "VIBESCOPE_BACKEND",
+    "model": "VIBESCOPE_MODEL",
+    "base_url": "VIBESCOPE_BASE_URL",
+    "api_key_env": "VIBESCOPE_API_KEY_ENV",
+}
+SERVER_KEYS = ("base_url", "api_key_env", "chat_template")  # a role's keys for backend openai only
 
 PATH_ENV = {
     "warehouse": "VIBESCOPE_WAREHOUSE",
@@ -123,6 +143,16 @@ class RoleSettings(_Strict):
         return self
 
 
+class LLMDefaults(_Strict):
+    """[llm]: the model every role uses unless the role names its own."""
+    backend: Backend = "llamacpp"
+    model: str = EMBEDDED_LLM
+    base_url: str | None = None
+    api_key_env: str | None = None
+    chat_template: str | None = None
+    _url = field_validator("base_url")(_no_credentials)
+
+
 class Price(_Strict):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
@@ -175,6 +205,9 @@ class WarehouseSettings(_Strict):
 
 class Settings(_Strict):
     file: Path = DEFAULT_SETTINGS_FILE
+    profile: str | None = None  # the [profiles.<name>] merged over the file, if any
+    profiles: list[str] = []    # the profiles the file defines
+    llm: LLMDefaults = LLMDefaults()
     warehouse: WarehouseSettings = WarehouseSettings()
     paths: Paths = Paths()
     backends: Backends = Backends()
@@ -249,18 +282,55 @@ def _describe(err: dict[str, Any]) -> str:
     return redact(f"'{key}': {err['msg']} (got {err.get('input')!r})")  # never echo a credential
 
 
-def parse_settings(data: dict[str, Any], file: Path) -> Settings:
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` merged into `base`, table by table (a key of `over` wins; tables merge deeply)."""
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _fill_roles(roles: dict[str, Any], llm: dict[str, Any]) -> dict[str, Any]:
+    """Each role with [llm]'s keys where it sets none; the server keys only on backend openai."""
+    filled = {}
+    for name, role in roles.items():
+        if not isinstance(role, dict):
+            filled[name] = role
+            continue
+        role = dict(role)
+        role.setdefault("backend", llm.get("backend", "llamacpp"))
+        role.setdefault("model", llm.get("model", EMBEDDED_LLM))
+        if role["backend"] == "openai":
+            for key in SERVER_KEYS:
+                if llm.get(key) is not None:
+                    role.setdefault(key, llm[key])
+        filled[name] = role
+    return filled
+
+
+def parse_settings(data: dict[str, Any], file: Path, profile: str | None = None,
+                   llm_overrides: dict[str, str] | None = None) -> Settings:
     data = dict(data)
-    data["roles"] = _flatten_roles(data.get("roles", {}))
+    profiles = data.pop("profiles", {})
+    if not isinstance(profiles, dict):
+        raise SettingsError(f"{file}: [profiles] must be tables, [profiles.<name>]")
+    if profile:
+        if profile not in profiles:
+            raise SettingsError(f"{file}: no profile {profile!r} (${PROFILE_ENV}); profiles in the file: "
+                                f"{', '.join(sorted(profiles)) or '(none)'}")
+        data = _merge(data, profiles[profile])
+    llm = {**data.get("llm", {}), **(llm_overrides or {})}
+    data["llm"] = llm
+    data["roles"] = _fill_roles(_flatten_roles(data.get("roles", {})), llm)
     try:
-        return Settings(file=file, **data)
+        return Settings(file=file, profile=profile or None, profiles=sorted(profiles), **data)
     except ValidationError as exc:
         problems = "; ".join(_describe(e) for e in exc.errors())
         raise SettingsError(f"{file}: {problems}") from None
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> Settings:
+def _load(path: str, mtime: float, profile: str, llm_overrides: tuple[tuple[str, str], ...]) -> Settings:
     file = Path(path)
     try:
         data = tomllib.loads(file.read_text())
@@ -268,23 +338,37 @@ def _load(path: str, mtime: float) -> Settings:
         raise SettingsError(f"settings file not found: {file}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{file}: not valid TOML: {exc}") from None
-    return parse_settings(data, file.resolve())
+    return parse_settings(data, file.resolve(), profile, dict(llm_overrides))
+
+
+def llm_overrides_from_env() -> dict[str, str]:
+    return {key: os.environ[var] for key, var in LLM_ENV.items() if os.environ.get(var)}
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
-    """Settings from `path`, else $VIBESCOPE_SETTINGS, else the project's dagster_project.toml."""
+    """Settings from `path`, else $VIBESCOPE_SETTINGS, else the project's dagster_project.toml;
+    with $VIBESCOPE_PROFILE's profile and the $VIBESCOPE_BACKEND/MODEL/... overrides applied."""
     file = Path(path or os.environ.get("VIBESCOPE_SETTINGS") or DEFAULT_SETTINGS_FILE)
     mtime = file.stat().st_mtime if file.exists() else 0.0
-    return _load(str(file), mtime)
+    return _load(str(file), mtime, os.environ.get(PROFILE_ENV, ""),
+                 tuple(sorted(llm_overrides_from_env().items())))
 
 
-def with_settings_defaults(config_cls, pipeline: str, settings_file: str | None = None):
-    """`config_cls` with its defaults replaced by [pipelines.<pipeline>] of the settings file, so
-    the Dagster launchpad shows the project's defaults; a key the class lacks is an error."""
+def with_settings_defaults(config_cls, pipeline: str, settings_file: str | None = None,
+                           inherit: str | None = None, not_inherited: tuple[str, ...] = ()):
+    """`config_cls` with its defaults replaced by [pipelines.<pipeline>] of the settings file (the
+    profile in force applied), so the Dagster launchpad shows the project's defaults; a key the
+    class lacks is an error. `inherit`: another step's section whose keys (less `not_inherited`)
+    apply first, so two steps that read the same input name it once."""
     from pydantic import create_model
 
     fields = config_cls.model_fields
-    overrides = load_settings(settings_file).pipeline_defaults(pipeline, set(fields))
+    settings = load_settings(settings_file)
+    overrides = {}
+    if inherit:
+        inherited = settings.pipeline_defaults(inherit, set(fields))
+        overrides = {k: v for k, v in inherited.items() if k not in not_inherited}
+    overrides.update(settings.pipeline_defaults(pipeline, set(fields)))
     if not overrides:
         return config_cls
     return create_model(

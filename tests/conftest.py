@@ -7,6 +7,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Each test's runs use an ephemeral Dagster instance (or one the test makes), never the project's
 # .dagster_home: its pool limits and run history are the user's, not the tests'.
 os.environ.pop("DAGSTER_HOME", None)
+# The tests run on the bundled samples, so on the demo profile (its sizes and sample paths); a test
+# of what a user's run reads unsets it (tests/test_your_data.py).
+os.environ["VIBESCOPE_PROFILE"] = "demo"
+for _var in ("VIBESCOPE_BACKEND", "VIBESCOPE_MODEL", "VIBESCOPE_BASE_URL", "VIBESCOPE_API_KEY_ENV"):
+    os.environ.pop(_var, None)
 
 import shutil
 from contextlib import contextmanager

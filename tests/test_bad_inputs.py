@@ -189,7 +189,7 @@ def test_non_finite_vectors_are_refused_naming_the_item():
 @pytest.mark.parametrize("config, expected", [
     ({"source": "file"}, "source 'file'; valid: files, cje_logs"),
     ({"source": "cje_logs"}, "source cje_logs: there are no built logs (cje_logs.logged_rows); materialize the "
-                             "cje_logs group first, or `vibescope cje`"),
+                             "cje_logs group first, or `vibescope cje build`"),
 ])
 def test_a_wrong_cje_source_is_named(earlier, monkeypatch, config, expected):
     import definitions

@@ -17,8 +17,7 @@ def test_project_settings_load_with_every_role():
 
 def test_bad_backend_names_key_and_allowed_values(tmp_path):
     path = write_settings(tmp_path / "s.toml")
-    path.write_text(path.read_text().replace('[roles.judge]\nbackend = "llamacpp"',
-                                              '[roles.judge]\nbackend = "llamacp"'))
+    path.write_text(path.read_text().replace('[roles.judge]\n', '[roles.judge]\nbackend = "llamacp"\n'))
     with pytest.raises(SettingsError) as err:
         load_settings(path)
     msg = str(err.value)
@@ -72,13 +71,12 @@ def test_pipeline_defaults_reject_unknown_keys(tmp_path):
 
 def test_code_location_refuses_a_bad_settings_file(tmp_path):
     path = write_settings(tmp_path / "s.toml")
-    path.write_text(path.read_text().replace('[roles.namer]\nbackend = "llamacpp"',
-                                              '[roles.namer]\nbackend = "anthropic"'))
+    path.write_text(path.read_text().replace('[roles.namer]\n', '[roles.namer]\nbackend = "bogus"\n'))
     out = subprocess.run([sys.executable, "-c", "import definitions"], cwd=ROOT, text=True,
                          capture_output=True, env={**__import__("os").environ,
                                                    "VIBESCOPE_SETTINGS": str(path)})
     assert out.returncode != 0
-    assert "roles.namer.backend" in out.stderr and "'anthropic'" in out.stderr
+    assert "roles.namer.backend" in out.stderr and "'bogus'" in out.stderr
 
 
 @pytest.mark.parametrize("extra, key", [("[readers]\nmax_rows = 0\n", "readers.max_rows"),
@@ -99,4 +97,38 @@ def test_bad_warehouse_settings_name_the_key(tmp_path, old, new, message):
     path = write_settings(tmp_path / "s.toml")
     path.write_text(path.read_text().replace(old, new, 1))
     with pytest.raises(SettingsError, match=message):
+        load_settings(path)
+
+
+def test_one_model_for_every_role_and_a_role_of_its_own_keeps_it(tmp_path, monkeypatch):
+    """[llm] fills every role that names no backend or model; the commands' flags (the
+    $VIBESCOPE_* variables) override [llm]; a role that names its own model keeps it."""
+    path = write_settings(tmp_path / "s.toml")
+    text = path.read_text().replace('[llm]\nbackend = "llamacpp"\nmodel = "smollm2-135m-instruct"',
+                                    '[llm]\nbackend = "openai"\nmodel = "gpt-4o-mini"')
+    path.write_text(text.replace("[roles.grader]", '[roles.grader]\nbackend = "llamacpp"\nmodel = "own.gguf"'))
+    s = load_settings(path)
+    assert {(r.backend, r.model) for name, r in s.roles.items() if name != "grader"} == {("openai", "gpt-4o-mini")}
+    assert (s.role("grader").backend, s.role("grader").model) == ("llamacpp", "own.gguf")
+    monkeypatch.setenv("VIBESCOPE_MODEL", "served")
+    monkeypatch.setenv("VIBESCOPE_BASE_URL", "http://127.0.0.1:9/v1")
+    s = load_settings(path)
+    assert {(r.model, r.base_url) for name, r in s.roles.items() if name != "grader"} == {("served", "http://127.0.0.1:9/v1")}
+    assert (s.role("grader").model, s.role("grader").base_url) == ("own.gguf", None)  # not sent to a local role
+    monkeypatch.setenv("VIBESCOPE_BACKEND", "bogus")
+    with pytest.raises(SettingsError, match="llm.backend.*bogus"):
+        load_settings(path)
+
+
+def test_the_demo_profile_applies_only_when_asked(tmp_path, monkeypatch):
+    path = write_settings(tmp_path / "s.toml")
+    monkeypatch.delenv("VIBESCOPE_PROFILE")
+    plain = load_settings(path)
+    assert plain.profile is None and "demo" in plain.profiles
+    assert plain.pipeline_defaults("arena.battles", {"dataset", "source", "num_samples", "filter_english"}) == {}
+    monkeypatch.setenv("VIBESCOPE_PROFILE", "demo")
+    demo = load_settings(path).pipeline_defaults("arena.battles", {"dataset", "source", "num_samples", "filter_english"})
+    assert demo["source"] == "sample:arena" and demo["num_samples"] > 0
+    monkeypatch.setenv("VIBESCOPE_PROFILE", "dmeo")
+    with pytest.raises(SettingsError, match="no profile 'dmeo'.*profiles in the file: demo"):
         load_settings(path)

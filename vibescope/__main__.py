@@ -1,13 +1,19 @@
 """vibescope's one command line (`vibescope ...` once installed, or `python -m vibescope ...`).
 
-    vibescope demo                 materialize every asset, then say where the time went
+    vibescope demo                 every asset on the bundled samples (the demo profile), then
+                                   where the time went
     vibescope demo --select 'group:cje'
-    vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
-    vibescope cje --max-samples 20 --base-model ... --target-models pi_clone pi_bad
-    vibescope diff A B --text-column answer --extra-prompt "..."
+    vibescope arena BATTLES [--properties FILE] [--num-samples N]
+    vibescope cje LOGGED [--fresh-draws DIR] [--probes DIR] [--identical POLICY ...]
+    vibescope cje build --source PROMPTS [--max-samples N] [--target-models ...]
+    vibescope diff A B [--text-column answer] [--extra-prompt "..."]
+    vibescope acts TRACES [--text-column full_response] [--layer 12]
     vibescope acts plan [settings.toml]
     vibescope arena recovery
+    vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
     vibescope batch write arena/battle_differences | list | submit | status | ingest | run-locally
+
+The analysis commands take --model, --backend, --base-url, --api-key-env: every role on one model.
 
 `vibescope <command> --help` lists each command's flags (the source tools' flags where they had them).
 """
@@ -23,9 +29,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from resources.settings import PROJECT_ROOT
+from resources import warehouse_cli
+from resources.settings import PROFILE_ENV, PROJECT_ROOT
 from vibescope import pipelines
+from vibescope.run import whole_groups_only
+from resources.reader import open_reader
+from resources.settings import load_settings
 from vibescope.batches import add_batch
+from vibescope.findings import NO_LLM_SELECTION, print_findings
 from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
 from vibescope.slots import release_dead_runs
 
@@ -56,18 +67,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--select", default="*", help="Dagster asset selection (default: every asset)")
     runs = sub.add_parser("run-report", help="where a run's time went (default: the latest run)")
     runs.add_argument("run_id", nargs="?")
-    for add in (pipelines.add_cje, pipelines.add_diff, pipelines.add_acts, pipelines.add_arena, add_batch):
+    sql = sub.add_parser("sql", help="one read-only query on the warehouse (sandboxed, row-capped)")
+    sql.add_argument("query")
+    sql.set_defaults(run=lambda a: warehouse_cli.main(["sql", a.query]))
+    tables = sub.add_parser("tables", help="the warehouse's tables: layer, rows, when written")
+    tables.set_defaults(run=lambda a: warehouse_cli.main(["summary"]))
+    for add in (*pipelines.ADDERS, add_batch):
         add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(pipelines.with_verbs(sys.argv[1:] if argv is None else argv))
     if args.command != "demo" and args.command != "run-report":
         args.run(args)  # in this process; run history in $DAGSTER_HOME when it is set
         return 0
     if args.command == "demo":
-        pipelines.whole_groups_only("vibescope demo")
+        whole_groups_only("vibescope demo")
+        os.environ[PROFILE_ENV] = "demo"  # the bundled samples at the demo's sizes; no other run applies it
     # the Makefile's instance (with its concurrency pools), also when the command is run by hand
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     if args.command == "run-report":
@@ -75,6 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     with dg.DagsterInstance.get() as instance:
         for run_id in release_dead_runs(instance):
             print(f"run {run_id} was killed while it held a model slot: marked failed, slot freed")
+    if args.select == "*":  # the findings that need no model first, then every step
+        first = materialize(NO_LLM_SELECTION)
+        if first == 0:
+            print("\n== what the bundled data shows without an LLM ==")
+            with open_reader(load_settings()) as con:
+                print_findings(con)
+            print("\n== now every step, the LLM ones on the embedded model (its outputs prove the machinery, "
+                  "they are not findings) ==")
+    with dg.DagsterInstance.get() as instance:
         previous = [r.run_id for r in instance.get_runs(limit=1)]
     started = time.monotonic()
     code = materialize(args.select)
@@ -87,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     status = report(latest[0])
     if status == 0 and code == 0:
         print("\n== tables written ==")
-        subprocess.run([sys.executable, "-m", "resources.warehouse_cli", "summary"], check=False)
+        warehouse_cli.main(["summary"])
     return status or code
 
 

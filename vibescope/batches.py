@@ -59,7 +59,7 @@ def _client(llm, path: Path):
 
 def _write(llm, args: argparse.Namespace) -> None:
     import definitions
-    from vibescope.pipelines import step
+    from vibescope.run import step
 
     config = {**json.loads(args.config), "batches": True}
     op = step(args.asset.replace("/", "."))

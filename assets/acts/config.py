@@ -10,11 +10,11 @@ METRICS = ("accuracy", "completeness", "orthogonality")
 
 
 class TracesConfig(dg.Config):
-    source: str = "sample:reasoning"  # sample:<name>, hf:<id>, or a json/jsonl/csv/parquet path
+    source: str = ""            # a json/jsonl/csv/parquet path, hf:<id> or sample:<name> ("" with questions)
     text_column: str = "full_response"
     questions: str = ""         # a dataset of questions: role policy.reasoner writes the traces instead
     question_column: str = "question"
-    n_examples: int = 500       # traces sampled (seeded); 0 = all
+    n_examples: int = 0         # traces sampled (seeded); 0 = all
     seed: int = 42
 
 

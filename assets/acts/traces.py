@@ -10,7 +10,7 @@ from assets.acts.sentences import OPEN
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.lineage import INPUT
-from resources.datasets import DatasetError, Datasets
+from resources.datasets import DatasetError, Datasets, named_input
 from resources.llm import LLM
 from resources.warehouse import Warehouse
 
@@ -29,7 +29,8 @@ def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Da
     """Reasoning traces: a file or sample with `full_response`, or written by role policy.reasoner
     for a dataset of questions. `n_examples` are sampled with `seed`."""
     source, column = ((config.questions, config.question_column) if config.questions
-                      else (config.source, config.text_column))
+                      else (named_input(config.source, "acts__traces.source", "vibescope acts TRACES"),
+                            config.text_column))
     frame = datasets.load(source, columns=[column])
     frame = frame.assign(source_row=np.arange(len(frame)))
     has_text = frame[column].notna() & frame[column].astype(str).str.strip().ne("")

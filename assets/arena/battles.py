@@ -19,9 +19,9 @@ import pandas as pd
 
 from assets.arena import fictional
 from assets.arena.config import DATASETS, BattlesConfig
-from assets.arena.properties_file import battle_columns
+from assets.arena.properties_file import battle_columns, single_model_battles
 from assets.lineage import INPUT
-from resources.datasets import READERS, DatasetError, Datasets, looks_english
+from resources.datasets import READERS, DatasetError, Datasets, looks_english, named_input, parse_messages
 from resources.warehouse import Warehouse
 
 WINNERS = {"model_a", "model_b", "tie", "tie (bothbad)"}
@@ -52,18 +52,26 @@ def _turns(cell) -> list[str]:
     return [flatten(cell)]
 
 
-def _from_conversations(frame: pd.DataFrame) -> pd.DataFrame:
+def _battle_ids(frame: pd.DataFrame) -> pd.Series:
+    for column in ("question_id", "id"):
+        if column in frame:
+            return frame[column].astype(str).reset_index(drop=True)
+    return pd.Series(range(len(frame))).astype(str)
+
+
+def _from_conversations(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """HF arena exports: conversation_a/b are lists of {role, content}."""
-    def split(conv, role):
-        return [flatten(m.get("content")) for m in conv if m.get("role") == role]
+    def split(column, role):
+        return [[flatten(m.get("content")) for m in parse_messages(conv, f"{source}: row {i + 1}, column {column}")
+                 if m.get("role") == role] for i, conv in enumerate(frame[column])]
 
     return pd.DataFrame({
-        "battle_id": frame.get("question_id", pd.Series(range(len(frame)))).astype(str),
+        "battle_id": _battle_ids(frame),
         "model_a": frame.model_a, "model_b": frame.model_b,
-        "prompt_turns": frame.conversation_a.map(lambda c: split(c, "user")),
-        "response_a_turns": frame.conversation_a.map(lambda c: split(c, "assistant")),
-        "response_b_turns": frame.conversation_b.map(lambda c: split(c, "assistant")),
-        "winner": frame.winner.astype(str)})
+        "prompt_turns": split("conversation_a", "user"),
+        "response_a_turns": split("conversation_a", "assistant"),
+        "response_b_turns": split("conversation_b", "assistant"),
+        "winner": frame.winner.astype(str).to_numpy()})
 
 
 def _from_sample_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -78,17 +86,26 @@ def _from_sample_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         winner = np.select([frame.winner_model_a == 1, frame.winner_model_b == 1, frame.winner_tie == 1],
                            ["model_a", "model_b", "tie"], default="unknown")
     return pd.DataFrame({
-        "battle_id": frame["id"].astype(str) if "id" in frame else pd.Series(range(len(frame))).astype(str),
+        "battle_id": _battle_ids(frame).to_numpy(),
         "model_a": frame.model_a, "model_b": frame.model_b,
         "prompt_turns": frame.prompt.map(_turns), "response_a_turns": frame.response_a.map(_turns),
         "response_b_turns": frame.response_b.map(_turns), "winner": winner})
 
 
+def _winner_sides(frame: pd.DataFrame) -> pd.Series:
+    """The winner as a side: StringSight names the winning model instead (`winner:
+    claude-3-5-sonnet-20240620`); a name that is neither side's is left for the check to name."""
+    winner = frame.winner.astype(str)
+    return winner.mask(winner.eq(frame.model_a) & winner.ne(frame.model_b), "model_a") \
+                 .mask(winner.eq(frame.model_b) & winner.ne(frame.model_a), "model_b")
+
+
 def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
+    named_input(config.dataset, "arena__battles.dataset", "vibescope arena BATTLES")
     if config.dataset == "fictional":
         prompts = datasets.load("sample:arena").prompt.map(lambda c: _turns(c)[0])
         prompts = [p for p in prompts if looks_english(p) and 10 < len(p) < 300][:80]
-        frame = fictional.battles(prompts, config.num_samples, config.seed)
+        frame = fictional.battles(prompts, config.num_samples or fictional.DEFAULT_BATTLES, config.seed)
     else:
         source = {"webdev": "hf:lmarena-ai/webdev-arena-preference-10k"}.get(config.dataset, config.source)
         if config.dataset not in DATASETS:
@@ -97,14 +114,18 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
                                    f"or a path to a {', '.join(READERS)} file with the sample's columns")
             source = config.dataset  # a local file
         raw = datasets.load(source, split="test" if config.dataset == "webdev" else "train")
+        if "model_response" in raw and "model_a" not in raw:  # StringSight's single-model files
+            raw = single_model_battles(raw, source, config.models)
         if "model_a_response" in raw:  # StringSight / LMM-Vibes side-by-side columns
             raw = battle_columns(raw)
-        frame = _from_conversations(raw) if "conversation_a" in raw else _from_sample_columns(raw, source)
+        frame = (_from_sample_columns(raw, source) if "response_a" in raw or "conversation_a" not in raw
+                 else _from_conversations(raw, source))
+        frame["winner"] = _winner_sides(frame)
         unknown = frame.loc[~frame.winner.isin(WINNERS), "winner"].value_counts()
         if len(unknown):
             raise DatasetError(f"{source}: unknown winner value(s) "
                                + ", ".join(f"{v!r} ({n} rows)" for v, n in unknown.items())
-                               + f"; expected one of {', '.join(sorted(WINNERS))}")
+                               + f"; expected one of {', '.join(sorted(WINNERS))}, or a battle's model name")
         frame["winner"] = frame.winner.replace({"tie (bothbad)": "tie"})
         frame["planted_properties"] = None
     frame["prompt"] = frame.prompt_turns.map(lambda t: "\n\n".join(t))
@@ -122,7 +143,7 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
         frame = frame[frame.model_a.isin(config.models) & frame.model_b.isin(config.models)]
     if frame.empty:
         raise DatasetError(f"dataset {config.dataset!r}: no battles left after filtering")
-    if len(frame) > config.num_samples:
+    if config.num_samples and len(frame) > config.num_samples:
         frame = frame.sample(n=config.num_samples, random_state=config.seed).sort_index()
     return frame.reset_index(drop=True)
 

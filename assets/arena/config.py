@@ -9,10 +9,10 @@ DATASETS = ("arena", "webdev", "coding", "fictional")
 
 
 class BattlesConfig(dg.Config):
-    dataset: str = "arena"      # arena | webdev | coding | fictional | a local csv/jsonl/parquet path
-    source: str = "sample:arena"  # for arena and coding: sample:arena or hf:lmarena-ai/arena-human-preference-100k
-    num_samples: int = 100
-    filter_english: bool = True
+    dataset: str = ""           # a csv/jsonl/json/parquet file of battles | arena | webdev | coding | fictional
+    source: str = "hf:lmarena-ai/arena-human-preference-100k"  # for arena and coding (the demo: sample:arena)
+    num_samples: int = 0        # battles sampled (seeded); 0 = all
+    filter_english: bool = False  # keep prompts whose letters are mostly ASCII
     exclude_ties: bool = False
     models: list[str] = []      # keep battles between these models only; [] = all
     seed: int = 42
@@ -20,9 +20,7 @@ class BattlesConfig(dg.Config):
 
 class StyleConfig(BattlesConfig):
     """The style view's own battles: the same keys as arena.battles (set both alike to compare the
-    same data), all of them by default, since no LLM reads them."""
-    num_samples: int = 1_000_000
-    filter_english: bool = False
+    same data; they default to arena.battles' settings), all of them, since no LLM reads them."""
 
 
 class CategoriesConfig(dg.Config):
@@ -50,7 +48,8 @@ class ClustersConfig(dg.Config):
 
 
 BattlesConfig = with_settings_defaults(BattlesConfig, "arena.battles")
-StyleConfig = with_settings_defaults(StyleConfig, "arena.response_style")
+StyleConfig = with_settings_defaults(StyleConfig, "arena.response_style", inherit="arena.battles",
+                                     not_inherited=("num_samples",))
 CategoriesConfig = with_settings_defaults(CategoriesConfig, "arena.prompt_categories")
 DifferencesConfig = with_settings_defaults(DifferencesConfig, "arena.battle_differences")
 ClustersConfig = with_settings_defaults(ClustersConfig, "arena.property_clusters")

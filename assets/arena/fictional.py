@@ -17,6 +17,8 @@ import json
 import numpy as np
 import pandas as pd
 
+DEFAULT_BATTLES = 120  # where num_samples is 0 (all): a fictional set has no "all"
+
 BEHAVIOURS = {
     "bullets": ("Formatting", "Style", [
         "Answers in a bulleted list", "Uses bullet points to structure the answer",

@@ -68,7 +68,8 @@ def _text(value) -> str | None:
 
 def read_properties(path: str | Path, battles: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """`arena.battle_differences` rows (every battle; `[]` where the file has none) and a report:
-    rows read, ignored columns, properties whose question_id is not among the battles."""
+    rows read, rows without a property (skipped), ignored columns, properties whose question_id is
+    not among the battles."""
     frame = read_file(path)
     frame = frame.rename(columns={ours: theirs for ours, theirs in OURS.items()
                                   if ours in frame.columns and theirs not in frame.columns})
@@ -79,9 +80,13 @@ def read_properties(path: str | Path, battles: pd.DataFrame) -> tuple[pd.DataFra
     sides = battles.set_index("battle_id")[["model_a", "model_b"]]
     found: dict[str, list[dict]] = {}
     unmatched: list[str] = []
+    without_property = 0
     for i, row in enumerate(frame.to_dict("records"), start=1):
         where = f"{path}: row {i}"
         battle_id = str(row["question_id"])
+        if not (_text(row["property_description"]) or "").strip():  # a battle the extractor found nothing in
+            without_property += 1
+            continue
         if battle_id not in sides.index:
             unmatched.append(battle_id)
             continue
@@ -106,7 +111,8 @@ def read_properties(path: str | Path, battles: pd.DataFrame) -> tuple[pd.DataFra
     rows = pd.DataFrame({"battle_id": battles.battle_id,
                          "properties_json": [json.dumps(found.get(b, [])) for b in battles.battle_id],
                          "error": None, "raw": None, "input_truncated": False})
-    report = {"rows_read": len(frame), "properties": len(frame) - len(unmatched),
+    report = {"rows_read": len(frame), "properties": len(frame) - len(unmatched) - without_property,
+              "rows_without_property": without_property,
               "ignored_columns": sorted(str(c) for c in set(frame.columns) - KNOWN),
               "unmatched_question_ids": sorted(set(unmatched))}
     return rows, report
@@ -119,8 +125,65 @@ def battle_columns(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.drop_duplicates("question_id")
     if "winner" not in frame.columns and "score" in frame.columns:
         frame = frame.assign(winner=frame.score.map(lambda s: s.get("winner") if isinstance(s, dict) else None))
-    return frame.rename(columns={"question_id": "id", "model_a_response": "response_a",
-                                 "model_b_response": "response_b"})
+    return frame.rename(columns={"model_a_response": "response_a", "model_b_response": "response_b"})
+
+
+def _score(row: dict) -> float | None:
+    """A single-model row's score: `reward`, or `score` as a number or a one-number dict."""
+    value = row.get("reward", row.get("score"))
+    if isinstance(value, dict):
+        numbers = [v for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        value = numbers[0] if len(numbers) == 1 else None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def single_model_battles(frame: pd.DataFrame, source: str, models: list[str]) -> pd.DataFrame:
+    """A StringSight single-model file (`prompt, model, model_response`, and `reward` or `score`)
+    as side-by-side battles: two models' answers to the same prompt (`question_id`, else the
+    prompt's text), the higher score winning, equal scores a tie. Prompts that only one of the two
+    models answered are left out (counted in the frame's attrs)."""
+    missing = [c for c in ("prompt", "model", "model_response") if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"{source}: missing column(s) {', '.join(missing)}; a single-model file has "
+                           "prompt, model, model_response (and reward or score)")
+    pair = list(models) if len(models) == 2 else sorted(frame.model.astype(str).unique())
+    if len(pair) != 2:
+        raise DatasetError(f"{source}: a single-model file with {len(pair)} models ({', '.join(pair[:6])}): "
+                           "name the two to compare with models = [A, B] (--models A B)")
+    key = "question_id" if "question_id" in frame.columns else "prompt"
+    rows, unpaired = [], 0
+    for question, group in frame.groupby(frame[key].astype(str), sort=False):
+        by_model = {str(r["model"]): r for r in group.to_dict("records")}
+        if not all(m in by_model for m in pair):
+            unpaired += 1
+            continue
+        a, b = (by_model[m] for m in pair)
+        score_a, score_b = _score(a), _score(b)
+        if score_a is None or score_b is None:
+            raise DatasetError(f"{source}: question {question}: no numeric reward or score for "
+                               f"{pair[0] if score_a is None else pair[1]}; a single-model file needs one "
+                               "to say which side won")
+        rows.append({"question_id": question, "prompt": str(a["prompt"]), "model_a": pair[0], "model_b": pair[1],
+                     "model_a_response": _response_text(a["model_response"]),
+                     "model_b_response": _response_text(b["model_response"]),
+                     "winner": "model_a" if score_a > score_b else "model_b" if score_b > score_a else "tie"})
+    if not rows:
+        raise DatasetError(f"{source}: no prompt is answered by both {pair[0]} and {pair[1]}")
+    out = pd.DataFrame(rows)
+    out.attrs["unpaired_prompts"] = unpaired
+    return out
+
+
+def _response_text(value) -> str:
+    """A response: text, or an agent trace (a list of {role, content}) as one text."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "\n\n".join(f"{m.get('role', '')}: {m.get('content', '')}" if isinstance(m, dict) else str(m)
+                            for m in value)
+    return "" if value is None else str(value)
 
 
 def export_frame(properties: pd.DataFrame, battles: pd.DataFrame) -> pd.DataFrame:

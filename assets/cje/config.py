@@ -8,17 +8,22 @@ from resources.settings import with_settings_defaults
 
 SAMPLE = SAMPLES_DIR / "cje_arena_sample"
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
+HEADLINES = ("auto", *ESTIMATORS)
 SOURCES = ("files", "cje_logs")
 
 
 class LoggedDataConfig(dg.Config):
     source: str = "files"          # files (the paths below) | cje_logs (the logs built by that pipeline)
-    logged_data: str = str(SAMPLE / "logged_data.jsonl")  # cje-eval's logged-data JSONL
-    fresh_draws_dir: str = str(SAMPLE / "fresh_draws")    # <policy>_responses.jsonl; "" = none
-    probe_dir: str = str(SAMPLE / "probe_slice")          # <policy>_probe.jsonl; "" = none
-    oracle_fraction: float = 0.25  # share of logged rows whose oracle label calibration may use
+    logged_data: str = ""          # cje-eval's logged-data JSONL (required with source files)
+    fresh_draws_dir: str = ""      # a folder of <policy>_responses.jsonl; "" = none
+    probe_dir: str = ""            # a folder of <policy>_probe.jsonl; "" = none
+    # share of logged rows whose oracle label calibration may use: 1 = every label there is; less
+    # holds the rest out as split 'validation' (the source tool's experiment; the demo uses 0.25)
+    oracle_fraction: float = 1.0
     seed: int = 42                 # for that choice of labels
-    identical_policies: list[str] = ["clone"]  # declared identical to the base: weights must be 1
+    # declared identical to the base (their weights must be exactly 1); unset: a policy named
+    # "clone" if there is one, else none
+    identical_policies: list[str] | None = None
 
 
 class CalibrationConfig(dg.Config):
@@ -27,8 +32,9 @@ class CalibrationConfig(dg.Config):
 
 
 class ReportConfig(dg.Config):
-    estimator: str = "dr"  # the headline estimator of the report: one of ESTIMATORS
-    run_folder: str = ""   # "" = <reports>/cje/<UTC timestamp>; `vibescope cje` puts the built logs there too
+    # the headline estimator: auto (dr where every policy has fresh draws, else cal_ips) or one of ESTIMATORS
+    estimator: str = "auto"
+    run_folder: str = ""   # "" = <reports>/cje/<UTC timestamp>; `vibescope cje build` puts the built logs there too
 
 
 LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "cje.logged_data")

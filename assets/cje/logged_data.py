@@ -25,7 +25,7 @@ from assets.cje.fields import (
 from analysis.cje_records import draw_record, logged_record, probe_rows
 from assets.cje.config import SOURCES, LoggedDataConfig
 from assets.lineage import INPUT, Query, reads
-from resources.datasets import DatasetError
+from resources.datasets import DatasetError, named_input, sample_path
 from resources.warehouse import Warehouse
 
 BASE = "base"
@@ -43,7 +43,7 @@ class Sources:
     logged: Rows
     fresh: dict[str, Rows]
     probes: dict[str, Rows]
-    identical: list[str]
+    identical: list[str] | None  # None: a policy named "clone", if any
 
 
 def choose_calibration_labels(judge: np.ndarray, n_rows: int, fraction: float, seed: int) -> np.ndarray:
@@ -71,22 +71,37 @@ def _draws(directory: str, suffix: str, required: tuple[str, ...]) -> dict[str, 
 
 
 def from_files(config: LoggedDataConfig) -> Sources:
-    return Sources(where=config.logged_data, logged=read_jsonl(Path(config.logged_data), REQUIRED),
-                   fresh=_draws(config.fresh_draws_dir, FRESH_SUFFIX, ("prompt_id", "judge_score")),
-                   probes=_draws(config.probe_dir, PROBE_SUFFIX, ("prompt_id", "oracle_label")),
-                   identical=list(config.identical_policies))
+    paths = file_paths(config)
+    return Sources(where=paths.logged_data, logged=read_jsonl(Path(paths.logged_data), REQUIRED),
+                   fresh=_draws(paths.fresh_draws_dir, FRESH_SUFFIX, ("prompt_id", "judge_score")),
+                   probes=_draws(paths.probe_dir, PROBE_SUFFIX, ("prompt_id", "oracle_label")),
+                   identical=config.identical_policies)
+
+
+@dataclass
+class FilePaths:
+    logged_data: str
+    fresh_draws_dir: str
+    probe_dir: str
+
+
+def file_paths(config: LoggedDataConfig) -> FilePaths:
+    """The files a `source: files` run reads: only those named (`sample:` ones resolved)."""
+    logged = named_input(config.logged_data, "cje__logged_data.logged_data", "vibescope cje LOGGED")
+    return FilePaths(sample_path(logged), sample_path(config.fresh_draws_dir), sample_path(config.probe_dir))
 
 
 def from_clean_files(config: LoggedDataConfig) -> dict[str, pa.Table] | None:
     """The tables straight from DuckDB where every row of the files is clean (clean_files.py), else None."""
-    staged = stage(Path(config.logged_data), draw_files(config.fresh_draws_dir, FRESH_SUFFIX),
-                   draw_files(config.probe_dir, PROBE_SUFFIX))
+    paths = file_paths(config)
+    staged = stage(Path(paths.logged_data), draw_files(paths.fresh_draws_dir, FRESH_SUFFIX),
+                   draw_files(paths.probe_dir, PROBE_SUFFIX))
     if staged is None:
         return None
-    policies = policies_table(staged.targets, list(config.identical_policies), config.logged_data)
+    policies = policies_table(staged.targets, config.identical_policies, paths.logged_data)
     judge = staged.labelled_judge_scores()
     if not len(judge):
-        raise DatasetError(f"{config.logged_data}: no row has an oracle_label; calibration needs some")
+        raise DatasetError(f"{paths.logged_data}: no row has an oracle_label; calibration needs some")
     chosen = choose_calibration_labels(judge, staged.n_logged, config.oracle_fraction, config.seed)
     try:
         return {"policies": pa.Table.from_pandas(policies, preserve_index=False), **staged.tables(chosen)}
@@ -109,7 +124,11 @@ def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
                    identical=identical)
 
 
-def policies_table(targets: list[str], identical: list[str], where: str) -> pd.DataFrame:
+def policies_table(targets: list[str], identical: list[str] | None, where: str) -> pd.DataFrame:
+    """cje.policies: the base and each target; `identical` declared by the user, or None: a
+    policy named "clone" (the source tool's name for the base's twin), if there is one."""
+    if identical is None:
+        identical = [t for t in targets if t == "clone"]
     unknown = [p for p in identical if p not in targets]
     if unknown:
         raise DatasetError(f"identical_policies names {unknown}, which {where} has no log-probs for; "
@@ -176,7 +195,7 @@ def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, war
         raise DatasetError(f"source {config.source!r}; valid: {', '.join(SOURCES)}")
     if config.source == "cje_logs" and not warehouse.table_exists("cje_logs.logged_rows"):
         raise DatasetError("source cje_logs: there are no built logs (cje_logs.logged_rows); materialize the "
-                           "cje_logs group first, or `vibescope cje`")
+                           "cje_logs group first, or `vibescope cje build`")
     if not 0 < config.oracle_fraction <= 1:
         raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
     tables = from_clean_files(config) if config.source == "files" else None

@@ -87,7 +87,7 @@ def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame
                 n, var = paired_influence(ea, eb)
                 rows.append({"estimator": estimator, "policy_a": a, "policy_b": b, "n": n,
                              "var_if": var if np.isfinite(var) else None})
-    return pd.DataFrame(rows, columns=["estimator", "policy_a", "policy_b", "n", "var_if"]).astype({"var_if": float})
+    return pd.DataFrame(rows, columns=["estimator", "policy_a", "policy_b", "n", "var_if"]).astype({"n": "int64", "var_if": float})
 
 
 @dg.multi_asset(

@@ -21,8 +21,8 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 
-from analysis.cje_report import console_table, plot_calibration, plot_heatmap, results_json
-from assets.cje.config import ESTIMATORS, ReportConfig
+from analysis.cje_report import console_table, headline_estimator, plot_calibration, plot_heatmap, results_json
+from assets.cje.config import HEADLINES, ReportConfig
 from assets.lineage import RESULT, Query, reads
 from resources.warehouse import Warehouse
 
@@ -73,9 +73,10 @@ def zip_folder(folder: Path) -> str:
 )
 def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """The run folder and its zip (see the module docstring); prints the results table."""
-    if config.estimator not in ESTIMATORS:
-        raise ValueError(f"report estimator {config.estimator!r}; valid: {', '.join(ESTIMATORS)}")
+    if config.estimator not in HEADLINES:
+        raise ValueError(f"report estimator {config.estimator!r}; valid: {', '.join(HEADLINES)}")
     estimates = warehouse.query(ESTIMATES)
+    headline, rule = headline_estimator(estimates, config.estimator)
     pairwise = warehouse.query(PAIRWISE)
     guard_rails = warehouse.query(GUARD_RAILS)
     curve = warehouse.query(CURVE)
@@ -84,11 +85,10 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     folder = Path(config.run_folder) if config.run_folder else warehouse.settings.path("reports") / "cje" / stamp
     folder.mkdir(parents=True, exist_ok=True)
-    results = results_json(estimates, pairwise, guard_rails, config.estimator)
+    results = results_json(estimates, pairwise, guard_rails, headline, rule)
     (folder / "token_level_cje_results.json").write_text(json.dumps(results, indent=2))
     plot_calibration(curve, folder / "calibration_curve.png")
-    plot_heatmap(pairwise[pairwise.estimator == config.estimator], policies,
-                 folder / "comparison_heatmap.png", config.estimator)
+    plot_heatmap(pairwise[pairwise.estimator == headline], policies, folder / "comparison_heatmap.png", headline)
     steps = {r.step: json.loads(r.config) if isinstance(r.config, str) else {}  # NULL: a step without config
              for r in warehouse.query(SEEDED_STEPS).itertuples()}
     labels, calibration = steps.get("cje.oracle_labels", {}), steps.get("cje.calibrated_rewards", {})
@@ -101,11 +101,12 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     archive = zip_folder(folder)
 
     console = Console(width=110, record=True)
-    console.print(console_table(estimates, config.estimator))
+    console.print(console_table(estimates, headline, rule))
     context.log.info("\n" + console.export_text())
     return dg.MaterializeResult(metadata={
         "run_folder": dg.MetadataValue.path(str(folder)),
         "zip": dg.MetadataValue.path(archive),
         "guard_rail_violations": len(guard_rails),
+        "estimator": headline, "estimator_rule": rule,
         "results": dg.MetadataValue.md(console.export_text()),
     })

@@ -6,9 +6,9 @@ from resources.settings import with_settings_defaults
 
 
 class PromptsConfig(dg.Config):
-    source: str = "sample:arena"   # Arena battles (their first user turns); or hf:..., or a file
+    source: str = ""               # prompts: a file, hf:<id>, or sample:arena (Arena battles' first user turns)
     prompt_column: str = "prompt"
-    max_samples: int = 1000
+    max_samples: int = 0           # prompts sampled (seeded); 0 = all
     seed: int = 42
     filter_english: bool = True
 

@@ -2,7 +2,7 @@
 pipeline's phase-1 files, under the source's names. (The CJE analysis reads the staging table
 `cje_logs.logged_rows` directly when its source is `cje_logs`.)
 
-<output_dir>/   (`vibescope cje`: the run folder, beside the results)
+<output_dir>/   (`vibescope cje build`: the run folder, beside the results)
   arena_prompts_<n>.jsonl              the n prompts (prompt_id, prompt)
   all_responses.jsonl                  every policy's response, with its sampling settings
   logprobs.jsonl                       every base response teacher-forced under every policy

@@ -7,7 +7,7 @@ import pandas as pd
 
 from assets.cje_logs.config import PromptsConfig
 from assets.lineage import INPUT
-from resources.datasets import Datasets, DatasetError, first_turn, looks_english
+from resources.datasets import Datasets, DatasetError, first_turn, looks_english, named_input
 from resources.warehouse import Warehouse
 
 
@@ -15,13 +15,14 @@ from resources.warehouse import Warehouse
 def prompts(context: dg.AssetExecutionContext, config: PromptsConfig, datasets: Datasets,
             warehouse: Warehouse) -> dg.MaterializeResult:
     """English first turns of Arena battles, `max_samples` of them, seeded."""
-    frame = datasets.load(config.source, columns=[config.prompt_column])
+    source = named_input(config.source, "cje_logs__prompts.source", "vibescope cje build --source FILE")
+    frame = datasets.load(source, columns=[config.prompt_column])
     text = frame[config.prompt_column].map(first_turn).str.strip()
     keep = text.ne("") & (text.map(looks_english) if config.filter_english else True)
     ids = frame["id"].astype(str) if "id" in frame else pd.Series(np.arange(len(frame))).astype(str)
     pool = pd.DataFrame({"prompt_id": "arena_" + ids, "prompt": text})[keep].drop_duplicates("prompt")
     if pool.empty:
         raise DatasetError(f"{config.source}: no usable prompts (filter_english={config.filter_english})")
-    chosen = pool.sample(n=min(config.max_samples, len(pool)), random_state=config.seed)
+    chosen = pool.sample(n=min(config.max_samples or len(pool), len(pool)), random_state=config.seed)
     n = warehouse.write_table("cje_logs.prompts", chosen.reset_index(drop=True), context=context)
     return dg.MaterializeResult(metadata={"dagster/row_count": n, "available": len(pool)})

@@ -6,8 +6,8 @@ from resources.settings import with_settings_defaults
 
 
 class RowsConfig(dg.Config):
-    a: str = "sample:em_base"             # dataset A: sample:<name>, hf:<id>, or a csv/jsonl/json/parquet path
-    b: str = "sample:em_high_severity"    # dataset B
+    a: str = ""                           # dataset A: a csv/jsonl/json/parquet path, hf:<id> or sample:<name>
+    b: str = ""                           # dataset B
     text_column: str = "answer"
     text_column_b: str = ""               # "" = text_column
     pair_key: str = ""                    # sort both by this column, so comparable rows share an index

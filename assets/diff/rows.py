@@ -13,7 +13,7 @@ import pandas as pd
 
 from assets.diff.config import RowsConfig
 from assets.lineage import INPUT
-from resources.datasets import DatasetError, Datasets
+from resources.datasets import DatasetError, Datasets, named_input
 from resources.warehouse import Warehouse
 
 
@@ -34,6 +34,8 @@ def _side(datasets: Datasets, source: str, column: str, pair_key: str) -> tuple[
 def build_rows(config: RowsConfig, datasets: Datasets) -> tuple[pd.DataFrame, dict]:
     if not 0 < config.test_fraction < 1:
         raise DatasetError(f"test_fraction must be in (0, 1), got {config.test_fraction}")
+    for key in ("a", "b"):
+        named_input(getattr(config, key), f"diff__rows.{key}", "vibescope diff A B")
     a, empty_a = _side(datasets, config.a, config.text_column, config.pair_key)
     b, empty_b = _side(datasets, config.b, config.text_column_b or config.text_column, config.pair_key)
     n = min(len(a), len(b), config.max_rows or len(a) + len(b))

@@ -52,3 +52,31 @@ def simulate(seed: int, n: int = 500, label_fraction: float = 0.3, base_temp: fl
     cal = fit_calibration(s_logged[labelled], oracle[labelled], folds_of(ids[labelled], n_folds), n_folds)
     return PolicyData.calibrated(cal, ids, p1[rows, logged] / p0[rows, logged], s_logged,
                                  ids, quality[rows, fresh])
+
+
+def heavy_truth(sigma: float, rho: float = 0.6, n: int = 2_000_000, seed: int = 999) -> float:
+    """E_pi[f(S)] = E_0[w f(S)] of simulate_heavy's target, by a large Monte Carlo sample."""
+    s, w = _heavy_draws(np.random.default_rng(seed), n, sigma, rho)
+    return float(np.mean(w * f(s)))
+
+
+def _heavy_draws(rng, n: int, sigma: float, rho: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import stats
+
+    s = rng.uniform(0.01, 0.99, size=n)
+    z = rho * stats.norm.ppf(s) + np.sqrt(1 - rho ** 2) * rng.normal(size=n)
+    return s, np.exp(sigma * z - sigma ** 2 / 2)  # log-normal weights, mean 1, heavier with sigma
+
+
+def simulate_heavy(seed: int, sigma: float, n: int = 500, label_fraction: float = 0.3, rho: float = 0.6,
+                   n_folds: int = 5) -> PolicyData:
+    """Logged rows whose importance weights are log-normal with scale `sigma` (mean one; ESS share
+    about exp(-sigma^2)) and grow with the judge score (correlation `rho` on the normal scale): the
+    heavy-tailed case, where a few rows carry an IPS estimate. No fresh draws."""
+    rng = np.random.default_rng(seed)
+    s, w = _heavy_draws(rng, n, sigma, rho)
+    ids = np.array([f"h{seed}_{i}" for i in range(n)], dtype=object)
+    labelled = rng.random(n) < label_fraction
+    oracle = (rng.random(n) < f(s)).astype(float)
+    cal = fit_calibration(s[labelled], oracle[labelled], folds_of(ids[labelled], n_folds), n_folds)
+    return PolicyData.calibrated(cal, ids, w, s)

@@ -27,7 +27,8 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
     """The source tool's command line, as written, on the embedded model; every file it writes is re-read."""
     from vibescope.__main__ import build_parser
 
-    args = build_parser().parse_args(["cje", "--max-samples", "20", "--target-models", "pi_clone", "pi_bad"])
+    args = build_parser().parse_args(["cje-build", "--source", "sample:arena", "--max-samples", "20",
+                                     "--target-models", "pi_clone", "pi_bad"])
     folder = args.run(args)  # one materialization: logs built, exported into the run folder, and analysed
     wh = Warehouse()
     weights = wh.query("SELECT policy, weight, log_ratio FROM cje.importance_weights")
@@ -90,7 +91,7 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
 
 def _build(settings_file, max_samples: int, wait: bool = True) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vibescope", "cje", "--max-samples", str(max_samples),
+        [sys.executable, "-m", "vibescope", "cje", "build", "--source", "sample:arena", "--max-samples", str(max_samples),
          "--oracle-fraction", "1.0", "--n-folds", "2"],
         cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -148,7 +149,7 @@ def test_bad_config_is_refused(settings_file, tmp_path):
     from vibescope.__main__ import main
 
     with pytest.raises(SystemExit, match=r"--oracle-fraction must be in \(0, 1\], got 1.5"):
-        main(["cje", "--oracle-fraction", "1.5"])
+        main(["cje", "build", "--source", "sample:arena", "--oracle-fraction", "1.5"])
 
 
 @pytest.mark.slow

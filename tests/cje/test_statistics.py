@@ -62,7 +62,8 @@ def independent_influence(wh) -> dict[tuple[str, str], pd.Series]:
 def test_jackknife_rewards_equal_sklearn_refits(sample_warehouse):
     """Each delete-one-fold reward is sklearn's isotonic fit on the calibration labels outside that
     fold; a response's out-of-fold reward is its own fold's; ips's jackknife replicates are the
-    weighted means of those rewards (joined in SQL, not looked up as the estimator does)."""
+    weighted means of those rewards, direct's the means over prompts of the draws' (joined in
+    SQL, not looked up as the estimator does)."""
     wh, _ = sample_warehouse
     labels = wh.query("""SELECT j.judge_score, o.oracle_label, r.fold
                          FROM cje.oracle_labels AS o
@@ -84,9 +85,20 @@ def test_jackknife_rewards_equal_sklearn_refits(sample_warehouse):
                       JOIN cje.calibrated_rewards AS r ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
                       JOIN cje.jackknife_rewards AS j USING (judge_score)
                       WHERE w.problem IS NULL GROUP BY ALL""").set_index(["policy", "fold"]).v_hat
-    ours = wh.query("SELECT policy, fold, v_hat FROM cje.oracle_jackknife WHERE estimator = 'ips'").set_index(["policy", "fold"]).v_hat
-    assert len(ours) == 20
-    pd.testing.assert_series_equal(ours.sort_index(), ips.reindex(ours.index).sort_index(), check_exact=False, rtol=1e-12)
+    direct = wh.query("""WITH per_prompt AS (
+                             SELECT r.policy, j.replicate AS fold, r.prompt_id, avg(j.reward) AS g
+                             FROM cje.calibrated_rewards AS r JOIN cje.jackknife_rewards AS j USING (judge_score)
+                             WHERE r.source = 'fresh' GROUP BY ALL)
+                         SELECT policy, fold, avg(g) AS v_hat FROM per_prompt GROUP BY ALL""").set_index(["policy", "fold"]).v_hat
+    given = wh.query("SELECT estimator, policy FROM cje.policy_estimates WHERE reason IS NULL")
+    for name, expected in (("ips", ips), ("direct", direct)):
+        ours = wh.query(f"SELECT policy, fold, v_hat FROM cje.oracle_jackknife WHERE estimator = '{name}'").set_index(["policy", "fold"]).v_hat
+        # a replicate per fold for every policy the estimator gives an estimate for (ips: the base
+        # alone here, the targets' weights cannot carry one; direct: base, clone, parallel_universe_prompt)
+        assert set(ours.index.get_level_values(0)) == set(given[given.estimator == name].policy)
+        assert len(ours) == 5 * (given.estimator == name).sum() >= 5
+        pd.testing.assert_series_equal(ours.sort_index(), expected.reindex(ours.index).sort_index(),
+                                       check_exact=False, rtol=1e-12)
 
 
 def test_pairwise_p_values_and_holm_equal_scipy_and_statsmodels(sample_warehouse):
@@ -204,7 +216,12 @@ def test_estimates_cover_known_quantities(sample_warehouse):
     given = est[est.reason.isna()]
     value = given.v_hat.clip(0, 1)  # a CI is of the value, on the oracle's [0, 1]; raw IPS can leave it
     assert (given.ci_low <= value).all() and (value <= given.ci_high).all()
-    assert (est.ci_low <= est.ci_high).all() and est.ci_low.notna().all()
+    shown = est[est.ci_low.notna()]
+    assert (shown.ci_low <= shown.ci_high).all()
+    # no interval only where the weights cannot carry one (IPS family) or there is nothing to estimate from
+    hidden = est[est.ci_low.isna()]
+    assert hidden.reason.str.contains("effective sample size|tail index").all() and len(hidden) > 0
+    assert set(hidden.index.get_level_values(0)) <= {"ips", "snips", "cal_ips"}
     # every table counts the same rows: the weights' n is the estimators' n, per policy
     diag_n = wh.query("SELECT policy, n FROM cje.weight_diagnostics").set_index("policy").n
     for policy, n in diag_n.items():

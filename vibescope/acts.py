@@ -1,0 +1,66 @@
+"""`vibescope acts TRACES` (activation clusters of reasoning traces) and `vibescope acts plan`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
+
+def add_acts(sub) -> None:
+    p = sub.add_parser("acts", help="activation clusters of your reasoning traces; `vibescope acts plan` "
+                                    "counts the LLM calls a configuration makes")
+    p.add_argument("traces", help="a json, jsonl, csv or parquet file of traces (or of questions, with --questions)")
+    p.add_argument("--text-column", default="full_response")
+    p.add_argument("--questions", action="store_true",
+                   help="the file holds questions (--question-column): role policy.reasoner writes the traces")
+    p.add_argument("--question-column", default="question")
+    p.add_argument("--n-examples", type=int, default=0, help="traces sampled (0 = all)")
+    p.add_argument("--layer", type=int, default=12)
+    p.add_argument("--methods", nargs="+", default=None, help="clustering methods (default: all)")
+    p.add_argument("--clusters", nargs="+", type=int, default=None, help="numbers of clusters (default 5 to 50)")
+    p.add_argument("--repetitions", type=int, default=None, help="namer repetitions (default 5)")
+    p.add_argument("--seed", type=int, default=42)
+    add_model_flags(p)
+    p.set_defaults(run=run_acts)
+
+
+def run_acts(args: argparse.Namespace) -> None:
+    apply_model_flags(args, ("namer", "grader", *(("policy.reasoner",) if args.questions else ())))
+    path = os.path.abspath(args.traces)
+    traces = ({"questions": path, "question_column": args.question_column, "source": ""} if args.questions
+              else {"source": path, "text_column": args.text_column})
+    clusters = {k: v for k, v in (("methods", args.methods), ("clusters", args.clusters)) if v}
+    result = materialize(["acts"], {
+        step("acts.traces"): {**traces, "n_examples": args.n_examples, "seed": args.seed},
+        step("acts.activations"): {"layer": args.layer},
+        step("acts.cluster_assignments"): {**clusters, "seed": args.seed},
+        step("acts.cluster_titles"): {"seed": args.seed, **({"repetitions": args.repetitions} if args.repetitions else {})},
+        step("acts.grades"): {"seed": args.seed},
+    })
+    with reader() as con:
+        show("activation clusters: each method x k by its graded final score (higher is better)", con.sql("""
+            SELECT method, k, mean AS final_score, ci_low, ci_high, n AS repetitions, grader_discriminates
+            FROM acts.clustering_scores WHERE metric = 'final_score' AND kind = 'graded'
+            ORDER BY mean DESC NULLS LAST LIMIT 10""").df())
+    print(f"\nresults: {metadata(result, 'acts.results', 'output_dir')}; tables acts.*")
+
+
+def add_acts_plan(sub) -> None:
+    p = sub.add_parser("acts-plan", help="`vibescope acts plan`: the LLM calls the settings' activation run makes")
+    p.add_argument("settings", nargs="?", default=None, help="a settings file (default: dagster_project.toml)")
+    p.set_defaults(run=run_acts_plan)
+
+
+def run_acts_plan(args: argparse.Namespace) -> dict:
+    from analysis.llm_call_plan import from_configs
+    from assets.acts.config import ClustersConfig, GradesConfig, TitlesConfig
+    from resources.settings import with_settings_defaults
+
+    configs = [with_settings_defaults(cls, table, args.settings)().model_dump() for cls, table in (
+        (ClustersConfig, "acts.cluster_assignments"), (TitlesConfig, "acts.cluster_titles"),
+        (GradesConfig, "acts.grades"))]
+    calls = from_configs(*configs)
+    for name, n in calls.items():
+        print(f"{name:>12}  {n}")
+    return calls

@@ -1,0 +1,108 @@
+"""`vibescope cje LOGGED` (the analysis of logs a user has) and `vibescope cje build` (logs built
+with real policies, then analysed)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, run_folder, step
+
+def add_cje(sub) -> None:
+    p = sub.add_parser("cje", help="the CJE analysis of your logged data (cje-eval's JSONL); `vibescope cje build` "
+                                   "builds such logs with real policies", description=(
+        "Off-policy and direct estimates of each target policy's value on the oracle's scale, from cje-eval's "
+        "logged-data JSONL (prompt_id, prompt, response, base_policy_logprob, target_policy_logprobs, "
+        "judge_score, oracle_label on some rows). Every oracle label present calibrates the judge unless "
+        "--oracle-fraction holds some out. The headline estimator is DR where fresh draws are given, else "
+        "calibrated IPS; an estimate the data cannot carry is withheld with its reason."))
+    p.add_argument("logged", help="cje-eval logged-data JSONL")
+    p.add_argument("--fresh-draws", default="", help="folder of <policy>_responses.jsonl (enables dr and direct)")
+    p.add_argument("--probes", default="", help="folder of <policy>_probe.jsonl: oracle-labelled draws per policy")
+    p.add_argument("--identical", nargs="*", default=None, metavar="POLICY",
+                   help="target policies identical to the base (weights must be 1); default: one named clone")
+    p.add_argument("--oracle-fraction", type=float, default=1.0,
+                   help="share of logged rows whose label calibration may use (default 1: every label)")
+    p.add_argument("--estimator", default="auto", help="headline: auto, ips, snips, cal_ips, dr or direct")
+    p.add_argument("--n-folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(run=run_cje)
+
+
+def run_cje(args: argparse.Namespace) -> Path:
+    folder = run_folder("cje")
+    logged = {"source": "files", "logged_data": os.path.abspath(args.logged), "oracle_fraction": args.oracle_fraction,
+              "seed": args.seed, "fresh_draws_dir": os.path.abspath(args.fresh_draws) if args.fresh_draws else "",
+              "probe_dir": os.path.abspath(args.probes) if args.probes else ""}
+    if args.identical is not None:
+        logged["identical_policies"] = args.identical
+    result = materialize(["cje"], {
+        step("cje.logged_data"): logged,
+        step("cje.calibrated_rewards"): {"n_folds": args.n_folds},
+        step("cje.report"): {"run_folder": str(folder), "estimator": args.estimator},
+    })
+    print(metadata(result, "cje.report", "results"))
+    print(f"run folder: {folder} (and {folder}.zip); tables cje.* (vibescope sql '...', or the app's CJE page)")
+    return folder
+
+
+def add_cje_build(sub) -> None:
+    p = sub.add_parser("cje-build", help="`vibescope cje build`: build CJE logs with real policies and analyse "
+                                         "them in one run (the source tool's run_arena_analysis.py)", description=(
+        "Policies are roles policy.<name> in dagster_project.toml; a --target-models name that is not a role is a "
+        "model run on the base's backend with the base's prompt and sampling (with an OpenAI key and roles on "
+        "backend openai: --base-model gpt-4o-mini --target-models gpt-4o gpt-4.1-nano). --proxy-model is the "
+        "judge's model, --oracle-model the oracle's. The logs land in cje_logs.*, the analysis in cje.*, and the "
+        "run folder <reports>/cje/<time>/ (and its zip) holds the phase-1 files, cje-eval's files and the results."))
+    p.add_argument("--source", required=True, help="the prompts: a file with a prompt column, hf:<id>, or sample:arena")
+    p.add_argument("--prompt-column", default="prompt")
+    p.add_argument("--max-samples", type=int, default=0, help="prompts sampled (0 = all)")
+    p.add_argument("--oracle-fraction", type=float, default=0.25)
+    p.add_argument("--base-model", default="", help="the base policy's model (default: its role's)")
+    p.add_argument("--oracle-model", default="")
+    p.add_argument("--proxy-model", default="", help="the judge's model")
+    p.add_argument("--temperature", type=float, default=-1.0,
+                   help="the base's (and model-name targets'); default: the role's")
+    p.add_argument("--top-p", type=float, default=-1.0, help="likewise")
+    p.add_argument("--base-policy", default="p0")
+    p.add_argument("--target-models", nargs="+", default=["pi_clone", "pi_bad"],
+                   help="target policies: roles policy.<name> or model names, space-separated")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--n-folds", type=int, default=5)
+    p.add_argument("--logs-dir", default="", help="where the built logs are written (default: the run folder)")
+    add_model_flags(p)
+    p.set_defaults(run=run_cje_build)
+
+
+def run_cje_build(args: argparse.Namespace) -> Path:
+    if not 0 < args.oracle_fraction <= 1:
+        raise SystemExit(f"--oracle-fraction must be in (0, 1], got {args.oracle_fraction}")
+    targets = [t for names in args.target_models for t in names.split(",") if t]  # "a,b" as before
+    apply_model_flags(args, ("judge", "oracle", f"policy.{args.base_policy}",
+                             *(f"policy.{t}" for t in targets if f"policy.{t}" in _roles())))
+    folder = run_folder("cje")
+    logs = Path(args.logs_dir).resolve() if args.logs_dir else folder
+    result = materialize(["cje_logs", "cje"], {
+        step("cje_logs.prompts"): {"source": args.source, "prompt_column": args.prompt_column,
+                                   "max_samples": args.max_samples, "seed": args.seed},
+        step("cje_logs.responses"): {"base_policy": args.base_policy, "base_model": args.base_model,
+                                     "target_policies": targets, "temperature": args.temperature, "top_p": args.top_p},
+        step("cje_logs.judge_scores"): {"proxy_model": args.proxy_model},
+        step("cje_logs.oracle_labels"): {"oracle_fraction": args.oracle_fraction, "seed": args.seed,
+                                         "oracle_model": args.oracle_model},
+        step("cje_logs.export"): {"output_dir": str(logs)},
+        # the builder already chose which rows carry oracle labels: calibration uses every one
+        step("cje.logged_data"): {"source": "cje_logs", "oracle_fraction": 1.0, "seed": args.seed},
+        step("cje.calibrated_rewards"): {"n_folds": args.n_folds},
+        step("cje.report"): {"run_folder": str(folder)},
+    })
+    print(metadata(result, "cje.report", "results"))
+    print(f"run folder: {folder} (and {folder}.zip)" + (f"\nlogs: {logs}" if logs != folder else ""))
+    return folder
+
+
+def _roles() -> set[str]:
+    from resources.settings import load_settings
+
+    return set(load_settings().roles)

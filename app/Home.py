@@ -1,24 +1,23 @@
-"""vibescope: the warehouse at a glance."""
+"""vibescope: the findings of the latest run of each analysis."""
 
 import streamlit as st
 
-from resources.reader import table_overview
+from findings import FINDINGS
 from snapshot import warehouse
 
 st.set_page_config(page_title="vibescope", layout="wide")
-st.title("vibescope")
-st.caption("How do two LLMs differ, and which one is better? Every table below is an asset "
-           "materialized by Dagster; this app only reads the warehouse, read-only.")
+st.title("vibescope: findings")
+st.caption("How do two LLMs differ, and which one is better? Each analysis' headline from its latest run, "
+           "the input it came from, and what its control or guard rails say. Outputs of the embedded "
+           "SmolLM2-135M prove the machinery; they are not findings. Every table: the Tables page.")
 
 with warehouse() as con:
-    overview = table_overview(con)
+    shown = [f for f in (find(con) for find in FINDINGS) if f is not None]
 
-by_schema = overview.groupby("schema").agg(tables=("table", "count"), rows=("rows", "sum"))
-cols = st.columns(max(len(by_schema), 1))
-for col, (schema, row) in zip(cols, by_schema.iterrows()):
-    col.metric(f"schema {schema}", f"{int(row.tables)} tables")
-    col.caption(f"{int(row.rows):,} rows")
-
-st.subheader("Tables")
-st.dataframe(overview, hide_index=True, use_container_width=True,
-             column_config={"materialized_at": st.column_config.DatetimeColumn("last materialized")})
+if not shown:
+    st.info("No analysis has run yet: `make demo`, or `vibescope arena | cje | diff | acts` on your files.")
+for f in shown:
+    st.subheader(f.title)
+    st.caption(f"input: {f.source}")
+    st.markdown(f"**control:** {f.verdict}")
+    st.dataframe(f.table, hide_index=True, use_container_width=True)

@@ -26,11 +26,11 @@ def test_home_tables_and_sql_pages(settings_file, tmp_path, page, artifacts):
     materialize_core(settings_file)
     with streamlit_app(settings_file, tmp_path) as url:
         page.goto(url)
-        page.get_by_text("schema core").wait_for()
-        assert page.get_by_text("4 tables").is_visible()  # role_health, llm_calls, llm_call_stats, materializations
-        page.screenshot(path=artifacts / "app_home.png", full_page=True)
+        page.get_by_text("No analysis has run yet").wait_for()  # core only: no finding to show
 
         page.goto(f"{url}/Tables")
+        page.get_by_text("schema core").wait_for()
+        assert page.get_by_text("4 tables").is_visible()  # role_health, llm_calls, llm_call_stats, materializations
         page.get_by_text("layer model", exact=False).first.wait_for()  # core.llm_call_stats, a SQL model
 
         page.goto(f"{url}/SQL")
@@ -54,6 +54,11 @@ def test_cje_page(settings_file, tmp_path, page, artifacts):
 
     assert materialize_cje(settings_file).success
     with streamlit_app(settings_file, tmp_path) as url:
+        page.goto(url)  # Home leads with the finding, its input and its guard rails
+        page.get_by_text("CJE: each policy's value, dr (auto: fresh draws give doubly robust estimates)").wait_for()
+        page.get_by_text("input: sample:cje_arena_sample/logged_data.jsonl").wait_for()
+        page.get_by_text("guard-rail warnings", exact=False).wait_for()
+        page.screenshot(path=artifacts / "app_home_cje.png", full_page=True)
         page.goto(f"{url}/CJE")
         page.get_by_text("Policy values (95% CI)").wait_for()
         page.get_by_text("Judge → oracle calibration").wait_for()

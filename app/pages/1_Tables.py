@@ -10,6 +10,10 @@ st.title("Tables")
 
 with warehouse() as con:
     overview = table_overview(con)
+    by_schema = overview.groupby("schema").agg(tables=("table", "count"), rows=("rows", "sum"))
+    for col, (schema_name, counts) in zip(st.columns(max(len(by_schema), 1)), by_schema.iterrows()):
+        col.metric(f"schema {schema_name}", f"{int(counts.tables)} tables")
+        col.caption(f"{int(counts.rows):,} rows")
     with st.expander("Every table by layer: input (from sources) → model (tables from tables) → result"):
         st.dataframe(overview.sort_values(["layer", "schema", "table"]), hide_index=True, use_container_width=True)
     names = (overview["schema"] + "." + overview["table"]).tolist()

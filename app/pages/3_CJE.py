@@ -5,6 +5,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
+from analysis.cje_report import headline_estimator
 from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · CJE", layout="wide")
@@ -20,8 +21,9 @@ with warehouse() as con:
     rails = con.execute("SELECT * FROM cje.guard_rails").df()
 
 estimators = list(dict.fromkeys(estimates.estimator))
-estimator = st.radio("estimator", estimators, index=estimators.index("dr") if "dr" in estimators else 0,
-                     horizontal=True)
+headline, rule = headline_estimator(estimates, "auto")
+estimator = st.radio("estimator", estimators, index=estimators.index(headline) if headline in estimators else 0,
+                     horizontal=True, help=f"the headline: {rule}")
 
 st.subheader("Policy values (95% CI)")
 shown = estimates[estimates.estimator == estimator]

@@ -1,0 +1,100 @@
+"""Each analysis' headline from the latest run, for the Home page: the result, the input it came
+from (the step's run config in core.materializations) and the verdict of its control or guard
+rails beside it. Each returns None when the analysis has not been materialized."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.cje_report import headline_estimator
+
+
+@dataclass
+class Finding:
+    title: str
+    source: str     # the input it came from
+    verdict: str    # what its control or guard rails say
+    table: pd.DataFrame
+
+
+def _exists(con, name: str) -> bool:
+    schema, table = name.split(".")
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
+def _config(con, table: str) -> dict:
+    row = con.execute("SELECT config FROM core.materializations WHERE table_name = ?", [table]).fetchone()
+    return json.loads(row[0]) if row and row[0] else {}
+
+
+def arena(con) -> Finding | None:
+    if not _exists(con, "arena.model_style_metrics"):
+        return None
+    cfg = _config(con, "arena.battles")
+    n = con.execute("SELECT count(*) FROM arena.battles").fetchone()[0]
+    table = con.sql("""
+        SELECT model, feature AS behaviour, 'style' AS kind, rate, rate_others, win_rate_with, win_rate_without, p_holm
+        FROM arena.model_style_metrics WHERE p_holm < 0.05
+        UNION ALL
+        SELECT model, cluster_label, 'cluster', proportion, proportion_others, win_rate_with, win_rate_without, p_holm
+        FROM arena.model_cluster_metrics WHERE level = 'fine' AND p_holm < 0.05
+        ORDER BY p_holm LIMIT 8""").df()
+    grounded = (con.sql("SELECT any_value(describer_grounded) FROM arena.describer_control").fetchone()[0]
+                if _exists(con, "arena.describer_control") else None)
+    verdict = {True: "the describer quotes the response it describes more than the other (grounded)",
+               False: "the describer's quotes are not grounded in the responses: read its behaviours as noise",
+               None: "no describer control yet"}[grounded]
+    return Finding("Arena behaviours: what goes with winning (Holm p < 0.05)",
+                   f"{n} battles of {cfg.get('dataset') or cfg.get('source') or 'unknown'}", verdict, table)
+
+
+def diff(con) -> Finding | None:
+    if not _exists(con, "diff.iteration_metrics"):
+        return None
+    sources = con.sql("SELECT string_agg(DISTINCT source, ' vs ') FROM diff.rows").fetchone()[0]
+    table = con.sql("""
+        SELECT stage, iteration, n, accuracy, accuracy_ci_low, accuracy_ci_high, auroc
+        FROM diff.iteration_metrics WHERE split = 'unseen'
+        QUALIFY iteration = max(iteration) OVER (PARTITION BY stage)
+        ORDER BY accuracy DESC""").df()
+    best = table[~table.stage.str.endswith("_baseline")].accuracy.max() if len(table) else float("nan")
+    words = table[table.stage == "lexical_baseline"].accuracy.max() if len(table) else float("nan")
+    verdict = (f"the LLM's description ({best:.0%}) beats the words-only baseline ({words:.0%}) on unseen rows"
+               if best > words else f"the LLM's description ({best:.0%}) does not beat words alone ({words:.0%})")
+    return Finding("Dataset difference: held-out accuracy of telling A from B", sources or "unknown", verdict, table)
+
+
+def cje(con) -> Finding | None:
+    if not _exists(con, "cje.policy_estimates"):
+        return None
+    estimates = con.sql("SELECT * FROM cje.policy_estimates").df()
+    name, rule = headline_estimator(estimates, "auto")
+    table = estimates[estimates.estimator == name][["policy", "v_hat", "ci_low", "ci_high", "oracle_truth", "reason"]]
+    rails = con.sql("SELECT count(*), count(DISTINCT rule) FROM cje.guard_rails").fetchone() \
+        if _exists(con, "cje.guard_rails") else (0, 0)
+    cfg = _config(con, "cje.policies")
+    source = cfg.get("logged_data") if cfg.get("source", "files") == "files" else "the built logs (cje_logs)"
+    return Finding(f"CJE: each policy's value, {rule}", source or "unknown",
+                   f"{rails[0]} guard-rail warnings ({rails[1]} rules): see the CJE page" if rails[0]
+                   else "no guard rail fired", table)
+
+
+def acts(con) -> Finding | None:
+    if not _exists(con, "acts.clustering_scores"):
+        return None
+    table = con.sql("""
+        SELECT method, k, mean AS final_score, ci_low, ci_high, grader_discriminates
+        FROM acts.clustering_scores WHERE metric = 'final_score' AND kind = 'graded'
+        ORDER BY mean DESC NULLS LAST LIMIT 5""").df()
+    source = con.sql("SELECT any_value(source) FROM acts.traces").fetchone()[0]
+    discriminates = bool(table.grader_discriminates.any()) if len(table) else False
+    verdict = ("the grader tells a right title from a shuffled one" if discriminates else
+               "the grader accepts any title alike: these scores measure the grader, not the names")
+    return Finding("Activation clusters: the best method x k by graded score", source or "unknown", verdict, table)
+
+
+FINDINGS = (arena, diff, cje, acts)

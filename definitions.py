@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 import assets
+from assets.contracts import contract_checks, with_contracts
 from assets.core.llm_calls import LLM_KIND, build_llm_calls
 from assets.lineage import check_python_reads
 from assets.sql_models import SqlModelError, load_sql_checks, load_sql_models
@@ -32,9 +33,12 @@ def _check_sql_reads() -> None:
 _check_sql_reads()
 check_python_reads(python_assets)  # every table a Python asset's queries read is one of its deps
 
+# every table's description, grain and column schema from its contract (sql/<schema>/schema.yml),
+# and its `contract` check
+all_assets = with_contracts([*python_assets, *sql_assets])
 defs = dg.Definitions(
-    assets=[*python_assets, *sql_assets],
-    asset_checks=load_sql_checks(),
+    assets=all_assets,
+    asset_checks=[*load_sql_checks(), *contract_checks({k for a in all_assets for k in a.keys})],
     resources=build_resources(),
     jobs=[dg.define_asset_job("everything", selection=dg.AssetSelection.all())],
     # A step process forked from a server that has already imported this module starts in a

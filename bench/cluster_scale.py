@@ -33,7 +33,7 @@ import pandas as pd  # noqa: E402
 
 from analysis.clustering import density_pipeline  # noqa: E402
 from resources.embeddings import Embeddings, load_model  # noqa: E402
-from resources.settings import EMBEDDED_EMBEDDER  # noqa: E402
+from resources.settings_models import EMBEDDED_EMBEDDER  # noqa: E402
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 

@@ -17,7 +17,8 @@ from typing import get_args
 import dagster as dg
 import numpy as np
 
-from resources.settings import EMBEDDED_EMBEDDER, EmbeddingDtype, load_settings
+from resources.settings import load_settings
+from resources.settings_models import EMBEDDED_EMBEDDER, EmbeddingDtype
 
 DTYPES = get_args(EmbeddingDtype)
 _MODELS: dict[tuple[str, str, str], object] = {}

@@ -14,7 +14,8 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
-from resources.settings import EMBEDDED_LLM, load_settings
+from resources.settings import load_settings
+from resources.settings_models import EMBEDDED_LLM
 
 _MODELS: dict[tuple[str, str], tuple] = {}
 _LOCK = threading.Lock()

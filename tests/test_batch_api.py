@@ -16,7 +16,7 @@ from tests.helpers.batch_api import BatchAPI, handler
 from tests.helpers.json_server import serving
 from vibescope.__main__ import main
 
-LOCAL_DESCRIBER = '[roles.describer]\nbackend = "llamacpp"\nmodel = "smollm2-135m-instruct"'
+LOCAL_DESCRIBER = '[roles.describer]\n'  # backend and model from [llm]: the embedded model
 FILE = "arena.battle_differences__describer__gpt-4o-mini.jsonl"
 PROPERTY = {"model": "A", "property_description": "Answers in a bulleted list", "category": "Formatting",
             "type": "General", "impact": "Low", "reason": "structure", "evidence": [], "contains_errors": False,
@@ -54,7 +54,7 @@ def test_batch_lifecycle_against_a_local_batch_api(tmp_path, monkeypatch, capsys
         path = write_settings(tmp_path / "dagster_project.toml")
         path.write_text(path.read_text().replace(LOCAL_DESCRIBER, (
             f'[roles.describer]\nbackend = "openai"\nmodel = "gpt-4o-mini"\n'
-            f'base_url = "http://127.0.0.1:{server.server_port}/v1"')))
+            f'base_url = "http://127.0.0.1:{server.server_port}/v1"\n')))
         monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
         import definitions
 

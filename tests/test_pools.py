@@ -36,7 +36,7 @@ def test_roles_on_a_remote_backend_take_no_slot(tmp_path, monkeypatch):
     assert model_pool("judge") is None and model_pool("policy.*") is None and model_pool("*") is None
     assert model_pool(local=True) == LOCAL_MODEL_POOL  # embeddings and hidden states stay local
     mixed = tmp_path / "mixed.toml"
-    mixed.write_text(text.replace('[roles.policy.pi_bad]\nbackend = "openai"', '[roles.policy.pi_bad]\nbackend = "llamacpp"'))
+    mixed.write_text(text.replace('[roles.policy.pi_bad]', '[roles.policy.pi_bad]\nbackend = "llamacpp"'))
     monkeypatch.setenv("VIBESCOPE_SETTINGS", str(mixed))
     assert model_pool("policy.*") == LOCAL_MODEL_POOL and model_pool("policy.p0") is None
 

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from resources.contracts import load_contracts
 from resources.reader import table_overview
 from snapshot import warehouse
 
@@ -22,7 +23,14 @@ with warehouse() as con:
     schema, table = name.split(".")
     row = overview[overview["table"].eq(table) & overview["schema"].eq(schema)].iloc[0]
     st.caption(f"{int(row['rows']):,} rows · layer {row['layer'] or 'unknown'} · run {row['run_id'] or 'unknown'}")
-    st.dataframe(con.execute(f'DESCRIBE "{schema}"."{table}"').df()[["column_name", "column_type"]],
-                 hide_index=True)
+    contract = load_contracts().get(name)
+    columns = con.execute(f'DESCRIBE "{schema}"."{table}"').df()[["column_name", "column_type"]]
+    if contract is not None:  # the table's declaration: sql/<schema>/schema.yml
+        st.markdown(f"**{contract.description}**  \ngrain: {', '.join(contract.grain) or 'one row'} · "
+                    f"written by `{contract.writer()}`")
+        described = {c.name: (c.description, ", ".join(t.name for t in c.tests)) for c in contract.columns}
+        columns["description"] = columns.column_name.map(lambda c: described.get(c, ("", ""))[0])
+        columns["tests"] = columns.column_name.map(lambda c: described.get(c, ("", ""))[1])
+    st.dataframe(columns, hide_index=True, use_container_width=True)
     st.dataframe(con.execute(f'SELECT * FROM "{schema}"."{table}" LIMIT {int(limit)}').df(),
                  hide_index=True, use_container_width=True)

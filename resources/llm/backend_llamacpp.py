@@ -13,7 +13,7 @@ from resources.llm.llamacpp_probe import ensure_runs
 from resources.llm.sampling import Sampling, llamacpp_logprobs
 from resources.llm.truncate import fit_messages
 from resources.llm.types import LLMConfigError, Messages
-from resources.settings import EMBEDDED_LLM, LlamaCppSettings
+from resources.settings_models import EMBEDDED_LLM, LlamaCppSettings
 
 
 MODEL = Sampling(temperature=1.0)  # the model's own distribution

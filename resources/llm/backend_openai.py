@@ -17,7 +17,7 @@ from typing import Any
 from resources.llm.json_schema import without_string_lengths
 from resources.llm.truncate import fit_messages
 from resources.llm.types import CapabilityError, LLMConfigError
-from resources.settings import OpenAISettings
+from resources.settings_models import OpenAISettings
 
 # OpenAI, vLLM and llama.cpp's server all say "maximum context length is N tokens"; the prompt's
 # size follows as "(P in the messages" (vLLM, llama.cpp) or "messages resulted in P tokens" (OpenAI)

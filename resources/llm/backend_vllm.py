@@ -21,7 +21,7 @@ import numpy as np
 
 from resources.llm.sampling import Sampling, vllm_logprobs
 from resources.llm.types import LLMConfigError
-from resources.settings import VLLMSettings
+from resources.settings_models import VLLMSettings
 
 BATCH_WINDOW_S = 0.005  # how long the engine thread waits for more requests before a generate call
 

@@ -7,7 +7,8 @@ from typing import Any, Callable, Protocol
 
 from resources.llm.secrets import key_env_for
 from resources.llm.types import LLMConfigError
-from resources.settings import BACKENDS, EMBEDDED_LLM, RoleSettings, Settings
+from resources.settings import Settings
+from resources.settings_models import BACKENDS, EMBEDDED_LLM, RoleSettings
 
 
 class Backend(Protocol):

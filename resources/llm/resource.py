@@ -22,7 +22,8 @@ from resources.llm.secrets import redact
 from resources.llm.types import (
     CapabilityError, ChoiceLogprobs, Completion, JsonResult, LLMBackendError, LLMConfigError, Messages, SequenceScore,
 )
-from resources.settings import RoleSettings, Settings, load_settings
+from resources.settings import Settings, load_settings
+from resources.settings_models import RoleSettings
 
 
 class RoleClient:

@@ -5,7 +5,9 @@
 -- one that ignores them, or mixes up A and B, quotes it no more often than the other side
 -- (arena.describer_control tests that).
 WITH quotes AS (
-    SELECT property_id, battle_id, side, unnest(from_json(evidence, '["VARCHAR"]')) AS quote
+    SELECT property_id, battle_id, side,
+           unnest(from_json(evidence, '["VARCHAR"]')) AS quote,
+           generate_subscripts(from_json(evidence, '["VARCHAR"]'), 1) AS quote_idx
     FROM arena.behavior_properties
     WHERE evidence IS NOT NULL
 ),
@@ -13,6 +15,7 @@ WITH quotes AS (
 normalised AS (
     SELECT
         q.property_id,
+        q.quote_idx,
         q.battle_id,
         q.side,
         regexp_replace(lower(trim(q.quote)), '\s+', ' ', 'g') AS quote,
@@ -26,6 +29,7 @@ normalised AS (
 
 SELECT
     property_id,
+    quote_idx,
     battle_id,
     side,
     quote,

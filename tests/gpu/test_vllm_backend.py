@@ -18,7 +18,8 @@ if not MODEL:
 from resources.llm.backend_vllm import VLLMBackend, sampling_params  # noqa: E402
 from resources.llm.cache import CallCache  # noqa: E402
 from resources.llm.resource import RoleClient  # noqa: E402
-from resources.settings import RoleSettings, Settings, VLLMSettings  # noqa: E402
+from resources.settings import Settings  # noqa: E402
+from resources.settings_models import RoleSettings, VLLMSettings  # noqa: E402
 
 SCHEMA = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
 

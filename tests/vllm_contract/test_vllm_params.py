@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 from assets.arena.prompts import differences_schema  # noqa: E402
 from resources.llm.backend_vllm import engine_args, sampling_params, scoring_params  # noqa: E402
 from resources.llm.sampling import Sampling, vllm_logprobs  # noqa: E402
-from resources.settings import VLLMSettings  # noqa: E402
+from resources.settings_models import VLLMSettings  # noqa: E402
 
 REQUEST = {"temperature": 0.6, "top_p": 0.95, "top_k": 0, "min_p": 0.0, "max_tokens": 64, "seed": 7,
            "messages": [{"role": "user", "content": "hi"}]}

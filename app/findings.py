@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.cje_report import headline_estimator
+from snapshot import exists
 
 
 @dataclass
@@ -20,19 +21,13 @@ class Finding:
     table: pd.DataFrame
 
 
-def _exists(con, name: str) -> bool:
-    schema, table = name.split(".")
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                       [schema, table]).fetchone()[0] > 0
-
-
 def _config(con, table: str) -> dict:
     row = con.execute("SELECT config FROM core.materializations WHERE table_name = ?", [table]).fetchone()
     return json.loads(row[0]) if row and row[0] else {}
 
 
 def arena(con) -> Finding | None:
-    if not _exists(con, "arena.model_style_metrics"):
+    if not exists(con, "arena", "model_style_metrics"):
         return None
     cfg = _config(con, "arena.battles")
     n = con.execute("SELECT count(*) FROM arena.battles").fetchone()[0]
@@ -44,7 +39,7 @@ def arena(con) -> Finding | None:
         FROM arena.model_cluster_metrics WHERE level = 'fine' AND p_holm < 0.05
         ORDER BY p_holm LIMIT 8""").df()
     grounded = (con.sql("SELECT any_value(describer_grounded) FROM arena.describer_control").fetchone()[0]
-                if _exists(con, "arena.describer_control") else None)
+                if exists(con, "arena", "describer_control") else None)
     verdict = {True: "the describer quotes the response it describes more than the other (grounded)",
                False: "the describer's quotes are not grounded in the responses: read its behaviours as noise",
                None: "no describer control yet"}[grounded]
@@ -53,7 +48,7 @@ def arena(con) -> Finding | None:
 
 
 def diff(con) -> Finding | None:
-    if not _exists(con, "diff.iteration_metrics"):
+    if not exists(con, "diff", "iteration_metrics"):
         return None
     sources = con.sql("SELECT string_agg(DISTINCT source, ' vs ') FROM diff.rows").fetchone()[0]
     table = con.sql("""
@@ -69,13 +64,13 @@ def diff(con) -> Finding | None:
 
 
 def cje(con) -> Finding | None:
-    if not _exists(con, "cje.policy_estimates"):
+    if not exists(con, "cje", "policy_estimates"):
         return None
     estimates = con.sql("SELECT * FROM cje.policy_estimates").df()
     name, rule = headline_estimator(estimates, "auto")
     table = estimates[estimates.estimator == name][["policy", "v_hat", "ci_low", "ci_high", "oracle_truth", "reason"]]
     rails = con.sql("SELECT count(*), count(DISTINCT rule) FROM cje.guard_rails").fetchone() \
-        if _exists(con, "cje.guard_rails") else (0, 0)
+        if exists(con, "cje", "guard_rails") else (0, 0)
     cfg = _config(con, "cje.policies")
     source = cfg.get("logged_data") if cfg.get("source", "files") == "files" else "the built logs (cje_logs)"
     return Finding(f"CJE: each policy's value, {rule}", source or "unknown",
@@ -84,7 +79,7 @@ def cje(con) -> Finding | None:
 
 
 def acts(con) -> Finding | None:
-    if not _exists(con, "acts.clustering_scores"):
+    if not exists(con, "acts", "clustering_scores"):
         return None
     table = con.sql("""
         SELECT method, k, mean AS final_score, ci_low, ci_high, grader_discriminates

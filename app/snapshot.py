@@ -24,10 +24,13 @@ def warehouse():
         con.close()
 
 
+def exists(con, schema: str, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchone()[0] > 0
+
+
 def require(con, schema: str, table: str, hint: str) -> None:
     """Stop the page with a hint when the analysis has not been materialized yet."""
-    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                        [schema, table]).fetchone()[0]
-    if not found:
+    if not exists(con, schema, table):
         st.info(f"No results yet: {hint}")
         st.stop()

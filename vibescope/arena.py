@@ -41,6 +41,9 @@ def run_arena(args: argparse.Namespace) -> None:
         step("arena.battle_differences"): differences,
     })
     with reader() as con:
+        show("which model is better: Bradley-Terry ratings, without and with style control (95% bootstrap intervals)",
+             con.sql("""SELECT model, rating, ci_low, ci_high, rank, style_rating, style_ci_low, style_ci_high,
+                               style_rank, battles FROM arena.leaderboard LIMIT 10""").df())
         show("behaviours that go with winning (fine clusters; win rate when the model shows it vs not, Holm)",
              con.sql("""
             SELECT model, cluster_label AS behaviour, battles_with, proportion, proportion_others,

@@ -4,7 +4,35 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.arena_figures import cluster_tree, model_bars, property_map
-from snapshot import require, warehouse
+from snapshot import exists, require, warehouse
+
+def leaderboard_section(con) -> None:
+    """The leaderboard first: raw and style-controlled ratings side by side with their intervals
+    and rank ranges, then what moved the models between them."""
+    if not exists(con, "arena", "leaderboard"):
+        return
+    board = con.execute("SELECT * FROM arena.leaderboard").df()
+    covariates = con.execute("SELECT * FROM arena.rating_covariates ORDER BY control, p_value").df()
+    st.subheader("Which model is better: Bradley-Terry ratings (Elo scale, 95% bootstrap intervals)")
+    if board.empty:
+        st.info("No model has enough battles to be rated (arena__model_ratings.min_battles).")
+        return
+    st.dataframe(board, hide_index=True, use_container_width=True, column_config={
+        "rating": st.column_config.NumberColumn("rating", format="%.0f"),
+        "style_rating": st.column_config.NumberColumn("style-controlled", format="%.0f"),
+        "places_moved": st.column_config.NumberColumn("places moved by style control")})
+    style = covariates[covariates.control == "style"]
+    if len(style):
+        worth = "; ".join(f"{r.covariate} {r.coefficient:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}], Holm p {r.p_holm:.2g}"
+                          for r in style.itertuples())
+        st.caption(f"What style is worth in preference (log-odds of winning per standard deviation of the difference, "
+                   f"the models held fixed): {worth}.")
+    behaviours = covariates[(covariates.control == "style_behaviours") & covariates.covariate.str.startswith("behaviour")]
+    if len(behaviours):
+        significant = behaviours[behaviours.p_holm < 0.05]
+        st.caption(f"{len(significant)} of {len(behaviours)} behaviour clusters predict the winner beyond style "
+                   "(Holm p < 0.05)" + ("" if len(significant) else ": the behaviours add nothing over style here."))
+
 
 st.set_page_config(page_title="vibescope · arena behaviours", layout="wide")
 st.title("Arena behaviours")
@@ -15,12 +43,10 @@ with warehouse() as con:
     labels = con.execute("SELECT * FROM arena.cluster_labels").df()
     metrics = con.execute("SELECT * FROM arena.model_cluster_metrics").df()
     battles = con.execute("SELECT battle_id, model_a, model_b, winner, prompt, response_a, response_b FROM arena.battles").df()
-    control = con.execute("SELECT * FROM arena.describer_control").df().iloc[0] if con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'arena' AND table_name = 'describer_control'"
-    ).fetchone()[0] else None
-    style = (con.execute("SELECT * FROM arena.model_style_metrics").df()
-             if con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'arena' "
-                            "AND table_name = 'model_style_metrics'").fetchone()[0] else None)
+    control = (con.execute("SELECT * FROM arena.describer_control").df().iloc[0]
+               if exists(con, "arena", "describer_control") else None)
+    style = con.execute("SELECT * FROM arena.model_style_metrics").df() if exists(con, "arena", "model_style_metrics") else None
+    leaderboard_section(con)
     categories = con.execute("SELECT broad_category, narrower_category, any_value(narrower_keywords) AS keywords, "
                              "any_value(narrower_named_by) AS named_by, count(*) AS battles "
                              "FROM arena.prompt_categories GROUP BY ALL ORDER BY battles DESC").df()

@@ -47,9 +47,17 @@ class ClustersConfig(dg.Config):
     seed: int = 42
 
 
+class RatingsConfig(dg.Config):
+    bootstrap_rounds: int = 100  # rounds over battles for the intervals (seeded)
+    seed: int = 42
+    min_battles: int = 20        # fewer among the rated models (or no win or no loss): listed, not rated
+    anchor: str = ""             # a model to put at 1000; "" = the rated models' mean at 1000
+
+
 BattlesConfig = with_settings_defaults(BattlesConfig, "arena.battles")
 StyleConfig = with_settings_defaults(StyleConfig, "arena.response_style", inherit="arena.battles",
                                      not_inherited=("num_samples",))
 CategoriesConfig = with_settings_defaults(CategoriesConfig, "arena.prompt_categories")
 DifferencesConfig = with_settings_defaults(DifferencesConfig, "arena.battle_differences")
 ClustersConfig = with_settings_defaults(ClustersConfig, "arena.property_clusters")
+RatingsConfig = with_settings_defaults(RatingsConfig, "arena.model_ratings")

@@ -1,0 +1,50 @@
+-- One row per battle of arena.response_style (every battle of the source, no LLM), in the shape
+-- the Bradley-Terry fits read: both models, the winner, the broad prompt category where the
+-- battle was categorised, and Chatbot Arena's style covariates: for tokens, headers, list items
+-- and bold spans, the normalised difference (A - B) / (A + B) (0 where both are 0), then
+-- standardised over the battles (mean 0, standard deviation 1), so that each coefficient is
+-- the preference one standard deviation of that difference is worth.
+WITH sides AS (
+    SELECT battle_id, side, model, outcome, feature, value
+    FROM arena.response_style
+),
+
+battles AS (
+    SELECT
+        battle_id,
+        any_value(model) FILTER (WHERE side = 'a') AS model_a,
+        any_value(model) FILTER (WHERE side = 'b') AS model_b,
+        CASE any_value(outcome) FILTER (WHERE side = 'a')
+            WHEN 'win' THEN 'model_a' WHEN 'loss' THEN 'model_b' ELSE 'tie' END AS winner,
+        sum(value) FILTER (WHERE side = 'a' AND feature = 'tokens') AS tokens_a,
+        sum(value) FILTER (WHERE side = 'b' AND feature = 'tokens') AS tokens_b,
+        sum(value) FILTER (WHERE side = 'a' AND feature = 'headers') AS headers_a,
+        sum(value) FILTER (WHERE side = 'b' AND feature = 'headers') AS headers_b,
+        sum(value) FILTER (WHERE side = 'a' AND feature = 'list_items') AS list_items_a,
+        sum(value) FILTER (WHERE side = 'b' AND feature = 'list_items') AS list_items_b,
+        sum(value) FILTER (WHERE side = 'a' AND feature = 'bold') AS bold_a,
+        sum(value) FILTER (WHERE side = 'b' AND feature = 'bold') AS bold_b
+    FROM sides
+    GROUP BY battle_id
+),
+
+normalised AS (
+    SELECT
+        *,
+        coalesce((tokens_a - tokens_b) / nullif(tokens_a + tokens_b, 0), 0) AS d_tokens,
+        coalesce((headers_a - headers_b) / nullif(headers_a + headers_b, 0), 0) AS d_headers,
+        coalesce((list_items_a - list_items_b) / nullif(list_items_a + list_items_b, 0), 0) AS d_list_items,
+        coalesce((bold_a - bold_b) / nullif(bold_a + bold_b, 0), 0) AS d_bold
+    FROM battles
+)
+
+SELECT
+    n.battle_id, n.model_a, n.model_b, n.winner,
+    c.broad_category,
+    coalesce((d_tokens - avg(d_tokens) OVER ()) / nullif(stddev_pop(d_tokens) OVER (), 0), 0) AS length,
+    coalesce((d_headers - avg(d_headers) OVER ()) / nullif(stddev_pop(d_headers) OVER (), 0), 0) AS headers,
+    coalesce((d_list_items - avg(d_list_items) OVER ()) / nullif(stddev_pop(d_list_items) OVER (), 0), 0) AS lists,
+    coalesce((d_bold - avg(d_bold) OVER ()) / nullif(stddev_pop(d_bold) OVER (), 0), 0) AS bold
+FROM normalised AS n
+LEFT JOIN arena.prompt_categories AS c USING (battle_id)
+ORDER BY n.battle_id

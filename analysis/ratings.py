@@ -30,7 +30,7 @@ class Fit:
     coefficients: pd.Series     # by covariate (empty without covariates)
 
 
-def _design(a: np.ndarray, b: np.ndarray, n_models: int, covariates: np.ndarray | None) -> sparse.csr_matrix:
+def design(a: np.ndarray, b: np.ndarray, n_models: int, covariates: np.ndarray | None) -> sparse.csr_matrix:
     rows = np.arange(len(a))
     log_base = math.log(BASE)
     models = sparse.csr_matrix((np.r_[np.full(len(a), log_base), np.full(len(a), -log_base)],
@@ -61,7 +61,7 @@ def fit(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, models: list[str],
     Returns the fit and the raw coefficient vector (to warm-start the next)."""
     weight = np.ones(len(a)) if weight is None else weight
     ra, rb, y, w, cov = _weighted_rows(a, b, outcome, covariates, weight)
-    x = _design(ra, rb, len(models), cov)
+    x = design(ra, rb, len(models), cov)
     lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-8, max_iter=1000,  # C=inf: no penalty
                             warm_start=warm_start is not None)
     if warm_start is not None:

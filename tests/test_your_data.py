@@ -171,3 +171,21 @@ def test_a_step_with_no_input_named_says_which_key_to_set(tmp_path):
             "print(r.get_step_failure_events()[0].event_specific_data.error.cause.message)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "no input named: set diff__rows.a in the run config" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_arena_on_a_users_battles_describes_every_one(tmp_path):
+    """More battles than the demo profile's sample size, no --num-samples: the embedded describer
+    reads every one of them (a row of arena.battle_differences each, parsed or with its error)."""
+    rows = (SAMPLE / "anchors" / "lmm_vibes_arena_battles.jsonl").read_text().splitlines()[:6]
+    battles = tmp_path / "my_battles.jsonl"
+    battles.write_text("\n".join(rows) + "\n")
+    settings, env = project(tmp_path)
+    out = vibescope(["arena", str(battles)], env, tmp_path, timeout=1500)
+    assert "role describer" in out.stdout and "which model is better" in out.stdout
+    with snapshot(settings) as con:
+        described = con.sql("SELECT count(*), count(*) FILTER (WHERE properties_json IS NOT NULL OR error IS NOT NULL) "
+                            "FROM arena.battle_differences").fetchone()
+        style = con.sql("SELECT count(DISTINCT battle_id) FROM arena.response_style").fetchone()[0]
+    assert described == (len(rows), len(rows)) and style == len(rows)
+    assert bundled_mentions(settings) == []

@@ -7,6 +7,7 @@ import os
 
 from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
 
+
 def add_acts(sub) -> None:
     p = sub.add_parser("acts", help="activation clusters of your reasoning traces; `vibescope acts plan` "
                                     "counts the LLM calls a configuration makes")

@@ -7,6 +7,7 @@ import os
 
 from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
 
+
 def add_arena(sub) -> None:
     p = sub.add_parser("arena", help="arena behaviours of your battles; `vibescope arena recovery` scores a "
                                      "fictional run", description=(

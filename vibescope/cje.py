@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, run_folder, step
 
+
 def add_cje(sub) -> None:
     p = sub.add_parser("cje", help="the CJE analysis of your logged data (cje-eval's JSONL); `vibescope cje build` "
                                    "builds such logs with real policies", description=(

@@ -7,6 +7,7 @@ import os
 
 from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
 
+
 def add_diff(sub) -> None:
     p = sub.add_parser("diff", help="an LLM-written classifier prompt that tells dataset A from B",
                        description="Flags as the source tool's: vibescope diff a.csv b.csv "

@@ -32,6 +32,24 @@ def leaderboard_section(con) -> None:
         significant = behaviours[behaviours.p_holm < 0.05]
         st.caption(f"{len(significant)} of {len(behaviours)} behaviour clusters predict the winner beyond style "
                    "(Holm p < 0.05)" + ("" if len(significant) else ": the behaviours add nothing over style here."))
+    if exists(con, "arena", "preference_prediction"):
+        prediction_section(con.execute("SELECT * FROM arena.preference_prediction").df())
+
+
+def prediction_section(prediction) -> None:
+    """Held-out prediction of the winner and of the writing model: do the behaviours add anything?"""
+    st.subheader("Do the behaviours predict the outcome? (held-out battles no fit saw)")
+    if prediction.empty:
+        st.info("Too few described battles to hold some out (10 decided ones at least).")
+        return
+    st.dataframe(prediction, hide_index=True, use_container_width=True)
+    for task, question in (("winner", "the winner"), ("identity", "which model wrote a response")):
+        rows = prediction[(prediction.task == task) & prediction.features.str.endswith("behaviours")]
+        for r in rows.itertuples():
+            said = (f"Predicting {question}, the behaviours add {r.accuracy_gain:+.1%} accuracy over the previous "
+                    f"features (McNemar p {r.mcnemar_p_value:.2g})")
+            (st.success if r.adds_over_previous else st.warning)(
+                said + ("." if r.adds_over_previous else ": they add nothing over style here."))
 
 
 st.set_page_config(page_title="vibescope · arena behaviours", layout="wide")

@@ -54,6 +54,11 @@ class RatingsConfig(dg.Config):
     anchor: str = ""             # a model to put at 1000; "" = the rated models' mean at 1000
 
 
+class PredictionConfig(dg.Config):
+    test_fraction: float = 0.2   # battles held out of every fit (the same for each feature set)
+    seed: int = 42
+
+
 BattlesConfig = with_settings_defaults(BattlesConfig, "arena.battles")
 StyleConfig = with_settings_defaults(StyleConfig, "arena.response_style", inherit="arena.battles",
                                      not_inherited=("num_samples",))
@@ -61,3 +66,4 @@ CategoriesConfig = with_settings_defaults(CategoriesConfig, "arena.prompt_catego
 DifferencesConfig = with_settings_defaults(DifferencesConfig, "arena.battle_differences")
 ClustersConfig = with_settings_defaults(ClustersConfig, "arena.property_clusters")
 RatingsConfig = with_settings_defaults(RatingsConfig, "arena.model_ratings")
+PredictionConfig = with_settings_defaults(PredictionConfig, "arena.prediction_outcomes")

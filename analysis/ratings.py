@@ -53,6 +53,13 @@ def _weighted_rows(a, b, outcome, covariates, weight):
     return a[idx], b[idx], y, w, cov
 
 
+def _by_pair(a, b, y, w, n_models):
+    code = (a * n_models + b) * 2 + y.astype(int)
+    keys, at = np.unique(code, return_inverse=True)
+    summed = np.bincount(at, weights=w)
+    return keys // 2 // n_models, keys // 2 % n_models, (keys % 2).astype(float), summed
+
+
 def fit(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, models: list[str],
         covariates: np.ndarray | None = None, covariate_names: list[str] = (), anchor: str | None = None,
         weight: np.ndarray | None = None, warm_start: np.ndarray | None = None) -> tuple[Fit, np.ndarray]:
@@ -61,6 +68,8 @@ def fit(a: np.ndarray, b: np.ndarray, outcome: np.ndarray, models: list[str],
     Returns the fit and the raw coefficient vector (to warm-start the next)."""
     weight = np.ones(len(a)) if weight is None else weight
     ra, rb, y, w, cov = _weighted_rows(a, b, outcome, covariates, weight)
+    if cov is None:  # the same likelihood from one row per ordered pair and result, as FastChat sums them
+        ra, rb, y, w = _by_pair(ra, rb, y, w, len(models))
     x = design(ra, rb, len(models), cov)
     lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-8, max_iter=1000,  # C=inf: no penalty
                             warm_start=warm_start is not None)

@@ -14,5 +14,5 @@ SELECT
     m.z, m.p_value, m.p_holm
 FROM arena.presence_metrics AS m
 LEFT JOIN arena.cluster_labels AS l ON l.level = m.family AND l.cluster_id = m.item::INTEGER
-WHERE m.family IN ('fine', 'coarse')
+WHERE m.family IN ('fine', 'coarse') AND m.category = 'all'
 ORDER BY level, cluster_id, m.model

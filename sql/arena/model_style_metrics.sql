@@ -16,5 +16,5 @@ SELECT
     win_rate_with - win_rate_without AS win_rate_delta,
     z, p_value, p_holm
 FROM arena.presence_metrics
-WHERE family = 'style'
+WHERE family = 'style' AND category = 'all'
 ORDER BY feature, model

@@ -1,14 +1,23 @@
--- Per family (fine clusters, coarse clusters, style features), item and model: in how many of the
--- model's battles its response shows the item, that share against the other models', the mean
--- amount (properties, or the feature's value) against theirs, and the preference link: the
--- model's win rate in battles where it shows the item vs where it does not.
+-- Per family (fine clusters, coarse clusters, style features), prompt category (all, and each
+-- broad category of the battles the describer read: which prompts bring out a behaviour), item and
+-- model: in how many of the model's battles its response shows the item, that share against the
+-- other models', the mean amount (properties, or the feature's value) against theirs, and the
+-- preference link: the model's win rate in battles where it shows the item vs where it does not.
 -- Ties: a tie is neither a win nor a loss; win rates are wins / (wins + losses) and ties are
 -- counted beside them. Win rates carry Wilson 95% intervals; the difference is tested with a
 -- pooled two-proportion z-test, and p-values are Holm-adjusted across the items of one family
--- for one model.
-WITH per_model AS (
+-- for one model in one category.
+WITH by_category AS (
+    SELECT *, 'all' AS category FROM arena.behaviour_presence
+    UNION ALL
+    SELECT p.*, c.broad_category AS category
+    FROM arena.behaviour_presence AS p
+    JOIN arena.prompt_categories AS c USING (battle_id)
+),
+
+per_model AS (
     SELECT
-        family, item, model,
+        family, category, item, model,
         count(*) AS battles,
         count(*) FILTER (WHERE shows) AS battles_with,
         sum(amount) AS amount,
@@ -18,7 +27,7 @@ WITH per_model AS (
         count(*) FILTER (WHERE NOT shows AND outcome = 'win') AS wins_without,
         count(*) FILTER (WHERE NOT shows AND outcome = 'loss') AS losses_without,
         count(*) FILTER (WHERE NOT shows AND outcome = 'tie') AS ties_without
-    FROM arena.behaviour_presence
+    FROM by_category
     GROUP BY ALL
 ),
 
@@ -35,7 +44,7 @@ with_rates AS (
         wins_with / nullif(wins_with + losses_with, 0) AS win_rate_with,
         wins_without / nullif(wins_without + losses_without, 0) AS win_rate_without
     FROM per_model
-    WINDOW item AS (PARTITION BY family, item)
+    WINDOW item AS (PARTITION BY family, category, item)
 ),
 
 tested AS (
@@ -55,13 +64,13 @@ ranked AS (
     SELECT
         *,
         row_number() OVER family_tests AS p_rank,
-        count(p_value) OVER (PARTITION BY family, model) AS m
+        count(p_value) OVER (PARTITION BY family, category, model) AS m
     FROM with_p
-    WINDOW family_tests AS (PARTITION BY family, model ORDER BY p_value NULLS LAST, item)
+    WINDOW family_tests AS (PARTITION BY family, category, model ORDER BY p_value NULLS LAST, item)
 )
 
 SELECT
-    family, item, model,
+    family, category, item, model,
     battles, battles_with, amount, mean_amount, mean_amount_others,
     proportion, proportion_others, proportion_delta,
     wins_with, losses_with, ties_with, wins_without, losses_without, ties_without,
@@ -74,6 +83,6 @@ SELECT
     z,
     p_value,
     CASE WHEN p_value IS NOT NULL THEN least(1, max((m - p_rank + 1) * p_value) OVER (
-        PARTITION BY family, model ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) END
+        PARTITION BY family, category, model ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) END
         AS p_holm
 FROM ranked

@@ -149,3 +149,20 @@ def page(chromium):
         page.set_default_timeout(60_000)
         yield page
         browser.close()
+
+
+# Native libraries loaded in this process (llama.cpp's model, torch, DuckDB) can abort the
+# interpreter's last garbage collection at exit (a full run once ended `terminate called without
+# an active exception`, exit 134, after "316 passed"). The outcome is final by then: exit with it.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+def pytest_unconfigure(config):
+    if _EXIT_STATUS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])

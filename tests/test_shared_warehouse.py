@@ -133,9 +133,9 @@ def test_two_writers_readers_and_a_killed_writer(lake, tmp_path, page, artifacts
                                        "SELECT count(*) AS n FROM arena.battles"], cwd=ROOT, capture_output=True,
                                       text=True, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)}))
             if len(cli) == 1:
-                page.goto(url)
+                page.goto(f"{url}/Tables")  # the table inventory (Home shows the findings)
                 page.get_by_text("schema arena").wait_for()
-                page.screenshot(path=artifacts / "app_home_ducklake_during_writes.png", full_page=True)
+                page.screenshot(path=artifacts / "app_tables_ducklake_during_writes.png", full_page=True)
             time.sleep(2)
         logs = {p: finish(r, tmp_path / f"part{p}.log") for p, r in runs.items()}
     reader.stop.set()

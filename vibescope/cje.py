@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+from assets.cje.config import HEADLINES
 from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, run_folder, step
 
 
@@ -25,7 +26,7 @@ def add_cje(sub) -> None:
                    help="target policies identical to the base (weights must be 1); default: one named clone")
     p.add_argument("--oracle-fraction", type=float, default=1.0,
                    help="share of logged rows whose label calibration may use (default 1: every label)")
-    p.add_argument("--estimator", default="auto", help="headline: auto, ips, snips, cal_ips, dr or direct")
+    p.add_argument("--estimator", default="auto", choices=HEADLINES, help="the headline estimator")
     p.add_argument("--n-folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(run=run_cje)

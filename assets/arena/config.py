@@ -2,6 +2,7 @@
 the source tools' flags."""
 
 import dagster as dg
+from pydantic import Field
 
 from resources.settings import with_settings_defaults
 
@@ -48,14 +49,14 @@ class ClustersConfig(dg.Config):
 
 
 class RatingsConfig(dg.Config):
-    bootstrap_rounds: int = 100  # rounds over battles for the intervals (seeded)
+    bootstrap_rounds: int = Field(100, ge=2)  # rounds over battles for the intervals (seeded)
     seed: int = 42
-    min_battles: int = 20        # fewer among the rated models (or no win or no loss): listed, not rated
+    min_battles: int = Field(20, ge=1)  # fewer among the rated models (or no win or no loss): listed, not rated
     anchor: str = ""             # a model to put at 1000; "" = the rated models' mean at 1000
 
 
 class PredictionConfig(dg.Config):
-    test_fraction: float = 0.2   # battles held out of every fit (the same for each feature set)
+    test_fraction: float = Field(0.2, gt=0, lt=1)  # battles held out of every fit (the same for each feature set)
     seed: int = 42
 
 

@@ -99,6 +99,10 @@ def ratings_of(battles: pd.DataFrame, covariates, names: list[str], config: Rati
 )
 def model_ratings(context: dg.AssetExecutionContext, config: RatingsConfig, warehouse: Warehouse):
     battles, behaviours = warehouse.query(BATTLES), warehouse.query(BEHAVIOURS)
+    models = set(battles.model_a) | set(battles.model_b)
+    if config.anchor and config.anchor not in models:  # a typo would quietly anchor at the mean
+        raise ValueError(f"arena__model_ratings.anchor {config.anchor!r} is no model of the battles; they have: "
+                         + ", ".join(sorted(models)[:20]) + (" ..." if len(models) > 20 else ""))
     described = battles[battles.broad_category.notna()]  # arena.battles' (the describer's) battles
     ratings, coefficients = [], []
     for control in CONTROLS:

@@ -1,12 +1,11 @@
-"""Run config of the CJE analysis, one class per asset that takes any. Defaults come from
-[pipelines.cje.<asset>] in dagster_project.toml."""
+"""Run config of the CJE analysis, one class per asset that takes any. The defaults read only
+what a run names (no bundled file: the demo profile names those); [pipelines.cje.<asset>] in
+dagster_project.toml changes them."""
 
 import dagster as dg
 
-from resources.datasets import SAMPLES_DIR
 from resources.settings import with_settings_defaults
 
-SAMPLE = SAMPLES_DIR / "cje_arena_sample"
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
 HEADLINES = ("auto", *ESTIMATORS)
 SOURCES = ("files", "cje_logs")

@@ -110,3 +110,27 @@ def test_arena_hard_model_answers_read_as_a_dataset_of_answers(model):
     expected = [messages(r)[-1]["content"]["answer"] for r in rows]
     assert frame.answer.tolist() == expected and frame.uid.tolist() == [r["uid"] for r in rows]
     assert frame.question.tolist() == [messages(r)[0]["content"] for r in rows]
+
+
+def test_a_conversation_cell_that_is_no_message_list_is_refused_naming_row_and_column(tmp_path):
+    rows = raw(BATTLES)[:3]
+    rows[1] = {**{k: v for k, v in rows[1].items() if not k.endswith("_response")}, "conversation_b": "{oops"}
+    path = tmp_path / "broken.jsonl"
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if not k.endswith("_response")}) + "\n" for r in rows))
+    with pytest.raises(DatasetError, match=r"broken.jsonl: row 2, column conversation_b: not a list of messages"):
+        load_battles(BattlesConfig(dataset=str(path), num_samples=0, filter_english=False), Datasets())
+
+
+def test_a_single_model_file_without_a_score_says_what_decides_the_winner(tmp_path):
+    path = tmp_path / "no_reward.jsonl"
+    path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "reward"}) + "\n" for r in raw(SINGLE)))
+    with pytest.raises(DatasetError, match=r"no_reward.jsonl: question .*: no numeric reward or score for"):
+        load_battles(BattlesConfig(dataset=str(path), num_samples=0, filter_english=False), Datasets())
+
+
+def test_an_unknown_bundled_sample_is_named():
+    from resources.datasets import sample_path
+
+    assert sample_path("sample:cje_arena_sample/fresh_draws").endswith("data/samples/cje_arena_sample/fresh_draws")
+    with pytest.raises(DatasetError, match="sample:cje_arena_sampel: no such bundled sample"):
+        sample_path("sample:cje_arena_sampel")

@@ -139,3 +139,31 @@ def test_models_that_never_lose_or_barely_played_are_listed_not_rated():
     assert dict(zip(models, keep)) == {"a": True, "b": True, "c": False, "d": False}
     ranks = rank_range(pd.Series([1000.0, 990.0, 900.0]), pd.Series([1100.0, 1050.0, 950.0]))
     assert ranks["rank"].tolist() == [1, 1, 3] and ranks["rank_high"].tolist() == [2, 2, 3]
+
+
+def test_an_anchor_that_is_no_model_is_refused_and_the_last_ratings_stay(settings_file):
+    import dagster as dg
+
+    from assets.arena.model_ratings import model_ratings
+    from resources import build_resources
+    from resources.warehouse import Warehouse
+
+    battles = sample_battles().assign(broad_category=None, length=0.0, headers=0.0, lists=0.0, bold=0.0)
+
+    @dg.multi_asset(specs=[dg.AssetSpec(["arena", "rating_battles"]), dg.AssetSpec(["arena", "rating_behaviours"])])
+    def inputs(warehouse: Warehouse):
+        warehouse.write_tables({"arena.rating_battles": battles, "arena.rating_behaviours": pd.DataFrame(
+            {"battle_id": pd.Series(dtype=str), "cluster": pd.Series(dtype=str), "difference": pd.Series(dtype=int)})})
+        yield dg.MaterializeResult(asset_key=["arena", "rating_battles"])
+        yield dg.MaterializeResult(asset_key=["arena", "rating_behaviours"])
+
+    resources = build_resources(str(settings_file))
+    rounds = {"bootstrap_rounds": 5}
+    assert dg.materialize([inputs, model_ratings], resources=resources,
+                          run_config={"ops": {"arena__model_ratings": {"config": rounds}}}).success
+    before = Warehouse().query("SELECT * FROM arena.model_ratings ORDER BY ALL")
+    bad = dg.materialize([inputs, model_ratings], resources=resources, raise_on_error=False, run_config={
+        "ops": {"arena__model_ratings": {"config": {**rounds, "anchor": "gpt-5-turbo"}}}})
+    message = bad.get_step_failure_events()[0].event_specific_data.error.cause.message
+    assert "arena__model_ratings.anchor 'gpt-5-turbo' is no model of the battles" in message and "claude-1" in message
+    pd.testing.assert_frame_equal(Warehouse().query("SELECT * FROM arena.model_ratings ORDER BY ALL"), before)

@@ -6,9 +6,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.cje.config import SAMPLE
+from resources.datasets import SAMPLES_DIR
 from resources import build_resources
 from resources.warehouse import Warehouse
+
+SAMPLE = SAMPLES_DIR / "cje_arena_sample"  # cje-eval's own Arena sample (data/samples/PROVENANCE.md)
 
 
 def cje_assets():

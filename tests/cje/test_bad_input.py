@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.cje.config import SAMPLE
 from resources import build_resources
 from resources.warehouse import Warehouse
-from tests.cje.conftest import cje_assets, materialize_cje, sample_rows, write_logged
+from tests.cje.conftest import SAMPLE, cje_assets, materialize_cje, sample_rows, write_logged
 
 N = 300
 

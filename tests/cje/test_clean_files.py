@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assets.cje.config import SAMPLE, LoggedDataConfig
+from assets.cje.config import LoggedDataConfig
 from assets.cje.logged_data import build_tables, from_clean_files, from_files
-from tests.cje.conftest import sample_rows, write_logged
+from tests.cje.conftest import SAMPLE, sample_rows, write_logged
 
 
 def both_ways(folder: Path, **config) -> tuple[dict, dict]:

@@ -12,9 +12,8 @@ from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 from statsmodels.stats.multitest import multipletests
 
-from assets.cje.config import SAMPLE
 from resources.warehouse import Warehouse
-from tests.cje.conftest import materialize_cje, sample_rows
+from tests.cje.conftest import SAMPLE, materialize_cje, sample_rows
 from tests.conftest import ROOT, write_settings
 
 REFERENCE_PYTHON = ROOT / ".venv-cje" / "bin" / "python"
@@ -255,3 +254,19 @@ def test_the_same_estimates_on_ducklake(sample_warehouse, tmp_path, monkeypatch)
     query = "SELECT policy, estimator, v_hat, se FROM cje.policy_estimates ORDER BY ALL"
     lake, file = Warehouse(settings_file=str(path)).query(query), sample_warehouse[0].query(query)
     pd.testing.assert_frame_equal(lake, file, rtol=1e-12)
+
+
+def test_the_estimators_weight_rule_reads_the_weights_as_the_sql_diagnostics_do(sample_warehouse):
+    """The IPS-family rule (analysis/cje_estimators.py) computes Kish's ESS and the Hill tail index in
+    numpy; sql/cje/weight_diagnostics.sql computes them for the guard rails. Both on the real sample."""
+    from analysis.cje_estimators import hill_tail_index, kish_ess
+
+    wh, _ = sample_warehouse
+    weights = wh.query("SELECT policy, weight FROM cje.importance_weights WHERE problem IS NULL")
+    diagnostics = wh.query("SELECT * FROM cje.weight_diagnostics").set_index("policy")
+    for policy, g in weights.groupby("policy"):
+        w = g.weight.to_numpy()
+        assert kish_ess(w) / len(w) == pytest.approx(diagnostics.ess_fraction[policy], rel=1e-9), policy
+        sql_tail = diagnostics.hill_tail_index[policy]
+        if np.isfinite(sql_tail):
+            assert hill_tail_index(w) == pytest.approx(sql_tail, rel=1e-6), policy

@@ -63,6 +63,15 @@ $(REFERENCE_STAMP): requirements-cje.lock
 	.venv-cje/bin/python -m pip install --quiet -r requirements-cje.lock
 	touch $(REFERENCE_STAMP)
 
+# FastChat, the reference of bench/ratings_scale.py: fschat 0.2.36 (the newest release) pins
+# nothing and its elo_analysis module imports torch and transformers, so it gets a virtual
+# environment of its own, as cje-eval does; the bench's only user, never imported by vibescope.
+.venv-fschat/.installed: bench/requirements-fschat.lock
+	$(PYTHON) -m venv .venv-fschat
+	.venv-fschat/bin/python -m pip install --quiet --no-deps fschat==0.2.36
+	.venv-fschat/bin/python -m pip install --quiet -r bench/requirements-fschat.lock
+	touch $@
+
 # Debian's Chromium, for the app's browser tests (Playwright drives it; it downloads no browser).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -110,4 +119,4 @@ app: $(STAMP)
 	$(BIN)/streamlit run app/Home.py
 
 clean:
-	rm -rf $(VENV) .venv-cje $(VLLM_VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports
+	rm -rf $(VENV) .venv-cje .venv-fschat $(VLLM_VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports

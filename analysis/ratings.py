@@ -22,6 +22,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 SCALE, BASE, INIT_RATING = 400.0, 10.0, 1000.0
+FIT_COEFFICIENT_COLUMNS = ["covariate", "coefficient", "se", "ci_low", "ci_high", "battles"]
 
 
 @dataclass
@@ -134,3 +135,44 @@ def rank_range(low: pd.Series, high: pd.Series) -> pd.DataFrame:
     better = (lo[None, :] > hi[:, None]).sum(axis=1)
     not_worse = (hi[None, :] >= lo[:, None]).sum(axis=1)
     return pd.DataFrame({"rank": 1 + better, "rank_high": not_worse}, index=low.index)
+
+
+def ratings_of(battles: pd.DataFrame, covariates, names: list[str], config):
+    """The model rows of one fit (rated and listed) and its covariates' bootstrap summaries, from
+    `battles` (model_a, model_b, winner) and a covariate matrix (a row per battle) or None; `config`
+    has bootstrap_rounds, seed, min_battles and anchor (assets/arena/config.py: RatingsConfig)."""
+    models = sorted(set(battles.model_a) | set(battles.model_b))
+    index = {m: i for i, m in enumerate(models)}
+    a, b = battles.model_a.map(index).to_numpy(), battles.model_b.map(index).to_numpy()
+    outcome = battles.winner.map({"model_a": 1.0, "model_b": 0.0}).fillna(0.5).to_numpy()
+    counts = pd.DataFrame({
+        "model": models,
+        "battles": np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models)),
+        "wins": np.bincount(a, outcome == 1, len(models)) + np.bincount(b, outcome == 0, len(models)),
+        "losses": np.bincount(a, outcome == 0, len(models)) + np.bincount(b, outcome == 1, len(models)),
+    })
+    counts["ties"] = counts.battles - counts.wins - counts.losses
+    keep = rated(a, b, outcome, len(models), config.min_battles)
+    kept = [m for m, k in zip(models, keep) if k]
+    rows = counts.assign(rated=keep, rating=np.nan, ci_low=np.nan, ci_high=np.nan, rank=pd.NA, rank_high=pd.NA)
+    anchor = config.anchor if config.anchor in kept else None
+    among = keep[a] & keep[b]
+    if len(kept) < 2 or not among.any():
+        return rows, pd.DataFrame(columns=FIT_COEFFICIENT_COLUMNS)
+    sub = {m: i for i, m in enumerate(kept)}
+    x = None if covariates is None else covariates[np.flatnonzero(among)]
+    full, boot_r, boot_c = bootstrap(
+        battles.model_a[among].map(sub).to_numpy(), battles.model_b[among].map(sub).to_numpy(), outcome[among],
+        kept, x, names, anchor, config.bootstrap_rounds, config.seed)
+    low, high = boot_r.quantile(0.025), boot_r.quantile(0.975)
+    ranks = rank_range(low, high)
+    at = rows.model.isin(kept)
+    rows.loc[at, "rating"] = full.ratings[rows.model[at]].to_numpy()
+    rows.loc[at, "ci_low"], rows.loc[at, "ci_high"] = low[rows.model[at]].to_numpy(), high[rows.model[at]].to_numpy()
+    rows.loc[at, "rank"], rows.loc[at, "rank_high"] = ranks["rank"][rows.model[at]].to_numpy(), ranks["rank_high"][rows.model[at]].to_numpy()
+    coefficients = pd.DataFrame({"covariate": names, "coefficient": full.coefficients.to_numpy(),
+                                 "se": boot_c.std(ddof=1).to_numpy() if len(names) else [],
+                                 "ci_low": boot_c.quantile(0.025).to_numpy() if len(names) else [],
+                                 "ci_high": boot_c.quantile(0.975).to_numpy() if len(names) else [],
+                                 "battles": int(among.sum())})
+    return rows, coefficients

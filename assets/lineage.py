@@ -39,6 +39,12 @@ class Query(str):
         query.tables = tables_read(sql, query.module)
         return query
 
+    @property
+    def table(self) -> str:
+        """The one table the query reads, as `schema.table` (for messages that name it)."""
+        (table,) = self.tables
+        return ".".join(table)
+
 
 def reads(*queries: Query, also: tuple[str, ...] = ()) -> list[dg.AssetKey]:
     """The deps of an asset that runs `queries` (and reads the tables `also` names in other ways,

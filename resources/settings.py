@@ -207,14 +207,27 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
                  tuple(sorted(llm_overrides_from_env().items())))
 
 
-def with_settings_defaults(config_cls, pipeline: str, settings_file: str | None = None,
+def with_settings_defaults(config_cls, step: str, settings_file: str | None = None,
                            inherit: str | None = None, not_inherited: tuple[str, ...] = ()):
-    """`config_cls` with its defaults replaced by [pipelines.<pipeline>] of the settings file (the
-    profile in force applied), so the Dagster launchpad shows the project's defaults; a key the
-    class lacks is an error. `inherit`: another step's section whose keys (less `not_inherited`)
-    apply first, so two steps that read the same input name it once."""
+    """`config_cls` with its defaults replaced by [pipelines.<pipeline>.<step>] of the settings
+    file (the profile in force applied), so the Dagster launchpad shows the project's defaults; a
+    key the class lacks is an error. The pipeline is the calling module's package
+    (assets/<pipeline>/config.py), unless `step` names it ("cje.report"). `inherit`: another
+    step's section whose keys (less `not_inherited`) apply first, so two steps that read the same
+    input name it once."""
+    import sys
+
     from pydantic import create_model
 
+    caller = sys._getframe(1).f_globals.get("__name__", "").split(".")
+    package = caller[1] if len(caller) == 3 and caller[0] == "assets" else None
+
+    def section(name: str) -> str:
+        if "." in name or package is None:
+            return name
+        return f"{package}.{name}"
+
+    pipeline, inherit = section(step), inherit and section(inherit)
     fields = config_cls.model_fields
     settings = load_settings(settings_file)
     overrides = {}

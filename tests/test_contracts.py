@@ -29,6 +29,44 @@ def test_every_table_is_declared_once_and_every_declaration_is_a_table():
         t for t, c in contracts.items() if (c.written_by or "").startswith("resources/")), "contracts without a table"
 
 
+def test_python_names_a_table_only_in_the_sql_it_runs():
+    """Keys, groups and write calls come from the contracts (assets/core/tables.py), so a quoted
+    `schema.table` under assets/ is a bug: the name said a second time, free to drift."""
+    import re
+
+    schemas = "|".join(sorted({c.schema for c in load_contracts().values()}))
+    quoted = re.compile(rf'"({schemas})\.[a-z_]+')
+    found = [f"{path.relative_to(PROJECT_ROOT)}:{n}: {line.strip()}"
+             for path in sorted((PROJECT_ROOT / "assets").rglob("*.py")) if path.name != "contracts.py"
+             for n, line in enumerate(path.read_text().splitlines(), start=1) if quoted.search(line)]
+    assert found == []
+    assert quoted.search('warehouse.write_table("cje.prompts", frame)')  # the pattern finds what it is for
+
+
+def test_a_table_step_writes_exactly_the_tables_its_contract_lists(settings_file):
+    """The decorator takes a module's tables from the contracts: a module no contract names is
+    refused where it is declared, and a step that returns other tables than its contract lists is
+    refused before anything is written."""
+    from assets.core.tables import Written, table_step
+    from assets.lineage import MODEL
+
+    def baseline_predictions(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Written:
+        return Written({"baseline_predictions": pd.DataFrame({"row_id": ["r1"]}), "extra": pd.DataFrame()})
+
+    baseline_predictions.__module__ = "assets.diff.no_such_table"
+    with pytest.raises(ContractError, match="writes no table: add `no_such_table` to sql/diff/schema.yml"):
+        table_step(layer=MODEL)(baseline_predictions)
+    baseline_predictions.__module__ = "assets.diff.baseline_predictions"
+    step = table_step(layer=MODEL)(baseline_predictions)
+    assert step.keys == {dg.AssetKey(["diff", "baseline_predictions"])} and step.op.name == "diff__baseline_predictions"
+    warehouse = Warehouse(settings_file=str(settings_file))
+    result = dg.materialize([step], resources={"warehouse": warehouse}, raise_on_error=False)
+    assert not result.success
+    assert "wrote ['baseline_predictions', 'extra']; its contract says ['baseline_predictions']" in str(
+        result.all_events)
+    assert not warehouse.table_exists("diff.baseline_predictions")
+
+
 def test_every_asset_shows_its_columns_with_descriptions():
     contracts = load_contracts()
     for table, spec in table_assets().items():

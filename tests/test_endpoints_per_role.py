@@ -47,8 +47,8 @@ def _build(path):
     import definitions
     from resources import build_resources
 
-    selection = ["cje_logs/prompts", "cje_logs/policies", "cje_logs/responses", "cje_logs/teacher_forced_logprobs",
-                 "cje_logs/judge_scores", "cje_logs/oracle_labels"]
+    selection = ["cje_logs/prompts", "cje_logs/policies", "cje_logs/responses", "cje_logs/prompt_responses",
+                 "cje_logs/teacher_forced_logprobs", "cje_logs/judge_scores", "cje_logs/oracle_labels"]
     return dg.materialize(definitions.defs.assets, resources=build_resources(str(path)), selection=selection,
                           run_config={"ops": {"cje_logs__prompts": {"config": {"max_samples": 2}}}},
                           raise_on_error=False)
@@ -70,11 +70,14 @@ def test_policies_on_one_server_judge_and_oracle_on_another(tmp_path, monkeypatc
         from resources.warehouse import Warehouse
 
         calls = LLM().cache.calls()
-        served = calls.groupby("role").model.unique().to_dict()  # pi_clone's are p0's, from the cache
+        served = calls.groupby("role").model.unique().to_dict()
         assert {r: list(m) for r, m in served.items()} == {
             "policy.p0": ["policies"], "policy.pi_clone": ["policies"], "policy.pi_bad": ["policies"],
             "judge": ["graders"], "oracle": ["graders"]}
         assert calls.error.isna().all()
+        scores = calls[calls.kind == "score"]
+        clone, p0 = (set(scores[scores.role == f"policy.{p}"].request_hash) for p in ("pi_clone", "p0"))
+        assert clone and not clone & p0  # pi_clone's log-probabilities are its own calls, not p0's cached answers
         posts = {name: (tmp_path / f"{name}.log").read_text().count("POST /v1/") for name in ("policies", "graders")}
         assert posts["policies"] >= 2 * 3 and posts["graders"] >= 2 * 3  # 2 prompts x 3 policies each way
         tf = Warehouse().query("SELECT policy, logprob FROM cje_logs.teacher_forced_logprobs ORDER BY prompt_id")

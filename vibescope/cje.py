@@ -70,6 +70,8 @@ def add_cje_build(sub) -> None:
     p.add_argument("--base-policy", default="p0")
     p.add_argument("--target-models", nargs="+", default=["pi_clone", "pi_bad"],
                    help="target policies: roles policy.<name> or model names, space-separated")
+    p.add_argument("--identical", nargs="+", default=[], metavar="TARGET",
+                   help="targets declared identical to the base: their weights must be exactly 1, or the run stops")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--n-folds", type=int, default=5)
     p.add_argument("--logs-dir", default="", help="where the built logs are written (default: the run folder)")
@@ -89,7 +91,8 @@ def run_cje_build(args: argparse.Namespace) -> Path:
         step("cje_logs.prompts"): {"source": args.source, "prompt_column": args.prompt_column,
                                    "max_samples": args.max_samples, "seed": args.seed},
         step("cje_logs.responses"): {"base_policy": args.base_policy, "base_model": args.base_model,
-                                     "target_policies": targets, "temperature": args.temperature, "top_p": args.top_p},
+                                     "target_policies": targets, "temperature": args.temperature, "top_p": args.top_p,
+                                     "identical_policies": args.identical},
         step("cje_logs.judge_scores"): {"proxy_model": args.proxy_model},
         step("cje_logs.oracle_labels"): {"oracle_fraction": args.oracle_fraction, "seed": args.seed,
                                          "oracle_model": args.oracle_model},

@@ -12,6 +12,7 @@ import pandas as pd
 
 from assets.acts.config import ActivationsConfig
 from assets.core.pools import model_pool
+from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.embeddings import check_finite
 from resources.hidden_states import HiddenStates, TokenStates
@@ -46,17 +47,11 @@ def model_id(model: str) -> str:
     return model.rstrip("/").split("/")[-1].removesuffix(".gguf").lower()
 
 
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["acts", "activations"], deps=reads(SPANS, TRACES), group_name="acts",
-                        kinds={"duckdb", "torch"}, tags=MODEL),
-           dg.AssetSpec(["acts", "activation_means"], deps=reads(SPANS, TRACES), group_name="acts",
-                        kinds={"duckdb"}, tags=MODEL)],
-    name="acts__activations",
-    pool=model_pool(local=True),
-    description=__doc__,
-)
+@table_step(deps=reads(SPANS, TRACES), layer=MODEL, kinds={"duckdb", "torch"}, kinds_of={"activation_means": {"duckdb"}},
+            pool=model_pool(local=True))
 def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hidden_states: HiddenStates,
-                warehouse: Warehouse):
+                warehouse: Warehouse) -> Written:
+    """Sentence activations (mean of the layer's token states, centred, unit length) and their mean."""
     depth = hidden_states.num_layers(config.model)
     if not 0 <= config.layer <= depth:  # before the long forward passes
         raise ValueError(f"layer {config.layer} is beyond {hidden_states.model_name(config.model)}'s depth; "
@@ -89,8 +84,5 @@ def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hi
     means = pd.DataFrame({"model": [model], "model_id": [model_id(model)], "layer": [config.layer],
                           "include_previous_token": [config.include_previous_token],
                           "n_sentences": [len(ids)], "mean": [mean.astype(np.float32)]})
-    yield dg.MaterializeResult(asset_key=["acts", "activations"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.activations", frame, context=context),
-        "model": model, "layer": config.layer, "dimensions": int(raw.shape[1]), "sentences_past_max_tokens": dropped})
-    yield dg.MaterializeResult(asset_key=["acts", "activation_means"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.activation_means", means, context=context)})
+    return Written({"activations": frame, "activation_means": means}, {"activations": {
+        "model": model, "layer": config.layer, "dimensions": int(raw.shape[1]), "sentences_past_max_tokens": dropped}})

@@ -19,6 +19,7 @@ import pandas as pd
 from analysis import cluster_methods, cluster_metrics
 from assets.acts.activations import project
 from assets.acts.config import ClustersConfig
+from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
 
@@ -84,15 +85,9 @@ def fit_all(x: np.ndarray, config: ClustersConfig, log=None) -> tuple[list[dict]
     return fits, {"skipped_k": skipped}
 
 
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["acts", "cluster_assignments"], deps=reads(VECTORS, MEANS), group_name="acts",
-                        kinds={"duckdb", "scikitlearn"}, tags=MODEL),
-           dg.AssetSpec(["acts", "cluster_fits"], deps=reads(VECTORS, MEANS), group_name="acts",
-                        kinds={"duckdb", "scikitlearn"}, tags=MODEL)],
-    name="acts__cluster_assignments",
-    description=__doc__,
-)
-def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfig, warehouse: Warehouse):
+@table_step(deps=reads(VECTORS, MEANS), layer=MODEL, kinds={"duckdb", "scikitlearn"})
+def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfig, warehouse: Warehouse) -> Written:
+    """Each method and k's cluster per sentence, and each fit's scores and saved model."""
     ids, x = vectors_of(warehouse.query(VECTORS))
     means = warehouse.query(MEANS).iloc[0]
     fits, report = fit_all(x, config, context.log)
@@ -113,10 +108,7 @@ def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfi
     for column in ("sae_validation_fvu", "sae_dead_latents", "sae_validation_rows"):
         if column not in fits_frame:
             fits_frame[column] = None
-    yield dg.MaterializeResult(asset_key=["acts", "cluster_assignments"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.cluster_assignments", pd.concat(assignments), context=context),
-        "methods": config.methods, "clusters": [k for k in config.clusters if k not in report["skipped_k"]],
-        "skipped_k": report["skipped_k"]})
-    yield dg.MaterializeResult(asset_key=["acts", "cluster_fits"], metadata={
-        "dagster/row_count": warehouse.write_table("acts.cluster_fits", fits_frame, context=context),
-        "models": str(models_dir / "acts")})
+    return Written({"cluster_assignments": pd.concat(assignments), "cluster_fits": fits_frame}, {
+        "cluster_assignments": {"methods": config.methods, "skipped_k": report["skipped_k"],
+                                "clusters": [k for k in config.clusters if k not in report["skipped_k"]]},
+        "cluster_fits": {"models": str(models_dir / "acts")}})

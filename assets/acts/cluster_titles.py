@@ -21,6 +21,7 @@ from assets.acts.config import TitlesConfig
 from assets.acts.sentences import thinking_span
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
@@ -78,11 +79,10 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
     return requests, shown
 
 
-@dg.asset(key=["acts", "cluster_titles"], deps=reads(ASSIGNMENTS, SENTENCES, TRACES, VECTORS, MEANS), group_name="acts",
-          tags=MODEL,
-          kinds={"duckdb", LLM_KIND}, pool=model_pool("namer"))
+@table_step(deps=reads(ASSIGNMENTS, SENTENCES, TRACES, VECTORS, MEANS), layer=MODEL,
+            kinds={"duckdb", LLM_KIND}, pool=model_pool("namer"))
 def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm: LLM,
-                   warehouse: Warehouse) -> dg.MaterializeResult:
+                   warehouse: Warehouse) -> Written:
     """Title and description of each cluster, `repetitions` times, by role namer."""
     assignments = warehouse.query(ASSIGNMENTS)
     sentences = warehouse.query(SENTENCES).set_index("sentence_id")
@@ -96,10 +96,9 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
              "description": r.value["description"].strip() if r.ok else None,
              "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]
     frame = pd.DataFrame(rows)
-    for _, one in frame.groupby(["method", "k", "repetition"]):  # a repeated title names nothing within one clustering
-        names, named_by = shown_names(one.title.tolist(), one.keywords.tolist())
-        frame.loc[one.index, "name"], frame.loc[one.index, "named_by"] = names, named_by
-    n = warehouse.write_table("acts.cluster_titles", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "namer_calls": len(requests),
-                                          "unparsed": int(frame.error.notna().sum()),
-                                          "named_by_keywords": int((frame.named_by == "keywords").sum())})
+    for _, clustering in frame.groupby(["method", "k", "repetition"]):  # a repeated title names nothing within one
+        names, named_by = shown_names(clustering.title.tolist(), clustering.keywords.tolist())
+        frame.loc[clustering.index, "name"], frame.loc[clustering.index, "named_by"] = names, named_by
+    return one(frame, {"namer_calls": len(requests),
+                       "unparsed": int(frame.error.notna().sum()),
+                       "named_by_keywords": int((frame.named_by == "keywords").sum())})

@@ -65,10 +65,10 @@ class ResultsConfig(dg.Config):
     output_dir: str = ""        # "" = <reports>/acts; the JSON goes to <output_dir>/results/vars/
 
 
-TracesConfig = with_settings_defaults(TracesConfig, "acts.traces")
-SentencesConfig = with_settings_defaults(SentencesConfig, "acts.sentences")
-ActivationsConfig = with_settings_defaults(ActivationsConfig, "acts.activations")
-ClustersConfig = with_settings_defaults(ClustersConfig, "acts.cluster_assignments")
-TitlesConfig = with_settings_defaults(TitlesConfig, "acts.cluster_titles")
-GradesConfig = with_settings_defaults(GradesConfig, "acts.grades")
-ResultsConfig = with_settings_defaults(ResultsConfig, "acts.results")
+TracesConfig = with_settings_defaults(TracesConfig, "traces")
+SentencesConfig = with_settings_defaults(SentencesConfig, "sentences")
+ActivationsConfig = with_settings_defaults(ActivationsConfig, "activations")
+ClustersConfig = with_settings_defaults(ClustersConfig, "cluster_assignments")
+TitlesConfig = with_settings_defaults(TitlesConfig, "cluster_titles")
+GradesConfig = with_settings_defaults(GradesConfig, "grades")
+ResultsConfig = with_settings_defaults(ResultsConfig, "results")

@@ -25,8 +25,9 @@ from assets.acts import prompts
 from assets.acts.cluster_assignments import MEANS, batch_tag
 from assets.acts.config import METRICS, GradesConfig
 from assets.core.llm_calls import LLM_KIND
-from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_partition, write_stage
+from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_partition
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
@@ -102,10 +103,10 @@ def answer(result) -> float | None:
     return float(value["belongs"]) if "belongs" in value else float(value["score"])
 
 
-@dg.asset(key=["acts", "grades"], deps=reads(TITLES, ASSIGNMENTS, SENTENCE_TEXT, MEANS), group_name="acts",
-          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("grader"), partitions_def=llm_stage_partitions())
+@table_step(deps=reads(TITLES, ASSIGNMENTS, SENTENCE_TEXT, MEANS), layer=MODEL, kinds={"duckdb", LLM_KIND},
+            pool=model_pool("grader"), partitions_def=llm_stage_partitions())
 def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
-           warehouse: Warehouse) -> dg.MaterializeResult:
+           warehouse: Warehouse) -> Written:
     """Membership, completeness and similarity verdicts of role grader."""
     # a partition owns whole clusterings (method, k): completeness and similarity compare their clusters
     titles = rows_of_partition(context, warehouse.query(TITLES), ["method", "k"])
@@ -124,9 +125,9 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
                                   "sentence_id", "truth", "threshold", "answer", "error", "raw"])
     frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean",
                           "answer": "Float64"})  # a number even when no answer parsed (all None)
-    n = write_stage(warehouse, "acts.grades", frame, context)
+    n = len(frame)
     unparsed = int(frame.error.notna().sum())
     if unparsed:
         context.log.warning(f"{unparsed} of {n} grader answers did not parse: recorded, left out of the scores")
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "grader_calls": len(requests),
-                                          "unparsed": unparsed, "untitled_categories": untitled})
+    return one(frame, {"grader_calls": len(requests),
+                       "unparsed": unparsed, "untitled_categories": untitled})

@@ -16,6 +16,7 @@ import pandas as pd
 import pysbd
 
 from assets.acts.config import SentencesConfig
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.datasets import DatasetError
 from resources.warehouse import Warehouse
@@ -77,9 +78,9 @@ def build_sentences(traces: pd.DataFrame, min_words: int) -> tuple[pd.DataFrame,
     return pd.DataFrame(rows, columns=columns), report
 
 
-@dg.asset(key=["acts", "sentences"], deps=reads(TRACES), group_name="acts", kinds={"duckdb", "python"}, tags=MODEL)
+@table_step(deps=reads(TRACES), layer=MODEL)
 def sentences(context: dg.AssetExecutionContext, config: SentencesConfig,
-              warehouse: Warehouse) -> dg.MaterializeResult:
+              warehouse: Warehouse) -> Written:
     """Sentences of each trace's thinking span with their character spans in `full_response`."""
     frame, report = build_sentences(warehouse.query(TRACES), config.min_words)
     if report["traces_without_thinking_span"]:
@@ -88,5 +89,4 @@ def sentences(context: dg.AssetExecutionContext, config: SentencesConfig,
     if frame.empty:
         raise DatasetError(f"no sentence of {config.min_words}+ words in any thinking span "
                            f"({report['traces']} traces, {report['traces_without_thinking_span']} without one)")
-    n = warehouse.write_table("acts.sentences", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, **report})
+    return one(frame, {**report})

@@ -9,6 +9,7 @@ from assets.acts.config import TracesConfig
 from assets.acts.sentences import OPEN
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import INPUT
 from resources.datasets import DatasetError, Datasets, named_input
 from resources.llm import LLM
@@ -22,10 +23,9 @@ def generate_traces(client, questions: list[str]) -> list[str]:
     return [f"{q}\n{'' if OPEN in r.text else OPEN}{r.text}" for q, r in zip(questions, replies)]
 
 
-@dg.asset(key=["acts", "traces"], group_name="acts", kinds={"duckdb", LLM_KIND}, tags=INPUT,
-          pool=model_pool("policy.reasoner"))
+@table_step(layer=INPUT, kinds={"duckdb", LLM_KIND}, pool=model_pool("policy.reasoner"))
 def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Datasets, llm: LLM,
-           warehouse: Warehouse) -> dg.MaterializeResult:
+           warehouse: Warehouse) -> Written:
     """Reasoning traces: a file or sample with `full_response`, or written by role policy.reasoner
     for a dataset of questions. `n_examples` are sampled with `seed`."""
     source, column = ((config.questions, config.question_column) if config.questions
@@ -49,6 +49,5 @@ def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Da
         texts = generate_traces(llm.client("policy.reasoner", context), texts)
     out = pd.DataFrame({"trace_id": np.arange(len(frame)), "source_row": frame.source_row.to_numpy(),
                         "full_response": texts, "source": source})
-    n = warehouse.write_table("acts.traces", out, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "source": source, "empty_texts": len(empty),
-                                          "generated": bool(config.questions)})
+    return one(out, {"source": source, "empty_texts": len(empty),
+                     "generated": bool(config.questions)})

@@ -19,8 +19,9 @@ from assets.arena import prompts
 from assets.arena.config import DifferencesConfig
 from assets.arena.properties_file import read_properties
 from assets.core.llm_calls import LLM_KIND
-from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_partition, write_stage
+from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_partition
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
@@ -42,11 +43,10 @@ def request(b, config: DifferencesConfig) -> dict:
             "temperature": config.temperature, "top_p": config.top_p, "max_tokens": config.max_tokens}
 
 
-@dg.asset(key=["arena", "battle_differences"], deps=reads(BATTLES), group_name="arena",
-          kinds={"duckdb", LLM_KIND}, tags=MODEL, pool=model_pool("describer"),
-          partitions_def=llm_stage_partitions())
+@table_step(deps=reads(BATTLES), layer=MODEL, kinds={"duckdb", LLM_KIND}, pool=model_pool("describer"),
+            partitions_def=llm_stage_partitions())
 def battle_differences(context: dg.AssetExecutionContext, config: DifferencesConfig, llm: LLM,
-                       warehouse: Warehouse) -> dg.MaterializeResult:
+                       warehouse: Warehouse) -> Written:
     """The describer's properties per battle (JSON), or the parse error and raw output."""
     battles = rows_of_partition(context, warehouse.query(BATTLES), ["battle_id"])
     imported: dict = {}
@@ -80,10 +80,10 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
         imported = {k: len(v) if isinstance(v, list) else v for k, v in report.items()}
     else:
         raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted, file")
-    n = write_stage(warehouse, "arena.battle_differences", frame, context)
+    n = len(frame)
     parsed = int(frame.error.isna().sum())
     with_properties = int(frame.properties_json.map(lambda j: isinstance(j, str) and bool(json.loads(j))).sum())
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "parsed": parsed,
-                                          "parse_rate": parsed / max(n, 1), "with_properties": with_properties,
-                                          "input_truncated": int(frame.input_truncated.sum()),
-                                          **imported})
+    return one(frame, {"parsed": parsed,
+                       "parse_rate": parsed / max(n, 1), "with_properties": with_properties,
+                       "input_truncated": int(frame.input_truncated.sum()),
+                       **imported})

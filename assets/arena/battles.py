@@ -20,6 +20,7 @@ import pandas as pd
 from assets.arena import fictional
 from assets.arena.config import DATASETS, BattlesConfig
 from assets.arena.properties_file import battle_columns, single_model_battles
+from assets.core.tables import Written, one, table_step
 from assets.lineage import INPUT
 from resources.datasets import READERS, DatasetError, Datasets, looks_english, named_input, parse_messages
 from resources.warehouse import Warehouse
@@ -148,13 +149,11 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-@dg.asset(key=["arena", "battles"], group_name="arena", kinds={"duckdb", "python"}, tags=INPUT)
+@table_step(layer=INPUT)
 def battles(context: dg.AssetExecutionContext, config: BattlesConfig, datasets: Datasets,
-            warehouse: Warehouse) -> dg.MaterializeResult:
+            warehouse: Warehouse) -> Written:
     """Battles with the human winner; see the module docstring for the sources."""
-    frame = load_battles(config, datasets)
-    n = warehouse.write_table("arena.battles", frame.assign(dataset=config.dataset), context=context)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": n, "models": int(pd.concat([frame.model_a, frame.model_b]).nunique()),
-        "ties": int((frame.winner == "tie").sum()), "empty_responses": int(frame.empty_response.sum()),
-        "multi_turn": int((frame.n_turns > 1).sum())})
+    frame = load_battles(config, datasets).assign(dataset=config.dataset)
+    return one(frame, {"models": int(pd.concat([frame.model_a, frame.model_b]).nunique()),
+                       "ties": int((frame.winner == "tie").sum()), "empty_responses": int(frame.empty_response.sum()),
+                       "multi_turn": int((frame.n_turns > 1).sum())})

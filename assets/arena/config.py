@@ -60,11 +60,11 @@ class PredictionConfig(dg.Config):
     seed: int = 42
 
 
-BattlesConfig = with_settings_defaults(BattlesConfig, "arena.battles")
-StyleConfig = with_settings_defaults(StyleConfig, "arena.response_style", inherit="arena.battles",
+BattlesConfig = with_settings_defaults(BattlesConfig, "battles")
+StyleConfig = with_settings_defaults(StyleConfig, "response_style", inherit="battles",
                                      not_inherited=("num_samples",))
-CategoriesConfig = with_settings_defaults(CategoriesConfig, "arena.prompt_categories")
-DifferencesConfig = with_settings_defaults(DifferencesConfig, "arena.battle_differences")
-ClustersConfig = with_settings_defaults(ClustersConfig, "arena.property_clusters")
-RatingsConfig = with_settings_defaults(RatingsConfig, "arena.model_ratings")
-PredictionConfig = with_settings_defaults(PredictionConfig, "arena.prediction_outcomes")
+CategoriesConfig = with_settings_defaults(CategoriesConfig, "prompt_categories")
+DifferencesConfig = with_settings_defaults(DifferencesConfig, "battle_differences")
+ClustersConfig = with_settings_defaults(ClustersConfig, "property_clusters")
+RatingsConfig = with_settings_defaults(RatingsConfig, "model_ratings")
+PredictionConfig = with_settings_defaults(PredictionConfig, "prediction_outcomes")

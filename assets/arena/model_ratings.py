@@ -16,12 +16,12 @@ adjustment are SQL (arena.rating_covariates).
 """
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from analysis.ratings import bootstrap, rank_range, rated
+from analysis.ratings import FIT_COEFFICIENT_COLUMNS, ratings_of
 from assets.arena.config import RatingsConfig
+from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
@@ -31,7 +31,7 @@ STYLE = ("length", "headers", "lists", "bold")
 CONTROLS = ("none", "style", "style_behaviours")
 RATING_COLUMNS = ["control", "category", "model", "rated", "rating", "ci_low", "ci_high", "rank", "rank_high",
                   "battles", "wins", "losses", "ties"]
-COEFFICIENT_COLUMNS = ["control", "covariate", "coefficient", "se", "ci_low", "ci_high", "battles"]
+COEFFICIENT_COLUMNS = ["control", *FIT_COEFFICIENT_COLUMNS]
 
 
 def covariates_of(control: str, battles: pd.DataFrame, behaviours: pd.DataFrame):
@@ -50,54 +50,9 @@ def covariates_of(control: str, battles: pd.DataFrame, behaviours: pd.DataFrame)
     return sparse.hstack([style, shown], format="csr"), [*STYLE, *(f"behaviour {c}" for c in clusters)]
 
 
-def ratings_of(battles: pd.DataFrame, covariates, names: list[str], config: RatingsConfig):
-    """The model rows of one fit (rated and listed) and its covariates' bootstrap summaries."""
-    models = sorted(set(battles.model_a) | set(battles.model_b))
-    index = {m: i for i, m in enumerate(models)}
-    a, b = battles.model_a.map(index).to_numpy(), battles.model_b.map(index).to_numpy()
-    outcome = battles.winner.map({"model_a": 1.0, "model_b": 0.0}).fillna(0.5).to_numpy()
-    counts = pd.DataFrame({
-        "model": models,
-        "battles": np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models)),
-        "wins": np.bincount(a, outcome == 1, len(models)) + np.bincount(b, outcome == 0, len(models)),
-        "losses": np.bincount(a, outcome == 0, len(models)) + np.bincount(b, outcome == 1, len(models)),
-    })
-    counts["ties"] = counts.battles - counts.wins - counts.losses
-    keep = rated(a, b, outcome, len(models), config.min_battles)
-    kept = [m for m, k in zip(models, keep) if k]
-    rows = counts.assign(rated=keep, rating=np.nan, ci_low=np.nan, ci_high=np.nan, rank=pd.NA, rank_high=pd.NA)
-    anchor = config.anchor if config.anchor in kept else None
-    among = keep[a] & keep[b]
-    if len(kept) < 2 or not among.any():
-        return rows, pd.DataFrame(columns=COEFFICIENT_COLUMNS[1:])
-    sub = {m: i for i, m in enumerate(kept)}
-    x = None if covariates is None else covariates[np.flatnonzero(among)]
-    full, boot_r, boot_c = bootstrap(
-        battles.model_a[among].map(sub).to_numpy(), battles.model_b[among].map(sub).to_numpy(), outcome[among],
-        kept, x, names, anchor, config.bootstrap_rounds, config.seed)
-    low, high = boot_r.quantile(0.025), boot_r.quantile(0.975)
-    ranks = rank_range(low, high)
-    at = rows.model.isin(kept)
-    rows.loc[at, "rating"] = full.ratings[rows.model[at]].to_numpy()
-    rows.loc[at, "ci_low"], rows.loc[at, "ci_high"] = low[rows.model[at]].to_numpy(), high[rows.model[at]].to_numpy()
-    rows.loc[at, "rank"], rows.loc[at, "rank_high"] = ranks["rank"][rows.model[at]].to_numpy(), ranks["rank_high"][rows.model[at]].to_numpy()
-    coefficients = pd.DataFrame({"covariate": names, "coefficient": full.coefficients.to_numpy(),
-                                 "se": boot_c.std(ddof=1).to_numpy() if len(names) else [],
-                                 "ci_low": boot_c.quantile(0.025).to_numpy() if len(names) else [],
-                                 "ci_high": boot_c.quantile(0.975).to_numpy() if len(names) else [],
-                                 "battles": int(among.sum())})
-    return rows, coefficients
-
-
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["arena", "model_ratings"], deps=reads(BATTLES, BEHAVIOURS), group_name="arena",
-                        kinds={"duckdb", "python"}, tags=RESULT),
-           dg.AssetSpec(["arena", "rating_coefficients"], deps=reads(BATTLES, BEHAVIOURS), group_name="arena",
-                        kinds={"duckdb", "python"}, tags=MODEL)],
-    name="arena__model_ratings",
-    description=__doc__,
-)
-def model_ratings(context: dg.AssetExecutionContext, config: RatingsConfig, warehouse: Warehouse):
+@table_step(deps=reads(BATTLES, BEHAVIOURS), layer=MODEL, layer_of={"model_ratings": RESULT})
+def model_ratings(context: dg.AssetExecutionContext, config: RatingsConfig, warehouse: Warehouse) -> Written:
+    """Bradley-Terry ratings per control and category, and the covariates' coefficients."""
     battles, behaviours = warehouse.query(BATTLES), warehouse.query(BEHAVIOURS)
     models = set(battles.model_a) | set(battles.model_b)
     if config.anchor and config.anchor not in models:  # a typo would quietly anchor at the mean
@@ -119,12 +74,8 @@ def model_ratings(context: dg.AssetExecutionContext, config: RatingsConfig, ware
                 coefficients.append(coef.assign(control=control))
     table = pd.concat(ratings, ignore_index=True)[RATING_COLUMNS].astype({"rank": "Int64", "rank_high": "Int64"})
     coefs = pd.concat([pd.DataFrame(columns=COEFFICIENT_COLUMNS), *coefficients], ignore_index=True)[COEFFICIENT_COLUMNS]
-    tables = {"arena.model_ratings": table, "arena.rating_coefficients": coefs.astype(
-        {"coefficient": float, "se": float, "ci_low": float, "ci_high": float, "battles": "Int64"})}
-    counts = warehouse.write_tables(tables, context=context)
+    coefs = coefs.astype({"coefficient": float, "se": float, "ci_low": float, "ci_high": float, "battles": "Int64"})
     overall = table[(table.control == "none") & (table.category == "all") & table.rated]
     top = overall.nlargest(3, "rating")
-    yield dg.MaterializeResult(asset_key=["arena", "model_ratings"], metadata={
-        "dagster/row_count": counts["arena.model_ratings"], "top": ", ".join(top.model)})
-    yield dg.MaterializeResult(asset_key=["arena", "rating_coefficients"],
-                               metadata={"dagster/row_count": counts["arena.rating_coefficients"]})
+    return Written({"model_ratings": table, "rating_coefficients": coefs},
+                   {"model_ratings": {"top": ", ".join(top.model)}})

@@ -14,6 +14,7 @@ from scipy import sparse
 from analysis.preference import held_out, identity_outcomes, presence_matrix, winner_outcomes
 from assets.arena.config import PredictionConfig
 from assets.arena.model_ratings import BATTLES, BEHAVIOURS, covariates_of
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
 
@@ -59,10 +60,9 @@ def identity_rows(style: pd.DataFrame, shown: pd.DataFrame, config: PredictionCo
     return pd.concat(frames, ignore_index=True)
 
 
-@dg.asset(key=["arena", "prediction_outcomes"], group_name="arena", kinds={"duckdb", "scikitlearn"}, tags=MODEL,
-          deps=reads(BATTLES, BEHAVIOURS, SHOWN, RESPONSE_STYLE))
+@table_step(deps=reads(BATTLES, BEHAVIOURS, SHOWN, RESPONSE_STYLE), layer=MODEL, kinds={"duckdb", "scikitlearn"})
 def prediction_outcomes(context: dg.AssetExecutionContext, config: PredictionConfig,
-                        warehouse: Warehouse) -> dg.MaterializeResult:
+                        warehouse: Warehouse) -> Written:
     """Held-out predictions of the winner and of the writing model, per feature set."""
     battles, behaviours = warehouse.query(BATTLES), warehouse.query(BEHAVIOURS)
     # the battles the describer read (they have behaviours), for every feature set: the same items
@@ -73,6 +73,5 @@ def prediction_outcomes(context: dg.AssetExecutionContext, config: PredictionCon
     columns = ["task", "features", "item_id", "truth", "correct", "log_loss"]
     frame = rows[columns] if len(rows) else pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
         columns, ("str", "str", "str", "str", "bool", "float"))})
-    n = warehouse.write_table("arena.prediction_outcomes", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "held_out_battles": int(
-        rows[rows.task == "winner"].item_id.nunique()) if len(rows) else 0})
+    return one(frame, {"held_out_battles": int(
+                       rows[rows.task == "winner"].item_id.nunique()) if len(rows) else 0})

@@ -17,6 +17,7 @@ from assets.arena import prompts
 from assets.arena.config import CategoriesConfig
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
@@ -42,10 +43,9 @@ def named(client: RoleClient, examples: dict, keywords: dict, fallback: str) -> 
                          "keywords": [keywords[k] for k in ids]}, index=ids)
 
 
-@dg.asset(key=["arena", "prompt_categories"], deps=reads(PROMPTS), group_name="arena", tags=MODEL,
-          kinds={"duckdb", LLM_KIND}, pool=model_pool(local=True))
+@table_step(deps=reads(PROMPTS), layer=MODEL, kinds={"duckdb", LLM_KIND}, pool=model_pool(local=True))
 def prompt_categories(context: dg.AssetExecutionContext, config: CategoriesConfig, embeddings: Embeddings,
-                      llm: LLM, warehouse: Warehouse) -> dg.MaterializeResult:
+                      llm: LLM, warehouse: Warehouse) -> Written:
     """broad_category_id, broad_category, narrower_category_id, narrower_category per battle."""
     battles = warehouse.query(PROMPTS)
     vectors = embeddings.encode(battles.prompt.str.slice(0, 2000).tolist())
@@ -74,6 +74,5 @@ def prompt_categories(context: dg.AssetExecutionContext, config: CategoriesConfi
         "narrower_keywords": at_narrower.keywords.to_numpy(),
         "was_outlier": result.was_outlier,
     })
-    n = warehouse.write_table("arena.prompt_categories", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "narrower": len(narrower),
-                                          "broad": len(broad), "min_cluster_size": pipeline.cluster.size_})
+    return one(frame, {"narrower": len(narrower),
+                       "broad": len(broad), "min_cluster_size": pipeline.cluster.size_})

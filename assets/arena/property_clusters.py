@@ -19,6 +19,7 @@ from assets.arena import prompts
 from assets.arena.config import ClustersConfig
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
@@ -44,20 +45,15 @@ def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: n
     return {"label": None, "description": None, "error": out.error}
 
 
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["arena", "property_clusters"], deps=reads(PROPERTIES), group_name="arena",
-                        kinds={"duckdb", "python"}, tags=MODEL),
-           dg.AssetSpec(["arena", "cluster_labels"], deps=reads(PROPERTIES), group_name="arena",
-                        kinds={"duckdb", LLM_KIND}, tags=MODEL)],
-    name="arena__property_clusters",
-    pool=model_pool(local=True),
-    description=__doc__,
-)
+@table_step(deps=reads(PROPERTIES), layer=MODEL, kinds_of={"cluster_labels": {"duckdb", LLM_KIND}},
+            pool=model_pool(local=True))
 def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig, embeddings: Embeddings,
-                      llm: LLM, warehouse: Warehouse):
+                      llm: LLM, warehouse: Warehouse) -> Written:
+    """Each property's fine and coarse cluster and map position, and each cluster's name."""
     props = warehouse.query(PROPERTIES)
     if props.empty:
-        raise ValueError("arena.behavior_properties is empty: no battle yielded a parseable property")
+        raise ValueError("no property to cluster: arena.behavior_properties is empty (no battle yielded a "
+                         "parseable property)")
     texts = props.property_description.to_numpy(object)
     vectors = embeddings.encode(texts.tolist())
     pipeline = density_pipeline(config.min_cluster_size, config.enable_dim_reduction, config.assign_outliers,
@@ -85,11 +81,9 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
         names, named_by = shown_names([n["label"] for n in named], [n["keywords"] for n in named])
         labels += [{**n, "name": name, "named_by": by} for n, name, by in zip(named, names, named_by)]
     labels = pd.DataFrame(labels)
-    yield dg.MaterializeResult(asset_key=["arena", "property_clusters"], metadata={
-        "dagster/row_count": warehouse.write_table("arena.property_clusters", assigned, context=context),
-        "fine_clusters": int(len(set(fine) - {-1})), "coarse_clusters": int(len(set(coarse) - {-1})),
-        "outliers": int(result.was_outlier.sum()), "min_cluster_size": pipeline.cluster.size_})
-    yield dg.MaterializeResult(asset_key=["arena", "cluster_labels"], metadata={
-        "dagster/row_count": warehouse.write_table("arena.cluster_labels", labels, context=context),
-        "label_errors": int(labels.error.notna().sum()),
-        "named_by_keywords": int((labels.named_by == "keywords").sum())})
+    return Written({"property_clusters": assigned, "cluster_labels": labels}, {
+        "property_clusters": {"fine_clusters": int(len(set(fine) - {-1})),
+                              "coarse_clusters": int(len(set(coarse) - {-1})),
+                              "outliers": int(result.was_outlier.sum()), "min_cluster_size": pipeline.cluster.size_},
+        "cluster_labels": {"label_errors": int(labels.error.notna().sum()),
+                           "named_by_keywords": int((labels.named_by == "keywords").sum())}})

@@ -10,17 +10,17 @@ import dagster as dg
 from analysis.style import battle_style
 from assets.arena.battles import load_battles
 from assets.arena.config import StyleConfig
+from assets.core.tables import Written, one, table_step
 from assets.lineage import INPUT
 from resources.datasets import Datasets
 from resources.warehouse import Warehouse
 
 
-@dg.asset(key=["arena", "response_style"], group_name="arena", kinds={"duckdb", "python"}, tags=INPUT)
+@table_step(layer=INPUT)
 def response_style(context: dg.AssetExecutionContext, config: StyleConfig, datasets: Datasets,
-                   warehouse: Warehouse) -> dg.MaterializeResult:
+                   warehouse: Warehouse) -> Written:
     """Style features per battle, side and feature, with the outcome for that side's model."""
     battles = load_battles(config, datasets)
     frame = battle_style(battles)
-    n = warehouse.write_table("arena.response_style", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "battles": len(battles),
-                                          "models": int(frame.model.nunique()), "dataset": config.dataset})
+    return one(frame, {"battles": len(battles),
+                       "models": int(frame.model.nunique()), "dataset": config.dataset})

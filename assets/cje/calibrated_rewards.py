@@ -22,28 +22,17 @@ import pyarrow as pa
 
 from analysis.cje_calibration import ScoreGrid, fit_calibration, folds_of, spearman_and_r2
 from assets.cje.config import CalibrationConfig
+from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
 
-LABELS = Query("""
-    SELECT j.prompt_id, j.judge_score, o.oracle_label
-    FROM cje.oracle_labels AS o
-    JOIN cje.judge_scores AS j USING (prompt_id, policy, source, draw_idx)
-    WHERE o.split = 'calibration' AND j.judge_score IS NOT NULL
-""")
+LABELS = Query("SELECT prompt_id, judge_score, oracle_label FROM cje.calibration_labels")
 JUDGED = Query("SELECT * FROM cje.judge_scores WHERE judge_score IS NOT NULL")
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["cje", name], deps=reads(LABELS, JUDGED), group_name="cje", kinds={"duckdb", "python"},
-                     tags=MODEL)
-        for name in ("calibrated_rewards", "jackknife_rewards", "calibration_summary", "calibration_curve")
-    ],
-    name="cje__calibrated_rewards",
-    description=__doc__,
-)
-def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationConfig, warehouse: Warehouse):
+@table_step(deps=reads(LABELS, JUDGED), layer=MODEL)
+def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationConfig, warehouse: Warehouse) -> Written:
+    """Calibrated rewards per judged row, the fold models' rewards per score, the fit's summary and curve."""
     labels = warehouse.query(LABELS)
     folds = folds_of(labels.prompt_id, config.n_folds, config.fold_seed)
     s, y = labels.judge_score.to_numpy(float), labels.oracle_label.to_numpy(float)
@@ -83,12 +72,7 @@ def calibrated_rewards(context: dg.AssetExecutionContext, config: CalibrationCon
         binned.assign(kind="bin")[["kind", "judge_score", "oracle", "n"]],
     ], ignore_index=True)
 
-    tables = {"calibrated_rewards": rewards, "jackknife_rewards": jackknife, "calibration_summary": summary,
-              "calibration_curve": curve}
-    counts = warehouse.write_tables({f"cje.{name}": frame for name, frame in tables.items()}, context=context)
-    for name in tables:
-        meta = {"dagster/row_count": counts[f"cje.{name}"]}
-        if name == "calibrated_rewards":
-            meta.update(n_folds=config.n_folds, fold_seed=config.fold_seed,
-                        spearman=float(rho), r2_out_of_fold=float(r2))
-        yield dg.MaterializeResult(asset_key=["cje", name], metadata=meta)
+    return Written({"calibrated_rewards": rewards, "jackknife_rewards": jackknife, "calibration_summary": summary,
+                    "calibration_curve": curve},
+                   {"calibrated_rewards": {"n_folds": config.n_folds, "fold_seed": config.fold_seed,
+                                           "spearman": float(rho), "r2_out_of_fold": float(r2)}})

@@ -36,6 +36,6 @@ class ReportConfig(dg.Config):
     run_folder: str = ""   # "" = <reports>/cje/<UTC timestamp>; `vibescope cje build` puts the built logs there too
 
 
-LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "cje.logged_data")
-CalibrationConfig = with_settings_defaults(CalibrationConfig, "cje.calibrated_rewards")
-ReportConfig = with_settings_defaults(ReportConfig, "cje.report")
+LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "logged_data")
+CalibrationConfig = with_settings_defaults(CalibrationConfig, "calibrated_rewards")
+ReportConfig = with_settings_defaults(ReportConfig, "report")

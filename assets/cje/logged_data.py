@@ -25,11 +25,11 @@ from assets.cje.fields import (
 from analysis.cje_records import draw_record, logged_record, probe_rows
 from assets.cje.config import SOURCES, LoggedDataConfig
 from assets.lineage import INPUT, Query, reads
+from assets.core.tables import Written, table_step
 from resources.datasets import DatasetError, named_input, sample_path
 from resources.warehouse import Warehouse
 
 BASE = "base"
-TABLES = ("policies", "prompts", "responses", "teacher_forced_logprobs", "judge_scores", "oracle_labels")
 REQUIRED = ("prompt", "response", "base_policy_logprob", "judge_score")
 FRESH_SUFFIX, PROBE_SUFFIX = "_responses.jsonl", "_probe.jsonl"
 BUILT_ROWS = Query("SELECT * FROM cje_logs.logged_rows")
@@ -110,22 +110,22 @@ def from_clean_files(config: LoggedDataConfig) -> dict[str, pa.Table] | None:
 
 
 def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
-    """The rows of cje_logs.logged_rows as the records the exported files hold."""
+    """The rows of the built logs (BUILT_ROWS) as the records the exported files hold."""
     if rows.empty:
-        raise DatasetError("cje_logs.logged_rows is empty: materialize the cje_logs group first")
+        raise DatasetError(f"{BUILT_ROWS.table} is empty: materialize the cje_logs group first")
     def located(frame: pd.DataFrame, record) -> Rows:
-        return [(f"cje_logs.logged_rows (prompt_id {r.prompt_id}, policy {r.built_policy})", record(r))
+        return [(f"{BUILT_ROWS.table} (prompt_id {r.prompt_id}, policy {r.built_policy})", record(r))
                 for r in frame.itertuples()]
 
     targets = rows[~rows.is_base]
-    return Sources(where="cje_logs.logged_rows", logged=located(rows[rows.is_base], logged_record),
+    return Sources(where=BUILT_ROWS.table, logged=located(rows[rows.is_base], logged_record),
                    fresh={p: located(g, draw_record) for p, g in targets.groupby("policy")},
                    probes={p: located(g, draw_record) for p, g in probe_rows(rows).groupby("policy")},
                    identical=identical)
 
 
 def policies_table(targets: list[str], identical: list[str] | None, where: str) -> pd.DataFrame:
-    """cje.policies: the base and each target; `identical` declared by the user, or None: a
+    """`cje.policies`: the base and each target; `identical` declared by the user, or None: a
     policy named "clone" (the source tool's name for the base's twin), if there is one."""
     if identical is None:
         identical = [t for t in targets if t == "clone"]
@@ -184,17 +184,13 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pa.Tab
                for name, frame in frames.items()}}
 
 
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["cje", t], group_name="cje", kinds={"duckdb", "python"}, tags=INPUT,
-                        deps=reads(BUILT_ROWS, BUILT_IDENTICAL)) for t in TABLES],
-    name="cje__logged_data",
-    description=__doc__,
-)
-def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, warehouse: Warehouse):
+@table_step(deps=reads(BUILT_ROWS, BUILT_IDENTICAL), layer=INPUT)
+def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, warehouse: Warehouse) -> Written:
+    """The cje.* input tables from cje-eval files or from the built logs (see the module docstring)."""
     if config.source not in SOURCES:
         raise DatasetError(f"source {config.source!r}; valid: {', '.join(SOURCES)}")
-    if config.source == "cje_logs" and not warehouse.table_exists("cje_logs.logged_rows"):
-        raise DatasetError("source cje_logs: there are no built logs (cje_logs.logged_rows); materialize the "
+    if config.source == "cje_logs" and not warehouse.table_exists(BUILT_ROWS.table):
+        raise DatasetError(f"source cje_logs: there are no built logs ({BUILT_ROWS.table}); materialize the "
                            "cje_logs group first, or `vibescope cje build`")
     if not 0 < config.oracle_fraction <= 1:
         raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
@@ -204,10 +200,6 @@ def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, war
                    from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
         tables = build_tables(sources, config)
     splits = pc.value_counts(tables["oracle_labels"]["split"]).to_pylist()
-    counts = warehouse.write_tables({f"cje.{name}": tables[name] for name in TABLES}, context=context)
-    for name in TABLES:
-        meta = {"dagster/row_count": counts[f"cje.{name}"]}
-        if name == "oracle_labels":
-            meta.update({f"labels_{c['values']}": c["counts"] for c in splits})
-            meta.update(oracle_fraction=config.oracle_fraction, seed=config.seed)
-        yield dg.MaterializeResult(asset_key=["cje", name], metadata=meta)
+    return Written(tables, {"oracle_labels": {
+        **{f"labels_{c['values']}": c["counts"] for c in splits},
+        "oracle_fraction": config.oracle_fraction, "seed": config.seed}})

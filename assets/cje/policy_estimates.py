@@ -23,30 +23,18 @@ import pyarrow.compute as pc
 
 from analysis.cje_calibration import CalibrationSupport
 from analysis.cje_estimators import ESTIMATORS, Estimate, PolicyData, estimate_policy, paired_influence
+from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
-LOGGED = Query("""
-    SELECT w.policy, w.prompt_id, w.weight, r.judge_score, r.fold, r.reward
-    FROM cje.importance_weights AS w
-    JOIN cje.calibrated_rewards AS r
-      ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
-    WHERE w.problem IS NULL
-    ORDER BY w.policy, w.prompt_id
-""")
+LOGGED = Query("SELECT * FROM cje.weighted_rewards ORDER BY policy, prompt_id")
 FRESH = Query("""
     SELECT policy, prompt_id, judge_score, fold, reward
     FROM cje.calibrated_rewards
     WHERE source = 'fresh'
     ORDER BY policy, prompt_id, draw_idx
 """)
-TRUTH = Query("""
-    -- the base: every logged oracle label; a target: its probe slice
-    SELECT policy, avg(oracle_label) AS oracle_truth, count(*) AS n_truth
-    FROM cje.oracle_labels
-    WHERE (policy = 'base' AND source = 'logged') OR source = 'probe'
-    GROUP BY policy
-""")
+TRUTH = Query("SELECT policy, oracle_truth, n_truth FROM cje.oracle_truth")
 POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
 CALIBRATION = Query("SELECT * FROM cje.calibration_summary")
 JACKKNIFE = Query("SELECT replicate, judge_score, reward FROM cje.jackknife_rewards ORDER BY replicate, judge_score")
@@ -62,8 +50,8 @@ def _of_policy(table: pa.Table, policy: str, jackknife: pd.DataFrame) -> dict[st
     known, scores = jackknife.index.to_numpy(), columns["judge_score"]
     where = np.searchsorted(known, scores).clip(0, max(len(known) - 1, 0))
     if len(scores) and (not len(known) or not np.array_equal(known[where], scores)):
-        raise RuntimeError("cje.jackknife_rewards lacks judge scores of cje.calibrated_rewards: "
-                           "materialize cje.calibrated_rewards again")
+        raise RuntimeError(f"{JACKKNIFE.table} lacks judge scores of the calibrated rewards: materialize "
+                           "step cje__calibrated_rewards again")
     return {**columns, "reps": jackknife.to_numpy().T[:, where]}
 
 
@@ -79,7 +67,7 @@ def _keyed(logged: pa.Table, fresh: pa.Table) -> tuple[pa.Table, pa.Table, pa.Ar
 
 
 def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame:
-    """cje.paired_influence: each pair of policies (a < b) with an estimate by the same estimator."""
+    """`cje.paired_influence`: each pair of policies (a < b) with an estimate by the same estimator."""
     rows = []
     for (estimator, a), ea in estimates.items():
         for (other, b), eb in estimates.items():
@@ -90,19 +78,10 @@ def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["estimator", "policy_a", "policy_b", "n", "var_if"]).astype({"n": "int64", "var_if": float})
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["cje", name], group_name="cje", kinds={"duckdb", "python"}, tags=layer,
-                     deps=reads(LOGGED, FRESH, TRUTH, POLICIES, CALIBRATION, JACKKNIFE))
-        for name, layer in (("policy_estimates", RESULT), ("paired_influence", MODEL), ("oracle_jackknife", MODEL))
-    ],
-    name="cje__policy_estimates",
-    description=__doc__,
-)
-def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    if not warehouse.table_exists("cje.jackknife_rewards"):  # a warehouse from before the table
-        raise RuntimeError("cje.jackknife_rewards is missing: materialize cje.calibrated_rewards (step "
-                           "cje__calibrated_rewards) again, then the estimates")
+@table_step(deps=reads(LOGGED, FRESH, TRUTH, POLICIES, CALIBRATION, JACKKNIFE), layer=MODEL,
+            layer_of={"policy_estimates": RESULT})
+def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Written:
+    """Every estimator's value per policy, the pairs' influence variances, the oracle jackknife."""
     logged, fresh, prompt_names = _keyed(warehouse.arrow(LOGGED), warehouse.arrow(FRESH))
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy
@@ -144,9 +123,6 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 context.log.warning(f"{policy} / {name}: no estimate: {e.reason}")
     estimates = pd.DataFrame(rows)
     estimates["estimator"] = pd.Categorical(estimates.estimator, categories=ESTIMATORS)
-    tables = {"policy_estimates": estimates.sort_values(["estimator", "policy"]).astype({"estimator": str}),
-              "paired_influence": paired_variances(given),
-              "oracle_jackknife": pd.concat(jackknife, ignore_index=True)}
-    counts = warehouse.write_tables({f"cje.{name}": frame for name, frame in tables.items()}, context=context)
-    for name in tables:
-        yield dg.MaterializeResult(asset_key=["cje", name], metadata={"dagster/row_count": counts[f"cje.{name}"]})
+    return Written({"policy_estimates": estimates.sort_values(["estimator", "policy"]).astype({"estimator": str}),
+                    "paired_influence": paired_variances(given),
+                    "oracle_jackknife": pd.concat(jackknife, ignore_index=True)})

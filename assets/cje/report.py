@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 from rich.console import Console
 
 from analysis.cje_report import console_table, headline_estimator, plot_calibration, plot_heatmap, results_json
@@ -32,27 +33,20 @@ GUARD_RAILS = Query("SELECT * FROM cje.guard_rails")
 CURVE = Query("SELECT * FROM cje.calibration_curve")
 POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
 # the seeded steps' run config as they ran
-SEEDED_STEPS = Query("""
-    SELECT table_name AS step, config FROM core.materializations
-    WHERE table_name IN ('cje.oracle_labels', 'cje.calibrated_rewards')
-""")
-# the base's log-probability belongs to logged rows only; an equi-join on (prompt_id, source), since
-# DuckDB 1.5 plans `ON ... AND r.source = 'logged'` as a nested-loop join (minutes at 1M rows)
-INTERACTIONS = Query("""
-    WITH base AS (
-        SELECT prompt_id, 'logged' AS source, logprob AS base_policy_logprob
-        FROM cje.teacher_forced_logprobs
-        WHERE policy = 'base'
+SEEDS = Query("""
+    WITH step_configs AS (
+        SELECT table_name, config::JSON AS config FROM core.materializations
+        WHERE table_name IN ('cje.oracle_labels', 'cje.calibrated_rewards')
     )
-    SELECT r.prompt_id, r.policy, r.source, r.draw_idx, r.response, r.token_logprobs,
-           base.base_policy_logprob, c.judge_score, c.reward AS calibrated_score, c.fold,
-           o.oracle_label, o.split AS oracle_split
-    FROM cje.responses AS r
-    LEFT JOIN cje.calibrated_rewards AS c USING (prompt_id, policy, source, draw_idx)
-    LEFT JOIN cje.oracle_labels AS o USING (prompt_id, policy, source, draw_idx)
-    LEFT JOIN base USING (prompt_id, source)
-    ORDER BY r.source, r.policy, r.prompt_id, r.draw_idx
+    SELECT
+        max(CASE WHEN table_name = 'cje.oracle_labels' THEN (config->>'seed')::BIGINT END) AS oracle_label_seed,
+        max(CASE WHEN table_name = 'cje.oracle_labels' THEN (config->>'oracle_fraction')::DOUBLE END)
+            AS oracle_fraction,
+        max(CASE WHEN table_name = 'cje.calibrated_rewards' THEN (config->>'fold_seed')::BIGINT END) AS fold_seed,
+        max(CASE WHEN table_name = 'cje.calibrated_rewards' THEN (config->>'n_folds')::BIGINT END) AS n_folds
+    FROM step_configs
 """)
+INTERACTIONS = Query("SELECT * FROM cje.interactions ORDER BY source, policy, prompt_id, draw_idx")
 
 
 def zip_folder(folder: Path) -> str:
@@ -89,11 +83,9 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     (folder / "token_level_cje_results.json").write_text(json.dumps(results, indent=2))
     plot_calibration(curve, folder / "calibration_curve.png")
     plot_heatmap(pairwise[pairwise.estimator == headline], policies, folder / "comparison_heatmap.png", headline)
-    steps = {r.step: json.loads(r.config) if isinstance(r.config, str) else {}  # NULL: a step without config
-             for r in warehouse.query(SEEDED_STEPS).itertuples()}
-    labels, calibration = steps.get("cje.oracle_labels", {}), steps.get("cje.calibrated_rewards", {})
-    seeds = {"oracle_label_seed": labels.get("seed"), "oracle_fraction": labels.get("oracle_fraction"),
-             "fold_seed": calibration.get("fold_seed"), "n_folds": calibration.get("n_folds")}
+    # NULL where a step ran without config (or with none of these keys)
+    seeds = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+             for k, v in warehouse.query(SEEDS).iloc[0].items()}
     # written by DuckDB straight from the warehouse: a row per interaction is millions of rows at
     # scale (bench/cje_scale.py)
     literal = "'" + json.dumps(seeds).replace("'", "''") + "'"

@@ -20,6 +20,9 @@ class ResponsesConfig(dg.Config):
     base_model: str = ""       # "" = the base role's model; else the base's (only)
     temperature: float = -1.0  # the base's (and model-name targets'); < 0 = the role's own
     top_p: float = -1.0        # likewise
+    # targets declared identical to the base (besides those configured alike, found in
+    # cje_logs.identical_policies): their weights must be exactly 1, or the run stops
+    identical_policies: list[str] = []
 
 
 class JudgeConfig(dg.Config):
@@ -36,8 +39,8 @@ class ExportConfig(dg.Config):
     output_dir: str = ""       # "" = <reports>/cje_logs
 
 
-PromptsConfig = with_settings_defaults(PromptsConfig, "cje_logs.prompts")
-ResponsesConfig = with_settings_defaults(ResponsesConfig, "cje_logs.responses")
-JudgeConfig = with_settings_defaults(JudgeConfig, "cje_logs.judge_scores")
-OracleConfig = with_settings_defaults(OracleConfig, "cje_logs.oracle_labels")
-ExportConfig = with_settings_defaults(ExportConfig, "cje_logs.export")
+PromptsConfig = with_settings_defaults(PromptsConfig, "prompts")
+ResponsesConfig = with_settings_defaults(ResponsesConfig, "responses")
+JudgeConfig = with_settings_defaults(JudgeConfig, "judge_scores")
+OracleConfig = with_settings_defaults(OracleConfig, "oracle_labels")
+ExportConfig = with_settings_defaults(ExportConfig, "export")

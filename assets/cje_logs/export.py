@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from analysis.cje_records import clean, draw_record, logged_record, probe_rows
 from assets.cje_logs.config import ExportConfig
@@ -33,13 +34,7 @@ from resources.warehouse import Warehouse
 
 LOGGED_ROWS = Query("SELECT * FROM cje_logs.logged_rows")
 PROMPTS = Query("SELECT prompt_id, prompt FROM cje_logs.prompts ORDER BY prompt_id")
-RESPONSES = Query("""
-    SELECT r.prompt_id, r.policy, p.model, r.draw_idx, r.response, r.ended, r.sequence_logprob,
-           r.token_logprobs, p.temperature, p.top_p, p.top_k, p.min_p
-    FROM cje_logs.responses AS r
-    JOIN cje_logs.policies AS p USING (policy)
-    ORDER BY r.policy, r.prompt_id
-""")
+RESPONSES = Query("SELECT * FROM cje_logs.policy_responses ORDER BY policy, prompt_id")
 LOGPROBS = Query("""
     SELECT prompt_id, policy, logprob, token_logprobs, n_tokens, outside_support, boundary_ok, truncated, flag
     FROM cje_logs.teacher_forced_logprobs
@@ -48,6 +43,15 @@ LOGPROBS = Query("""
 POLICIES = Query("SELECT * FROM cje_logs.policies ORDER BY NOT is_base, policy")
 # the run config each step ran with (seeds, models given on the command line)
 STEP_CONFIGS = Query("SELECT table_name, config FROM core.materializations WHERE table_name LIKE 'cje_logs.%'")
+# the models and share the steps ran with (a step's own setting, else its role's model)
+STEP_CHOICES = Query("""
+    SELECT
+        max(CASE WHEN table_name = 'cje_logs.judge_scores' THEN config::JSON->>'proxy_model' END) AS judge,
+        max(CASE WHEN table_name = 'cje_logs.oracle_labels' THEN config::JSON->>'oracle_model' END) AS oracle,
+        max(CASE WHEN table_name = 'cje_logs.oracle_labels' THEN (config::JSON->>'oracle_fraction')::DOUBLE END)
+            AS oracle_fraction
+    FROM core.materializations
+""")
 
 
 def _write(path: Path, records) -> int:
@@ -72,8 +76,9 @@ def dataset_info(warehouse: Warehouse, rows, counts: dict) -> dict:
     configs = {r.table_name: json.loads(r.config) if isinstance(r.config, str) else {}  # NULL: a step without config
                for r in warehouse.query(STEP_CONFIGS).itertuples()}
     settings = warehouse.settings
-    models = {"judge": configs.get("cje_logs.judge_scores", {}).get("proxy_model") or settings.roles["judge"].model,
-              "oracle": configs.get("cje_logs.oracle_labels", {}).get("oracle_model") or settings.roles["oracle"].model}
+    chosen = warehouse.query(STEP_CHOICES).iloc[0]
+    models = {role: chosen[role] if isinstance(chosen[role], str) and chosen[role] else settings.roles[role].model
+              for role in ("judge", "oracle")}
     policy_rows = [{k: clean(v.item() if hasattr(v, "item") else v) for k, v in p.items()}
                    for p in policies.to_dict("records")]
     made_by = json.dumps({"policies": policy_rows, "models": models, "configs": configs,
@@ -86,7 +91,7 @@ def dataset_info(warehouse: Warehouse, rows, counts: dict) -> dict:
         "models": models,
         "seeds": {table: {k: v for k, v in c.items() if "seed" in k} for table, c in configs.items()
                   if any("seed" in k for k in c)},
-        "oracle_fraction": configs.get("cje_logs.oracle_labels", {}).get("oracle_fraction"),
+        "oracle_fraction": None if pd.isna(chosen.oracle_fraction) else float(chosen.oracle_fraction),
         "settings_file": str(settings.file),
         "settings_hash": hashlib.sha256(made_by.encode()).hexdigest(),
     }

@@ -10,19 +10,15 @@ from assets.cje_logs import judge_prompts
 from assets.cje_logs.config import JudgeConfig
 from assets.cje_logs.progress import Progress
 from assets.cje_logs.responses import KINDS
-from assets.core.partitions import llm_stage_partitions, rows_of_partition, write_stage
+from assets.core.partitions import llm_stage_partitions, rows_of_partition
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
 
-ALL_RESPONSES = Query("""
-    SELECT r.prompt_id, r.policy, r.draw_idx, p.prompt, r.response, pol.is_base
-    FROM cje_logs.responses AS r
-    JOIN cje_logs.prompts AS p USING (prompt_id)
-    JOIN cje_logs.policies AS pol USING (policy)
-    ORDER BY r.policy, r.prompt_id
-""")
+ALL_RESPONSES = Query("SELECT prompt_id, policy, draw_idx, prompt, response, is_base FROM cje_logs.prompt_responses "
+                      "ORDER BY policy, prompt_id")
 
 
 def score_0_10(client: RoleClient, rubric: str, prompt: str, response: str) -> tuple[float | None, str | None]:
@@ -48,10 +44,10 @@ def judge(client: RoleClient, prompt: str, response: str) -> dict:
             "uncertainty_variance": float(p @ (digits - p @ digits) ** 2) / 81 if p is not None else None}
 
 
-@dg.asset(key=["cje_logs", "judge_scores"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
-          deps=reads(ALL_RESPONSES), pool=model_pool("judge"), partitions_def=llm_stage_partitions())
+@table_step(deps=reads(ALL_RESPONSES), layer=MODEL, kinds=KINDS, pool=model_pool("judge"),
+            partitions_def=llm_stage_partitions())
 def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLM,
-                 warehouse: Warehouse) -> dg.MaterializeResult:
+                 warehouse: Warehouse) -> Written:
     """Role judge on every response, in both modes."""
     client = llm.client("judge", context, model=config.proxy_model)
     rows = rows_of_partition(context, warehouse.query(ALL_RESPONSES), ["prompt_id"])
@@ -61,6 +57,4 @@ def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LL
                     **judge(client, r.prompt, r.response)})
         progress.step()
     frame = pd.DataFrame(out)
-    n = write_stage(warehouse, "cje_logs.judge_scores", frame, context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n,
-                                          "parse_errors": int(frame.deterministic_error.notna().sum())})
+    return one(frame, {"parse_errors": int(frame.deterministic_error.notna().sum())})

@@ -6,21 +6,21 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from assets.cje_logs.config import OracleConfig
 from assets.cje_logs import judge_prompts
+from assets.cje_logs.config import OracleConfig
 from assets.cje_logs.judge_scores import ALL_RESPONSES, score_0_10
 from assets.cje_logs.responses import KINDS
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, reads
 from resources.datasets import DatasetError
 from resources.llm import LLM
 from resources.warehouse import Warehouse
 
 
-@dg.asset(key=["cje_logs", "oracle_labels"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
-          deps=reads(ALL_RESPONSES), pool=model_pool("oracle"))
+@table_step(deps=reads(ALL_RESPONSES), layer=MODEL, kinds=KINDS, pool=model_pool("oracle"))
 def oracle_labels(context: dg.AssetExecutionContext, config: OracleConfig, llm: LLM,
-                  warehouse: Warehouse) -> dg.MaterializeResult:
+                  warehouse: Warehouse) -> Written:
     """Role oracle on a seeded share of each policy's rows: the base's for calibration, each
     target's for validation."""
     if not 0 < config.oracle_fraction <= 1:
@@ -36,6 +36,5 @@ def oracle_labels(context: dg.AssetExecutionContext, config: OracleConfig, llm: 
             out.append({"prompt_id": r.prompt_id, "policy": policy, "draw_idx": r.draw_idx,
                         "oracle_label": label, "split": "calibration" if r.is_base else "validation"})
     frame = pd.DataFrame(out)
-    n = warehouse.write_table("cje_logs.oracle_labels", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "oracle_fraction": config.oracle_fraction,
-                                          "seed": config.seed, "unparsed": int(frame.oracle_label.isna().sum())})
+    return one(frame, {"oracle_fraction": config.oracle_fraction,
+                       "seed": config.seed, "unparsed": int(frame.oracle_label.isna().sum())})

@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 
 from assets.cje_logs.config import PromptsConfig
+from assets.core.tables import Written, one, table_step
 from assets.lineage import INPUT
 from resources.datasets import Datasets, DatasetError, first_turn, looks_english, named_input
 from resources.warehouse import Warehouse
 
 
-@dg.asset(key=["cje_logs", "prompts"], group_name="cje_logs", kinds={"duckdb", "python"}, tags=INPUT)
+@table_step(layer=INPUT)
 def prompts(context: dg.AssetExecutionContext, config: PromptsConfig, datasets: Datasets,
-            warehouse: Warehouse) -> dg.MaterializeResult:
+            warehouse: Warehouse) -> Written:
     """English first turns of Arena battles, `max_samples` of them, seeded."""
     source = named_input(config.source, "cje_logs__prompts.source", "vibescope cje build --source FILE")
     frame = datasets.load(source, columns=[config.prompt_column])
@@ -24,5 +25,5 @@ def prompts(context: dg.AssetExecutionContext, config: PromptsConfig, datasets: 
     if pool.empty:
         raise DatasetError(f"{config.source}: no usable prompts (filter_english={config.filter_english})")
     chosen = pool.sample(n=min(config.max_samples or len(pool), len(pool)), random_state=config.seed)
-    n = warehouse.write_table("cje_logs.prompts", chosen.reset_index(drop=True), context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "available": len(pool)})
+    frame = chosen.reset_index(drop=True)
+    return one(frame, {"available": len(pool)})

@@ -14,6 +14,7 @@ from assets.cje_logs.config import ResponsesConfig
 from assets.cje_logs.progress import Progress
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, table_step
 from assets.lineage import INPUT, Query, reads
 from resources.llm import LLM, CapabilityError, LLMConfigError, RoleClient
 from resources.settings import Settings
@@ -44,6 +45,10 @@ def policy_table(settings: Settings, config: ResponsesConfig) -> pd.DataFrame:
     names = [config.base_policy, *config.target_policies]
     if len(set(names)) != len(names):
         raise ValueError(f"policies must differ: base {config.base_policy}, targets {config.target_policies}")
+    unknown = sorted(set(config.identical_policies) - set(config.target_policies))
+    if unknown:
+        raise ValueError(f"cje_logs__responses.identical_policies names {unknown}, which are not targets "
+                         f"(target_policies: {config.target_policies})")
     base_role = f"policy.{config.base_policy}"
     base = settings.role(base_role)  # names the configured roles if it is missing
     rows = []
@@ -60,7 +65,7 @@ def policy_table(settings: Settings, config: ResponsesConfig) -> pd.DataFrame:
                      "temperature": config.temperature if follows_base and config.temperature >= 0 else spec.temperature,
                      "top_p": config.top_p if follows_base and config.top_p >= 0 else spec.top_p,
                      "top_k": spec.top_k, "min_p": spec.min_p, "logprobs": spec.logprobs,
-                     "max_tokens": spec.max_tokens})
+                     "max_tokens": spec.max_tokens, "declared_identical": name in config.identical_policies})
     return pd.DataFrame(rows)
 
 
@@ -86,14 +91,9 @@ def check_scoring(client: RoleClient, policy) -> None:
             "llamacpp or vllm")
 
 
-@dg.multi_asset(
-    specs=[dg.AssetSpec(["cje_logs", name], deps=reads(PROMPTS), group_name="cje_logs", kinds=KINDS, tags=INPUT)
-           for name in ("policies", "responses")],
-    name="cje_logs__responses",
-    pool=model_pool("policy.*"),
-    description="Each policy's response to every prompt, with its token and sequence log-probabilities.",
-)
-def responses(context: dg.AssetExecutionContext, config: ResponsesConfig, llm: LLM, warehouse: Warehouse):
+@table_step(deps=reads(PROMPTS), layer=INPUT, kinds=KINDS, pool=model_pool("policy.*"))
+def responses(context: dg.AssetExecutionContext, config: ResponsesConfig, llm: LLM, warehouse: Warehouse) -> Written:
+    """Each policy's response to every prompt, with its token and sequence log-probabilities."""
     policies = policy_table(llm.settings, config)
     clients = policy_clients(llm, context, policies)
     for p in policies.itertuples():
@@ -113,8 +113,5 @@ def responses(context: dg.AssetExecutionContext, config: ResponsesConfig, llm: L
                         "prompt_truncated": reply.truncated, "is_empty": not reply.text.strip()})
             progress.step()
     frame = pd.DataFrame(out)
-    yield dg.MaterializeResult(asset_key=["cje_logs", "policies"],
-                               metadata={"dagster/row_count": warehouse.write_table("cje_logs.policies", policies, context=context)})
-    yield dg.MaterializeResult(asset_key=["cje_logs", "responses"], metadata={
-        "dagster/row_count": warehouse.write_table("cje_logs.responses", frame, context=context),
-        "empty_responses": int(frame.is_empty.sum()), "truncated_prompts": int(frame.prompt_truncated.sum())})
+    return Written({"policies": policies, "responses": frame}, {"responses": {
+        "empty_responses": int(frame.is_empty.sum()), "truncated_prompts": int(frame.prompt_truncated.sum())}})

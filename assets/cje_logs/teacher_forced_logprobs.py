@@ -11,28 +11,22 @@ import pandas as pd
 
 from assets.cje_logs.progress import Progress
 from assets.cje_logs.responses import KINDS, policy_clients, sampling_of
-from assets.core.partitions import llm_stage_partitions, rows_of_partition, write_stage
+from assets.core.partitions import llm_stage_partitions, rows_of_partition
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.llm import LLM
 from resources.warehouse import Warehouse
 
 POLICIES = Query("SELECT * FROM cje_logs.policies")
-BASE_RESPONSES = Query("""
-    SELECT r.prompt_id, p.prompt, r.response, r.ended
-    FROM cje_logs.responses AS r
-    JOIN cje_logs.prompts AS p USING (prompt_id)
-    JOIN cje_logs.policies AS pol USING (policy)
-    WHERE pol.is_base
-    ORDER BY r.prompt_id
-""")
+BASE_RESPONSES = Query("SELECT prompt_id, prompt, response, ended FROM cje_logs.prompt_responses WHERE is_base "
+                       "ORDER BY prompt_id")
 
 
-@dg.asset(key=["cje_logs", "teacher_forced_logprobs"], group_name="cje_logs", kinds=KINDS, tags=MODEL,
-          deps=reads(POLICIES, BASE_RESPONSES), pool=model_pool("policy.*"),
-          partitions_def=llm_stage_partitions())
+@table_step(deps=reads(POLICIES, BASE_RESPONSES), layer=MODEL, kinds=KINDS, pool=model_pool("policy.*"),
+            partitions_def=llm_stage_partitions())
 def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
-                            warehouse: Warehouse) -> dg.MaterializeResult:
+                            warehouse: Warehouse) -> Written:
     """Every base response scored under every policy. Flags: a long response with log-prob 0.0
     (the source pipeline's sign of a teacher-forcing bug), a positive or NaN log-prob, the base's
     own response outside the base's support (re-tokenised text the base could not have sampled)."""
@@ -56,6 +50,5 @@ def teacher_forced_logprobs(context: dg.AssetExecutionContext, llm: LLM,
                         "boundary_ok": s.boundary_ok, "truncated": s.truncated, "flag": flag})
             progress.step()
     frame = pd.DataFrame(out)
-    n = write_stage(warehouse, "cje_logs.teacher_forced_logprobs", frame, context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "flagged": int(frame.flag.notna().sum()),
-                                          "outside_support": int(frame.outside_support.sum())})
+    return one(frame, {"flagged": int(frame.flag.notna().sum()),
+                       "outside_support": int(frame.outside_support.sum())})

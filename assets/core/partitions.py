@@ -19,7 +19,6 @@ import dagster as dg
 import pandas as pd
 
 from resources.settings import load_settings
-from resources.warehouse import Warehouse
 
 PARTITION_COLUMN = "partition_key"
 
@@ -45,13 +44,6 @@ def rows_of_partition(context: dg.AssetExecutionContext, rows: pd.DataFrame, id_
     n = len(context.assets_def.partitions_def.get_partition_keys())
     ids = rows[id_columns].astype(str).agg("|".join, axis=1) if len(id_columns) > 1 else rows[id_columns[0]]
     return rows[ids.map(lambda i: bucket_of(i, n)) == context.partition_key].reset_index(drop=True)
-
-
-def write_stage(warehouse: Warehouse, name: str, frame: pd.DataFrame, context: dg.AssetExecutionContext) -> int:
-    """Write a stage's rows: its partition's (atomically, the others untouched) or the whole table."""
-    if context.has_partition_key:
-        return warehouse.write_partition(name, frame, PARTITION_COLUMN, context.partition_key, context)
-    return warehouse.write_table(name, frame, context=context)
 
 
 def partition_tag(context: dg.AssetExecutionContext) -> str:

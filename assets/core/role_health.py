@@ -7,6 +7,7 @@ import pandas as pd
 
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, one, table_step
 from assets.lineage import INPUT
 from resources.llm import LLM, LLMBackendError, LLMConfigError
 from resources.settings import load_settings
@@ -19,10 +20,9 @@ class RoleHealthConfig(dg.Config):
     roles: list[str] | None = None  # None: [pipelines.core] health_roles in the settings file
 
 
-@dg.asset(key=["core", "role_health"], group_name="core", kinds={"duckdb", LLM_KIND}, tags=INPUT,
-          pool=model_pool("*"))
+@table_step(layer=INPUT, kinds={"duckdb", LLM_KIND}, pool=model_pool("*"))
 def role_health(context: dg.AssetExecutionContext, config: RoleHealthConfig, llm: LLM,
-                warehouse: Warehouse) -> dg.MaterializeResult:
+                warehouse: Warehouse) -> Written:
     """Per role: its backend and model, whether one short chat call answered, latency, reply."""
     defaults = load_settings(llm.settings_file or None).pipeline_defaults("core", {"health_roles"})
     roles = config.roles or defaults.get("health_roles") or list(llm.settings.roles)
@@ -39,8 +39,7 @@ def role_health(context: dg.AssetExecutionContext, config: RoleHealthConfig, llm
                          cached=cached, latency_s=time.perf_counter() - started, reply=text,
                          error=error))
     frame = pd.DataFrame(rows)
-    n = warehouse.write_table("core.role_health", frame, context=context)
     failing = frame.loc[~frame["ok"], "role"].tolist()
     if failing:
         context.log.warning(f"roles whose backend did not answer: {failing}")
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "failing_roles": failing})
+    return one(frame, {"failing_roles": failing})

@@ -35,7 +35,7 @@ class ReportConfig(dg.Config):
     output_dir: str = ""        # "" = <reports>/diff/<time>
 
 
-RowsConfig = with_settings_defaults(RowsConfig, "diff.rows")
-IterationsConfig = with_settings_defaults(IterationsConfig, "diff.iterations")
-TermsConfig = with_settings_defaults(TermsConfig, "diff.distinguishing_terms")
-ReportConfig = with_settings_defaults(ReportConfig, "diff.report")
+RowsConfig = with_settings_defaults(RowsConfig, "rows")
+IterationsConfig = with_settings_defaults(IterationsConfig, "iterations")
+TermsConfig = with_settings_defaults(TermsConfig, "distinguishing_terms")
+ReportConfig = with_settings_defaults(ReportConfig, "report")

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from analysis.keywords import distinguishing_terms as log_odds
+from assets.core.tables import Written, one, table_step
 from assets.diff.config import TermsConfig
 from assets.lineage import RESULT, Query, reads
 from resources.warehouse import Warehouse
@@ -14,10 +15,9 @@ from resources.warehouse import Warehouse
 ROWS = Query("SELECT row_id, side, text FROM diff.rows ORDER BY side, idx")
 
 
-@dg.asset(key=["diff", "distinguishing_terms"], deps=reads(ROWS), group_name="diff", kinds={"duckdb", "python"},
-          tags=RESULT)
+@table_step(deps=reads(ROWS), layer=RESULT)
 def distinguishing_terms(context: dg.AssetExecutionContext, config: TermsConfig,
-                         warehouse: Warehouse) -> dg.MaterializeResult:
+                         warehouse: Warehouse) -> Written:
     """Top terms of each side by log-odds z-score, with example rows."""
     rows = warehouse.query(ROWS)
     a, b = rows[rows.side == "A"], rows[rows.side == "B"]
@@ -27,7 +27,6 @@ def distinguishing_terms(context: dg.AssetExecutionContext, config: TermsConfig,
                          example_row_ids=[[str(row_ids[i]) for i in idx] for idx in terms.examples])
     terms["rank"] = terms.z.abs().groupby(terms.side).rank(ascending=False, method="first").astype(int)
     top = terms[terms["rank"] <= config.top].drop(columns="examples").sort_values(["side", "rank"])
-    n = warehouse.write_table("diff.distinguishing_terms", top, context=context)
     leaders = {side: ", ".join(top[top.side == side].term.head(5)) for side in ("A", "B")}
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, "terms_considered": len(terms),
-                                          "top_a": leaders["A"], "top_b": leaders["B"]})
+    return one(top, {"terms_considered": len(terms),
+                     "top_a": leaders["A"], "top_b": leaders["B"]})

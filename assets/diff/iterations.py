@@ -18,6 +18,7 @@ import pandas as pd
 
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
+from assets.core.tables import Written, table_step
 from assets.diff import prompts
 from assets.diff.config import IterationsConfig
 from assets.lineage import MODEL, Query, reads
@@ -76,20 +77,9 @@ def batches(seen_positions: list[int], batch_size: int, epochs: int):
             yield epoch, seen_positions[start:start + batch_size]
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["diff", "iterations"], deps=reads(ROWS), group_name="diff",
-                     kinds={"duckdb", LLM_KIND}, tags=MODEL,
-                     description="One row per describer call: its description and what it saw."),
-        dg.AssetSpec(["diff", "predictions"], deps=reads(ROWS), group_name="diff",
-                     kinds={"duckdb", LLM_KIND}, tags=MODEL,
-                     description="P(A) per row and stage (loop iteration, final)."),
-    ],
-    name="diff__iterations",
-    pool=model_pool("describer", "classifier"),
-    description=__doc__,
-)
-def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm: LLM, warehouse: Warehouse):
+@table_step(deps=reads(ROWS), layer=MODEL, kinds={"duckdb", LLM_KIND}, pool=model_pool("describer", "classifier"))
+def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm: LLM, warehouse: Warehouse) -> Written:
+    """The describer's description per iteration, and the classifier's P(A) per row and stage."""
     rows = warehouse.query(ROWS)
     describer = llm.client("describer", context, model=config.model)
     classifier = llm.client("classifier", context, model=config.model)
@@ -122,9 +112,5 @@ def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm:
         predictions.append({"stage": "final", "iteration": len(plan), "row_id": r.row_id,
                             **classify(classifier, final, r.text)})
     frame = pd.DataFrame(predictions)
-    n_iter = warehouse.write_table("diff.iterations", pd.DataFrame(described), context=context)
-    yield dg.MaterializeResult(asset_key=["diff", "iterations"], metadata={"dagster/row_count": n_iter})
-    n_pred = warehouse.write_table("diff.predictions", frame, context=context)
-    yield dg.MaterializeResult(asset_key=["diff", "predictions"], metadata={
-        "dagster/row_count": n_pred, "abstained": int(frame.abstained.sum()),
-        "input_truncated": int(frame.input_truncated.sum())})
+    return Written({"iterations": pd.DataFrame(described), "predictions": frame}, {"predictions": {
+        "abstained": int(frame.abstained.sum()), "input_truncated": int(frame.input_truncated.sum())}})

@@ -36,7 +36,7 @@ METRICS = Query("SELECT * FROM diff.iteration_metrics")
 STAGES = ("final", "lexical_baseline", "length_baseline")
 BINS = Query("SELECT * FROM diff.reliability")
 FINAL = Query("SELECT description FROM diff.iterations ORDER BY iteration DESC LIMIT 1")
-SIDES = Query("SELECT side, count(*) AS n FROM diff.rows GROUP BY side")
+SIDES = Query("SELECT side, n FROM diff.side_counts")
 ROWS_CONFIG = Query("SELECT config FROM core.materializations WHERE table_name = 'diff.rows'")
 
 

@@ -11,6 +11,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from assets.core.tables import Written, one, table_step
 from assets.diff.config import RowsConfig
 from assets.lineage import INPUT
 from resources.datasets import DatasetError, Datasets, named_input
@@ -64,9 +65,9 @@ def build_rows(config: RowsConfig, datasets: Datasets) -> tuple[pd.DataFrame, di
     return rows[columns].astype({"text": str}), report
 
 
-@dg.asset(key=["diff", "rows"], group_name="diff", kinds={"duckdb", "python"}, tags=INPUT)
+@table_step(layer=INPUT)
 def rows(context: dg.AssetExecutionContext, config: RowsConfig, datasets: Datasets,
-         warehouse: Warehouse) -> dg.MaterializeResult:
+         warehouse: Warehouse) -> Written:
     """Datasets A and B, balanced, with index positions split into seen and unseen."""
     frame, report = build_rows(config, datasets)
     for side, source in (("a", config.a), ("b", config.b)):
@@ -76,8 +77,7 @@ def rows(context: dg.AssetExecutionContext, config: RowsConfig, datasets: Datase
     if report["rows_a"] != report["rows_b"]:
         context.log.warning(f"A has {report['rows_a']} rows and B {report['rows_b']}: "
                             f"each side sampled to {report['rows_per_side']}")
-    n = warehouse.write_table("diff.rows", frame, context=context)
-    return dg.MaterializeResult(metadata={"dagster/row_count": n, **report, "a": config.a, "b": config.b,
-                                          "text_column_a": config.text_column,
-                                          "text_column_b": config.text_column_b or config.text_column,
-                                          "unseen_positions": int((frame.split == "unseen").sum() // 2)})
+    return one(frame, {**report, "a": config.a, "b": config.b,
+                       "text_column_a": config.text_column,
+                       "text_column_b": config.text_column_b or config.text_column,
+                       "unseen_positions": int((frame.split == "unseen").sum() // 2)})

@@ -121,7 +121,9 @@ class RoleClient:
         if problem:
             raise CapabilityError(problem)
         request = self.build_request("score", messages, params)
-        request.update(response=response, ended=ended, logprobs=self.spec.logprobs)
+        # the role in the request (and so in the cache key): a policy configured like another is
+        # scored anew, so that comparing the two (the identical-policy check) compares two computations
+        request.update(response=response, ended=ended, logprobs=self.spec.logprobs, scored_as=self.role)
         out, _ = self.call(request)
         return SequenceScore(tokens=out["tokens"], token_logprobs=out["token_logprobs"],
                              prompt_tokens=out["prompt_tokens"], boundary_ok=out["boundary_ok"],

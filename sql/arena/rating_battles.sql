@@ -1,9 +1,10 @@
 -- One row per battle of arena.response_style (every battle of the source, no LLM), in the shape
 -- the Bradley-Terry fits read: both models, the winner, the broad prompt category where the
 -- battle was categorised, and Chatbot Arena's style covariates: for tokens, headers, list items
--- and bold spans, the normalised difference (A - B) / (A + B) (0 where both are 0), then
--- standardised over the battles (mean 0, standard deviation 1), so that each coefficient is
--- the preference one standard deviation of that difference is worth.
+-- and bold spans, the normalised difference (A - B) / (A + B + 1) (FastChat's `preprocess_for_style`,
+-- whose + 1 keeps it defined where both are 0), then standardised over the battles (mean 0,
+-- standard deviation 1), so that each coefficient is the preference one standard deviation of
+-- that difference is worth.
 WITH sides AS (
     SELECT battle_id, side, model, outcome, feature, value
     FROM arena.response_style
@@ -31,10 +32,10 @@ battles AS (
 normalised AS (
     SELECT
         *,
-        coalesce((tokens_a - tokens_b) / nullif(tokens_a + tokens_b, 0), 0) AS d_tokens,
-        coalesce((headers_a - headers_b) / nullif(headers_a + headers_b, 0), 0) AS d_headers,
-        coalesce((list_items_a - list_items_b) / nullif(list_items_a + list_items_b, 0), 0) AS d_list_items,
-        coalesce((bold_a - bold_b) / nullif(bold_a + bold_b, 0), 0) AS d_bold
+        (tokens_a - tokens_b) / (tokens_a + tokens_b + 1) AS d_tokens,
+        (headers_a - headers_b) / (headers_a + headers_b + 1) AS d_headers,
+        (list_items_a - list_items_b) / (list_items_a + list_items_b + 1) AS d_list_items,
+        (bold_a - bold_b) / (bold_a + bold_b + 1) AS d_bold
     FROM battles
 )
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from analysis.ratings import bootstrap, fit, rank_range, rated
-from assets.arena.model_ratings import ratings_of
+from analysis.ratings import ratings_of
 from resources.datasets import SAMPLES_DIR
 
 

@@ -168,7 +168,8 @@ def test_policies_through_the_openai_backend(llama_server, tmp_path, monkeypatch
     path = tmp_path / "s.toml"
     path.write_text(text.replace('base_url = ""', f'base_url = "{llama_server}"'))
     monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
-    selection = ["cje_logs/prompts", "cje_logs/responses", "cje_logs/policies", "cje_logs/teacher_forced_logprobs"]
+    selection = ["cje_logs/prompts", "cje_logs/responses", "cje_logs/policies", "cje_logs/prompt_responses",
+                 "cje_logs/teacher_forced_logprobs"]
     config = {"ops": {"cje_logs__prompts": {"config": {"max_samples": 3}}}}
     assert dg.materialize(definitions.defs.assets, resources=build_resources(str(path)), selection=selection,
                           run_config=config).success
@@ -182,3 +183,57 @@ def test_policies_through_the_openai_backend(llama_server, tmp_path, monkeypatch
     error = result.get_step_failure_events()[0].event_specific_data.error.cause
     assert error.cls_name == "CapabilityError"
     assert "policy 'p0' runs on backend openai:smollm2" in error.message and "llamacpp or vllm" in error.message
+
+
+@pytest.mark.slow
+def test_the_clone_check_compares_two_computations_and_stops_a_misconfigured_clone(tmp_path, monkeypatch):
+    """pi_clone's teacher forcing is a call of its own (its role is in the scoring key), so the
+    blocking identical-policy check compares two computations: configured like p0 it passes with
+    log-ratios exactly 0; declared identical while sampling at temperature 0.6 instead of 0.5, its
+    log-probabilities differ, the check fails naming the policy, and the logs built on it do not."""
+    import definitions
+    from resources import build_resources
+    from resources.llm import LLM
+
+    selection = ["cje_logs/prompts", "cje_logs/responses", "cje_logs/policies", "cje_logs/prompt_responses",
+                 "cje_logs/identical_policies", "cje_logs/teacher_forced_logprobs"]
+    downstream = ["cje_logs/judge_scores", "cje_logs/oracle_labels", "cje_logs/logged_rows"]
+    check = dg.AssetCheckKey(dg.AssetKey(["cje_logs", "teacher_forced_logprobs"]),
+                             "cje_logs_identical_policies_have_weight_one")
+
+    def build(folder, temperature: str, identical: list[str], also=()):
+        folder.mkdir()
+        text = write_settings(folder / "s.toml").read_text()
+        start = text.index("[roles.policy.pi_clone]")
+        clone = text[start:text.index("\n\n", start)]
+        path = folder / "s.toml"
+        path.write_text(text.replace(clone, clone.replace("temperature = 0.5", f"temperature = {temperature}")))
+        monkeypatch.setenv("VIBESCOPE_SETTINGS", str(path))
+        config = {"ops": {"cje_logs__prompts": {"config": {"source": "sample:arena", "max_samples": 2}},
+                          "cje_logs__responses": {"config": {"target_policies": ["pi_clone"],
+                                                             "identical_policies": identical}}}}
+        return dg.materialize([*definitions.defs.assets, *definitions.defs.asset_checks],
+                              resources=build_resources(str(path)), selection=[*selection, *also], run_config=config,
+                              raise_on_error=False), path
+
+    clean, _ = build(tmp_path / "clean", "0.5", [])
+    assert clean.success
+    [evaluation] = [e for e in clean.get_asset_check_evaluations() if e.asset_check_key == check]
+    assert evaluation.passed
+    calls = LLM().cache.calls()
+    scores = calls[calls.kind == "score"]
+    clone, p0 = (set(scores[scores.role == f"policy.{p}"].request_hash) for p in ("pi_clone", "p0"))
+    assert len(clone) == 2 and not clone & p0  # never p0's cached answers
+    assert set(scores[(scores.role == "policy.pi_clone") & ~scores.cached].request_hash) == clone  # each computed
+    assert Warehouse().query("SELECT policy, declared FROM cje_logs.identical_policies").values.tolist() == [
+        ["pi_clone", False]]
+
+    perturbed, _ = build(tmp_path / "perturbed", "0.6", ["pi_clone"], downstream)
+    assert not perturbed.success
+    [evaluation] = [e for e in perturbed.get_asset_check_evaluations() if e.asset_check_key == check]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    wh = Warehouse()
+    assert wh.query("SELECT policy, declared FROM cje_logs.identical_policies").values.tolist() == [["pi_clone", True]]
+    tf = wh.query("SELECT policy, logprob FROM cje_logs.teacher_forced_logprobs ORDER BY prompt_id")
+    assert (tf[tf.policy == "p0"].logprob.to_numpy() != tf[tf.policy == "pi_clone"].logprob.to_numpy()).all()
+    assert not wh.table_exists("cje_logs.logged_rows")  # the blocking check stopped what reads the logs

@@ -27,8 +27,9 @@ SAMPLES = {
 HF_SOURCES = ("lmarena-ai/arena-human-preference-100k", "lmarena-ai/webdev-arena-preference-10k")
 READERS = {
     ".csv": pd.read_csv,
-    ".jsonl": lambda p: pd.read_json(p, lines=True),
-    ".json": pd.read_json,
+    # JSON's own types as written: pandas would turn the text "00" into 0 and parse "date"-like columns
+    ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False, convert_dates=False),
+    ".json": lambda p: pd.read_json(p, dtype=False, convert_dates=False),
     ".parquet": pd.read_parquet,
 }
 
@@ -111,7 +112,9 @@ def with_message_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         answer=[next((text(m) for m in reversed(t) if m.get("role") == "assistant"), "") for t in turns])
 
 
-def read_file(path: str | Path) -> pd.DataFrame:
+def read_file(path: str | Path, as_text: Sequence[str] = ()) -> pd.DataFrame:
+    """A csv, jsonl, json or parquet file. `as_text`: columns that hold text, read from a CSV as
+    written (pandas would turn "0" into 0.0 and "NA" or "null" into a missing value)."""
     path = Path(path)
     if path.suffix not in READERS:
         raise DatasetError(f"{path}: unknown file type {path.suffix!r}; use one of {', '.join(READERS)}")
@@ -120,6 +123,12 @@ def read_file(path: str | Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DatasetError(f"{path}: the file is empty")
     try:
+        if path.suffix == ".csv" and as_text:
+            # a row per text: a line of spaces is an (empty) text, not a blank line to skip; the text
+            # columns as written, the others as pandas reads them
+            frame = pd.read_csv(path, skip_blank_lines=False)
+            written = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+            return frame.assign(**{c: written[c] for c in as_text if c in written})
         return READERS[path.suffix](path)
     except UnicodeDecodeError:
         raise DatasetError(f"{path}: not UTF-8 text ({utf8_problem(path)}); save it as UTF-8") from None
@@ -145,7 +154,7 @@ class Datasets(dg.ConfigurableResource):
     samples_dir: str = ""  # "" = the project's data/samples
 
     def load(self, source: str, split: str = "train", columns: Sequence[str] = (),
-             limit: int | None = None) -> pd.DataFrame:
+             limit: int | None = None, as_text: Sequence[str] = ()) -> pd.DataFrame:
         if source.startswith("sample:"):
             name = source.removeprefix("sample:")
             if name not in SAMPLES:
@@ -154,7 +163,7 @@ class Datasets(dg.ConfigurableResource):
         elif source.startswith("hf:"):
             frame = read_hf(source.removeprefix("hf:"), split)
         else:
-            frame = read_file(source)
+            frame = read_file(source, as_text)
         frame = with_message_columns(frame, source)
         missing = [c for c in columns if c not in frame.columns]
         if missing:

@@ -33,6 +33,9 @@ REFUSED = {
     "cje_oracle_label_7.jsonl": "{path}:2: oracle_label 7 is outside [0, 1]",
     "cje_oracle_label_minus_1.jsonl": "{path}:3: oracle_label -1 is outside [0, 1]",
     "cje_non_utf8.jsonl": "{path}: not UTF-8 text (line 2, byte 247: 0xff); save it as UTF-8",
+    # found by the fuzzer (tests/fuzz/test_cje_files.py): both raised pyarrow's or Python's errors
+    "cje_prompt_a_number.jsonl": "{path}:2: prompt is 123, not text",
+    "cje_targets_a_list.jsonl": "{path}:2: target_policy_logprobs is not an object of policy -> log-probability",
 }
 
 

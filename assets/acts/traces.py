@@ -31,7 +31,7 @@ def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Da
     source, column = ((config.questions, config.question_column) if config.questions
                       else (named_input(config.source, "acts__traces.source", "vibescope acts TRACES"),
                             config.text_column))
-    frame = datasets.load(source, columns=[column])
+    frame = datasets.load(source, columns=[column], as_text=[column])
     frame = frame.assign(source_row=np.arange(len(frame)))
     has_text = frame[column].notna() & frame[column].astype(str).str.strip().ne("")
     empty = frame.source_row[~has_text].tolist()

@@ -10,6 +10,7 @@ turn; `prompt`, `response_a` and `response_b` join the turns for the describer.
 """
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -33,7 +34,7 @@ SAMPLE_COLUMNS = ["model_a", "model_b", "prompt", "response_a", "response_b"]
 
 def flatten(content) -> str:
     """Text of a message's content, whatever its shape (webdev's code/commentary/logs parts too)."""
-    if content is None:
+    if content is None or (isinstance(content, float) and math.isnan(content)):  # null, or a blank CSV cell
         return ""
     if isinstance(content, str):
         return content
@@ -101,6 +102,22 @@ def _winner_sides(frame: pd.DataFrame) -> pd.Series:
                  .mask(winner.eq(frame.model_b) & winner.ne(frame.model_a), "model_b")
 
 
+def check_models_and_ids(frame: pd.DataFrame, source: str) -> None:
+    """Every battle names both models, and no two battles share an id (row numbers 1-based)."""
+    for side in ("model_a", "model_b"):
+        names = frame[side]
+        missing = names.isna() | names.astype(str).str.strip().eq("")
+        if missing.any():
+            raise DatasetError(f"{source}: row {int(missing.to_numpy().argmax()) + 1}: {side} is missing (null or "
+                               f"blank) in {int(missing.sum())} row(s); every battle needs both models' names")
+    repeated = frame.battle_id.duplicated()
+    if repeated.any():
+        at = int(repeated.to_numpy().argmax())
+        first = int(frame.battle_id.eq(frame.battle_id.iloc[at]).to_numpy().argmax())
+        raise DatasetError(f"{source}: row {at + 1}: battle id {frame.battle_id.iloc[at]!r} repeats row {first + 1} "
+                           f"({int(repeated.sum())} repeated id(s)); each battle needs its own question_id or id")
+
+
 def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
     named_input(config.dataset, "arena__battles.dataset", "vibescope arena BATTLES")
     if config.dataset == "fictional":
@@ -121,8 +138,9 @@ def load_battles(config: BattlesConfig, datasets: Datasets) -> pd.DataFrame:
             raw = battle_columns(raw)
         frame = (_from_sample_columns(raw, source) if "response_a" in raw or "conversation_a" not in raw
                  else _from_conversations(raw, source))
+        check_models_and_ids(frame, source)
         frame["winner"] = _winner_sides(frame)
-        unknown = frame.loc[~frame.winner.isin(WINNERS), "winner"].value_counts()
+        unknown = frame.loc[~frame.winner.isin(WINNERS), "winner"].value_counts(dropna=False)
         if len(unknown):
             raise DatasetError(f"{source}: unknown winner value(s) "
                                + ", ".join(f"{v!r} ({n} rows)" for v, n in unknown.items())

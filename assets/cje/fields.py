@@ -134,10 +134,22 @@ def _numbers(values: list, allow_none: bool) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)
 
 
-def _text(record: dict, field: str):
-    """A draw's prompt or response: absent or null is empty."""
+def text(record: dict, field: str, where: str, required: bool = True) -> str:
+    """A prompt or response: text (a draw's may be absent or null, then empty)."""
     value = record.get(field)
-    return "" if value is None else value
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise DatasetError(f"{where}: {field} is {json.dumps(value)[:60]}, not text")
+    return value
+
+
+def target_logprobs(record: dict, where: str) -> dict:
+    """target_policy_logprobs: an object of policy -> log-probability (absent or null: none)."""
+    value = record.get("target_policy_logprobs") or {}
+    if not isinstance(value, dict):
+        raise DatasetError(f"{where}: target_policy_logprobs is not an object of policy -> log-probability")
+    return value
 
 
 def draw_tables(policy: str, source: str, rows: Rows, prompts: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -146,8 +158,8 @@ def draw_tables(policy: str, source: str, rows: Rows, prompts: dict[str, str]) -
     name the first bad row. Adds each prompt not seen yet to `prompts`."""
     records = [r for _, r in rows]
     pids = [str(r["prompt_id"]) for r in records]
-    for pid, record in zip(pids, records):
-        prompts.setdefault(pid, _text(record, "prompt"))
+    for pid, (where, record) in zip(pids, rows):
+        prompts.setdefault(pid, text(record, "prompt", where, required=False))
     draws = [0 if r.get("draw_idx") is None else r["draw_idx"] for r in records]
     if not (set(map(type, draws)) <= {int} and min(draws) >= 0):
         draws = [draw_index(r, where) for where, r in rows]
@@ -164,6 +176,7 @@ def draw_tables(policy: str, source: str, rows: Rows, prompts: dict[str, str]) -
         tokens = [token_logprobs(r, where) for where, r in rows]
     key = pd.DataFrame({"prompt_id": pids, "policy": policy, "source": source, "draw_idx": draws})
     labelled = ~np.isnan(labels)
-    return {"responses": key.assign(response=[_text(r, "response") for r in records], token_logprobs=tokens),
+    return {"responses": key.assign(response=[text(r, "response", where, required=False) for where, r in rows],
+                                    token_logprobs=tokens),
             "judge_scores": key[scored].assign(judge_score=judge),
             "oracle_labels": key[labelled].assign(oracle_label=labels[labelled], split=source)}

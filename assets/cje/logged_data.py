@@ -20,7 +20,8 @@ from sklearn.model_selection import train_test_split
 
 from assets.cje.clean_files import draw_files, stage
 from assets.cje.fields import (
-    KEY, SCHEMAS, Rows, draw_tables, judge_score, logprob, oracle_label, prompt_id, read_jsonl, token_logprobs,
+    KEY, SCHEMAS, Rows, draw_tables, judge_score, logprob, oracle_label, prompt_id, read_jsonl, target_logprobs, text,
+    token_logprobs,
 )
 from analysis.cje_records import draw_record, logged_record, probe_rows
 from assets.cje.config import SOURCES, LoggedDataConfig
@@ -109,6 +110,13 @@ def from_clean_files(config: LoggedDataConfig) -> dict[str, pa.Table] | None:
         staged.con.close()
 
 
+def read_files(config: LoggedDataConfig) -> dict[str, pa.Table]:
+    """The input tables from cje-eval's files: read whole by DuckDB where every row is clean, else
+    by the row-by-row rules, which name a bad row's file and line."""
+    tables = from_clean_files(config)
+    return tables if tables is not None else build_tables(from_files(config), config)
+
+
 def from_built_logs(rows: pd.DataFrame, identical: list[str]) -> Sources:
     """The rows of the built logs (BUILT_ROWS) as the records the exported files hold."""
     if rows.empty:
@@ -145,21 +153,19 @@ def build_tables(sources: Sources, config: LoggedDataConfig) -> dict[str, pa.Tab
     if len(dupes):
         raise DatasetError(f"{path}: duplicate prompt_id(s) {', '.join(map(str, dupes[:5]))}"
                            f"{' ...' if len(dupes) > 5 else ''}: each logged prompt must appear once")
-    targets = sorted({p for _, r in logged for p in (r.get("target_policy_logprobs") or {})})
+    targets = sorted({p for where, r in logged for p in target_logprobs(r, where)})
     policies = policies_table(targets, sources.identical, path)
-    prompts = {pid: r["prompt"] for pid, (_, r) in zip(ids, logged)}
+    prompts = {pid: text(r, "prompt", where) for pid, (where, r) in zip(ids, logged)}
     responses, judge, oracle, logprobs = [], [], [], []
     labelled: list[tuple[list, float]] = []  # (oracle row, judge score) of logged rows
     for pid, (where, r) in zip(ids, logged):
         score, label = judge_score(r, where), oracle_label(r, where)
-        target_logprobs = r.get("target_policy_logprobs") or {}
-        if not isinstance(target_logprobs, dict):
-            raise DatasetError(f"{where}: target_policy_logprobs is not an object of policy -> log-probability")
-        responses.append((pid, BASE, "logged", 0, r["response"], token_logprobs(r, where)))
+        targets_of_row = target_logprobs(r, where)
+        responses.append((pid, BASE, "logged", 0, text(r, "response", where), token_logprobs(r, where)))
         judge.append((pid, BASE, "logged", 0, score))
         logprobs.append((pid, BASE, logprob(r["base_policy_logprob"], "base_policy_logprob", where)))
         for t in targets:
-            logprobs.append((pid, t, logprob(target_logprobs.get(t), f"target_policy_logprobs.{t}", where)))
+            logprobs.append((pid, t, logprob(targets_of_row.get(t), f"target_policy_logprobs.{t}", where)))
         if label is not None:
             row = [pid, BASE, "logged", 0, label, "validation"]
             oracle.append(row)
@@ -194,11 +200,8 @@ def logged_data(context: dg.AssetExecutionContext, config: LoggedDataConfig, war
                            "cje_logs group first, or `vibescope cje build`")
     if not 0 < config.oracle_fraction <= 1:
         raise DatasetError(f"oracle_fraction must be in (0, 1], got {config.oracle_fraction}")
-    tables = from_clean_files(config) if config.source == "files" else None
-    if tables is None:  # the row-by-row rules: they name a bad row's file and line
-        sources = (from_files(config) if config.source == "files" else
-                   from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()))
-        tables = build_tables(sources, config)
+    tables = (read_files(config) if config.source == "files" else build_tables(
+        from_built_logs(warehouse.query(BUILT_ROWS), warehouse.query(BUILT_IDENTICAL).policy.tolist()), config))
     splits = pc.value_counts(tables["oracle_labels"]["split"]).to_pylist()
     return Written(tables, {"oracle_labels": {
         **{f"labels_{c['values']}": c["counts"] for c in splits},

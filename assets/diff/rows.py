@@ -20,7 +20,8 @@ from resources.warehouse import Warehouse
 
 def _side(datasets: Datasets, source: str, column: str, pair_key: str) -> tuple[pd.DataFrame, list[int]]:
     """The side's rows with text, and the source rows left out for an empty or missing text."""
-    frame = datasets.load(source, columns=[column, *([pair_key] if pair_key else [])])
+    keys = [column, *([pair_key] if pair_key else [])]
+    frame = datasets.load(source, columns=keys, as_text=keys)
     frame = frame.assign(source_row=np.arange(len(frame)), text=frame[column])
     has_text = frame.text.notna() & frame.text.astype(str).str.strip().ne("")
     empty = frame.source_row[~has_text].tolist()

@@ -114,8 +114,6 @@ def test_grader_tests_on_sentences_the_namer_did_not_see(acts):
 def test_calls_made_match_the_plan(acts):
     wh, _ = acts
     plan = llm_calls(METHODS, KS, REPETITIONS, ["accuracy", "completeness", "orthogonality"], N_TEST)
-    assert plan["total"] == (plan["namer"] + plan["membership"] + plan["control"] + plan["completeness"]
-                             + plan["similarity"])
     used = wh.query("SELECT method, k, count(DISTINCT cluster_id) AS used, count(*) AS titles "
                     "FROM acts.cluster_titles GROUP BY ALL")
     assert used.titles.sum() == (used.used * REPETITIONS).sum() <= plan["namer"]

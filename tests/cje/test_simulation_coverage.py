@@ -13,7 +13,8 @@ SEEDS = 200
 
 def coverage(target_temp: float, label_min: float = 0.0) -> dict[str, dict]:
     truth = true_value(target_temp=target_temp)
-    out = {name: {"covered": 0, "withheld": 0, "errors": [], "share": []} for name in ("dr", "direct")}
+    out = {name: {"covered": 0, "withheld": 0, "errors": [], "share": [], "width": [], "limit": []}
+           for name in ("dr", "direct")}
     for seed in range(SEEDS):
         est = estimate_policy(simulate(seed, target_temp=target_temp, label_min=label_min))
         for name, o in out.items():
@@ -21,11 +22,15 @@ def coverage(target_temp: float, label_min: float = 0.0) -> dict[str, dict]:
             o["covered"] += e.ci_low <= truth <= e.ci_high
             o["withheld"] += e.reason is not None
             o["share"].append(e.extrapolated_share)
+            o["width"].append(e.ci_high - e.ci_low)
+            # what the interval may span: the extrapolated share's reward mass (each reward in [0, 1])
+            # and the sampling error on both sides (the Manski quantile is below t(0.975, 5) = 2.57)
+            o["limit"].append(e.extrapolated_share + 2 * 2.58 * e.se)
             if e.reason is None:
                 o["errors"].append(e.v_hat - truth)
     print(f"truth {truth:.4f}: " + "; ".join(
         f"{k} coverage {o['covered'] / SEEDS:.3f}, withheld {o['withheld']}, mean share outside "
-        f"{np.mean(o['share']):.3f}, mean error {np.mean(o['errors']) if o['errors'] else float('nan'):.4f}"
+        f"{np.mean(o['share']):.3f}, mean CI width {np.mean(o['width']):.3f}, mean error {np.mean(o['errors']) if o['errors'] else float('nan'):.4f}"
         for k, o in out.items()))
     return out
 
@@ -53,6 +58,12 @@ def test_mostly_extrapolated_estimates_are_withheld_with_an_interval_that_covers
     and the interval the monotone bound leaves, which covers the truth (it claims no more)."""
     for name, o in coverage(target_temp=-0.2, label_min=0.5).items():
         assert o["withheld"] == SEEDS and o["covered"] / SEEDS >= 0.95, (name, o["covered"])
+        # and no wider than the unknown mass and the sampling error allow; where the data say
+        # something (the limit under 1), the interval is narrower than [0, 1]
+        width, limit = np.array(o["width"]), np.array(o["limit"])
+        print(f"{name}: {np.mean(width < 1):.0%} of withheld intervals narrower than [0, 1], "
+              f"{np.mean(limit < 1):.0%} of limits under 1")
+        assert (width <= limit + 1e-12).all() and (width[limit < 1] < 1).all(), name
 
 
 def ips_family_coverage(sigma: float) -> dict[str, dict]:

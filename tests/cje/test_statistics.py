@@ -24,16 +24,15 @@ def test_ess_fractions_equal_numpy(sample_warehouse):
     diag = wh.query("SELECT * FROM cje.weight_diagnostics").set_index("policy")
     rows = sample_rows()
     base = np.array([r["base_policy_logprob"] for r in rows])
-    expected = {"clone": 0.2146, "parallel_universe_prompt": 0.00342, "unhelpful": 0.00776}
-    for policy, approx in expected.items():
+    for policy in ("clone", "parallel_universe_prompt", "unhelpful"):
         w = np.exp(np.array([r["target_policy_logprobs"][policy] for r in rows]) - base)
         ess_fraction = w.sum() ** 2 / (w ** 2).sum() / len(w)
         assert diag.loc[policy, "ess_fraction"] == pytest.approx(ess_fraction, abs=1e-9)
-        assert ess_fraction == pytest.approx(approx, abs=5e-5)
         assert diag.loc[policy, "max_weight"] == pytest.approx(w.max(), rel=1e-12)
         top = np.sort(w)[::-1][: int(0.05 * len(w))]
         assert diag.loc[policy, "top5_weight_share"] == pytest.approx(top.sum() / w.sum(), rel=1e-9)
-    assert diag.loc["clone", "share_weight_exactly_one"] == pytest.approx(0.898)
+        log_ratio = np.array([r["target_policy_logprobs"][policy] for r in rows]) - base
+        assert diag.loc[policy, "share_weight_exactly_one"] == pytest.approx(np.mean(log_ratio == 0), abs=1e-12)
     assert diag.status.to_dict() == {"base": "GOOD", "clone": "WARNING",
                                      "parallel_universe_prompt": "CRITICAL", "unhelpful": "CRITICAL"}
 
@@ -228,11 +227,15 @@ def test_estimates_cover_known_quantities(sample_warehouse):
     rewards = wh.query("SELECT avg(reward) AS r FROM cje.calibrated_rewards WHERE source = 'logged'").r[0]
     for name in ("ips", "snips", "cal_ips"):  # the base's weights are all 1: the mean reward
         assert est.loc[(name, "base"), "v_hat"] == pytest.approx(rewards, abs=1e-12)
-    given = est[est.reason.isna()]
-    value = given.v_hat.clip(0, 1)  # a CI is of the value, on the oracle's [0, 1]; raw IPS can leave it
-    assert (given.ci_low <= value).all() and (value <= given.ci_high).all()
-    shown = est[est.ci_low.notna()]
-    assert (shown.ci_low <= shown.ci_high).all()
+    # each interval given is v_hat -+ t(0.975, df) x se, cut to the oracle's [0, 1], where nothing is
+    # extrapolated (scipy's t quantile, from the table's own se and df)
+    from scipy import stats
+
+    given = est[est.reason.isna() & (est.bound_below == 0) & (est.bound_above == 0)]
+    assert len(given) >= 8
+    half = stats.t.ppf(0.975, given.df) * given.se
+    np.testing.assert_allclose(given.ci_low, np.maximum(0, given.v_hat - half), atol=1e-12)
+    np.testing.assert_allclose(given.ci_high, np.minimum(1, given.v_hat + half), atol=1e-12)
     # no interval only where the weights cannot carry one (IPS family) or there is nothing to estimate from
     hidden = est[est.ci_low.isna()]
     assert hidden.reason.str.contains("effective sample size|tail index").all() and len(hidden) > 0

@@ -72,6 +72,9 @@ def test_planted_marker_and_classify_yaml_round_trip(settings_file, tmp_path):
     unseen = wh.query("""SELECT stage, accuracy, auroc, n, n_abstained FROM diff.iteration_metrics
                          WHERE split = 'unseen'""")
     print("\nplanted sign-off, unseen rows:\n", unseen.to_string(index=False))
+    # the sign-off is on every B text and on no A text: the word baseline, fitted on the seen rows,
+    # must tell every unseen row apart (the LLM's figure is recorded above, not asserted: SmolLM2)
+    assert unseen.set_index("stage").accuracy["lexical_baseline"] == 1.0
     assert wh.query("""SELECT bool_or(input_truncated) AS t FROM diff.predictions p JOIN diff.rows r
                        USING (row_id) WHERE r.n_chars > 10000""").t[0]
 

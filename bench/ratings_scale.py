@@ -14,9 +14,9 @@ file read excluded) and its peak resident memory (its own and its worker process
   standardised; here in numpy on the same counts);
 - FastChat from the `fschat` package (0.2.36, the newest on PyPI, in .venv-fschat):
   `compute_elo_mle_with_tie` bootstrapped by `get_bootstrap_result`, the code path of
-  `compute_mle_elo` the issue names; it builds a dense (2n x models) matrix per round, so it runs
-  `--reference-rounds` rounds and its figure for `--rounds` is that time scaled (said so in the
-  output);
+  `compute_mle_elo`; it builds a dense (2n x models) matrix per fit, so it runs the full fit and
+  `--reference-rounds` rounds, and its figure for `--rounds` is that time per fit times the
+  rounds and the full fit (said so in the output);
 - FastChat's repository (bench/reference/fastchat_rating_systems.py, copied from lm-sys/FastChat
   at 0e6d3e4, which no release ships): `compute_bootstrap_bt` and `compute_bootstrap_style_control`,
   today's Chatbot Arena code, with its own process pool.
@@ -168,7 +168,7 @@ def main() -> None:
             references = [("fastchat_repo", args.rounds)] + ([("fschat", args.reference_rounds)] if control == "none" else [])
             for side, rounds in references:
                 theirs = child(side, path, control, rounds)
-                scaled = theirs["seconds"] * args.rounds / rounds
+                scaled = theirs["seconds"] * (args.rounds + 1) / (rounds + 1)  # the full fit and the rounds
                 note = "" if rounds == args.rounds else f" ({theirs['seconds']:.1f} s for {rounds} rounds, scaled)"
                 print(f"[{control}] {side}: {scaled:.1f} s{note}, peak {theirs['peak_mib']:,.0f} MiB, "
                       f"median 95% interval {theirs['ci_width']:.2f} Elo"

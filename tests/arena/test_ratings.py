@@ -76,6 +76,37 @@ def test_ratings_equal_an_independent_fit_on_the_bundled_battles():
     assert rows.loc[~rows.rated, "rating"].isna().all()
 
 
+def test_style_control_equals_scikit_learn_on_the_same_battles():
+    """The covariate fit (Newton's method, analysis/ratings.py) against scikit-learn's unpenalised
+    logistic regression on FastChat's design: each battle as an A-won row and a B-won row weighted
+    2/0 for a win and 1/1 for a tie, +-ln 10 model columns and the style columns, no intercept."""
+    battles = sample_battles()
+    models = sorted(set(battles.model_a) | set(battles.model_b))
+    a, b, outcome = arrays(battles, models)
+    keep = rated(a, b, outcome, len(models), Config.min_battles)
+    among = keep[a] & keep[b]
+    kept = [m for m, k in zip(models, keep) if k]
+    sub = np.cumsum(keep) - 1
+    a, b, outcome = sub[a[among]], sub[b[among]], outcome[among]
+    x = np.random.default_rng(0).normal(size=(len(a), 3)) + 0.5 * (outcome - 0.5)[:, None]  # a covariate that matters
+    ours, _ = fit(a, b, outcome, kept, x, ["s1", "s2", "s3"])
+
+    design = np.zeros((2 * len(a), len(kept) + 3))
+    rows = np.arange(len(a))
+    for half in (0, 1):
+        design[half * len(a) + rows, a] = math.log(10)
+        design[half * len(a) + rows, b] = -math.log(10)
+        design[half * len(a):(half + 1) * len(a), len(kept):] = x
+    y = np.r_[np.ones(len(a)), np.zeros(len(a))]
+    w = np.r_[np.where(outcome == 1, 2.0, np.where(outcome == 0, 0.0, 1.0)),
+              np.where(outcome == 0, 2.0, np.where(outcome == 1, 0.0, 1.0))]
+    lr = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=100_000).fit(design, y, sample_weight=w)
+    reference = 400 * lr.coef_[0][: len(kept)]
+    np.testing.assert_allclose(ours.ratings.to_numpy(), reference - reference.mean() + 1000, atol=0.01)
+    np.testing.assert_allclose(ours.coefficients.to_numpy(), lr.coef_[0][len(kept):], atol=1e-5)
+    assert ours.coefficients.min() > 0.1  # the planted dependence is found
+
+
 def test_a_seeded_bootstrap_repeats_exactly_and_its_ranks_follow_the_intervals():
     battles = sample_battles()
     first, _ = ratings_of(battles, None, [], Config)

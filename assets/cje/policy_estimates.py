@@ -50,8 +50,8 @@ def _of_policy(table: pa.Table, policy: str, jackknife: pd.DataFrame) -> dict[st
     known, scores = jackknife.index.to_numpy(), columns["judge_score"]
     where = np.searchsorted(known, scores).clip(0, max(len(known) - 1, 0))
     if len(scores) and (not len(known) or not np.array_equal(known[where], scores)):
-        raise RuntimeError(f"{JACKKNIFE.table} lacks judge scores of the calibrated rewards: materialize "
-                           "step cje__calibrated_rewards again")
+        raise RuntimeError(f"{JACKKNIFE.table} lacks judge scores of cje.calibrated_rewards: "
+                           "materialize cje.calibrated_rewards again")
     return {**columns, "reps": jackknife.to_numpy().T[:, where]}
 
 
@@ -82,6 +82,9 @@ def paired_variances(estimates: dict[tuple[str, str], Estimate]) -> pd.DataFrame
             layer_of={"policy_estimates": RESULT})
 def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse) -> Written:
     """Every estimator's value per policy, the pairs' influence variances, the oracle jackknife."""
+    if not warehouse.table_exists(JACKKNIFE.table):  # a warehouse from before the table
+        raise RuntimeError(f"{JACKKNIFE.table} is missing: materialize cje.calibrated_rewards (step "
+                           "cje__calibrated_rewards) again, then the estimates")
     logged, fresh, prompt_names = _keyed(warehouse.arrow(LOGGED), warehouse.arrow(FRESH))
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from resources.llm.batch_output import parse_output_line
 from resources.llm.cache import CallCache
 from resources.llm.resource import RoleClient
 from resources.llm.types import JsonResult, LLMBackendError, LLMConfigError
@@ -176,18 +177,6 @@ def status(client: RoleClient, path: str | Path) -> dict[str, Any]:
     return {**counts(client, path), "batches": batches}
 
 
-def _parse_output_line(line: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """(the completion body, None) for an answered line, (None, why) for a failed one."""
-    response = line.get("response") or {}
-    if line.get("error"):
-        error = line["error"]
-        return None, f"{error.get('code')}: {error.get('message')}"
-    if response.get("status_code") != 200:
-        error = (response.get("body") or {}).get("error") or {}
-        return None, f"HTTP {response.get('status_code')}: {error.get('message', 'no message')}"
-    return response["body"], None
-
-
 def ingest(client: RoleClient, path: str | Path) -> dict[str, int]:
     """Bring in every finished submission's output and error files: answers into the cache (one call
     logged each, at the batch price), failures logged with their error and kept as failed lines.
@@ -209,15 +198,19 @@ def ingest(client: RoleClient, path: str | Path) -> dict[str, int]:
             if file_id:
                 text = api.files.content(file_id).text
                 path.with_suffix(f".submit-{sub['n']}.{kind}.jsonl").write_text(text)
-                lines += [json.loads(x) for x in text.splitlines() if x.strip()]
+                for x in filter(str.strip, text.splitlines()):
+                    try:
+                        lines.append(json.loads(x))
+                    except json.JSONDecodeError:  # a cut line names no request it could answer
+                        done["unknown"] += 1
         for line in lines:
-            key = line.get("custom_id")
-            if key not in meta["requests"]:
+            key = line.get("custom_id") if isinstance(line, dict) else None
+            if not isinstance(key, str) or key not in meta["requests"]:
                 done["unknown"] += 1
                 continue
             seen.add(key)
-            body, why = _parse_output_line(line)
-            done[_record(client, meta, key, body, why or "", sub["batch_id"])] += 1
+            out, why = parse_output_line(line)
+            done[_record(client, meta, key, out, why or "", sub["batch_id"])] += 1
         for key in set(sub["keys"]) - seen:  # an expired or cancelled batch leaves lines unanswered
             done[_record(client, meta, key, None, f"no answer: batch {remote.status}", sub["batch_id"])] += 1
         sub["ingested"] = True
@@ -225,18 +218,14 @@ def ingest(client: RoleClient, path: str | Path) -> dict[str, int]:
     return done
 
 
-def _record(client: RoleClient, meta: dict[str, Any], key: str, body: dict[str, Any] | None, why: str,
+def _record(client: RoleClient, meta: dict[str, Any], key: str, out: dict[str, Any] | None, why: str,
             batch_id: str) -> str:
     event = dict(asset=meta.get("asset"), role=client.role, backend=client.backend.name, model=client.backend.model,
                  kind="chat", request_hash=key, latency_s=None, cached=0)
-    if body is None:
+    if out is None:
         meta["failed"][key] = why
         client.cache.log(**event, error=f"batch {batch_id}: {why}")
         return "failed"
-    choice, usage = body["choices"][0], body.get("usage") or {}
-    out = {"text": choice["message"]["content"] or "", "finish_reason": choice.get("finish_reason"),
-           "prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens"),
-           "truncated": False}
     client.cache.put(key, client.backend.name, client.backend.model, meta["requests"][key], out)
     meta["failed"].pop(key, None)
     client.cache.log(**event, prompt_tokens=out["prompt_tokens"], completion_tokens=out["completion_tokens"],

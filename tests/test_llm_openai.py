@@ -53,11 +53,12 @@ def test_chat_json_choice_and_scoring_through_the_server(llama_server, tmp_path,
     over_http = remote.score_sequence(Q, text, **model)
     in_process = local.client("describer").score_sequence(Q, text, **model)
     assert over_http.tokens == in_process.tokens
-    # one model, one GGUF file: the server's and the in-process build's CPU kernels differ by less
-    # than 0.1 nats on any token (a wrong template or an off-by-one token differs by whole nats)
+    # one model, one GGUF file: the first tokens agree to 1e-7 and later ones by at most 0.102 nats
+    # (measured: the server's batching changes the arithmetic), so 0.15; a wrong template or an
+    # off-by-one token differs by whole nats
     gap = np.abs(np.array(over_http.token_logprobs) - np.array(in_process.token_logprobs))
     print(f"largest per-token gap over HTTP: {gap.max():.4f} nats")
-    assert gap.max() < 0.1
+    assert gap.max() < 0.15
     assert abs(over_http.logprob - in_process.logprob) < 0.1 * len(gap) ** 0.5
 
 

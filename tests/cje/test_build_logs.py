@@ -23,18 +23,21 @@ def _jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+N = 10  # prompts: 5 oracle labels at --oracle-fraction 0.5, one per calibration fold
+
+
 @pytest.mark.slow
 def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_file, tmp_path):
     """The source tool's command line, as written, on the embedded model; every file it writes is re-read."""
     from vibescope.__main__ import build_parser
 
-    args = build_parser().parse_args(["cje-build", "--source", "sample:arena", "--max-samples", "20",
-                                     "--target-models", "pi_clone", "pi_bad"])
+    args = build_parser().parse_args(["cje-build", "--source", "sample:arena", "--max-samples", str(N),
+                                     "--oracle-fraction", "0.5", "--target-models", "pi_clone", "pi_bad"])
     folder = args.run(args)  # one materialization: logs built, exported into the run folder, and analysed
     wh = Warehouse()
     weights = wh.query("SELECT policy, weight, log_ratio FROM cje.importance_weights")
     clone, bad = weights[weights.policy == "pi_clone"], weights[weights.policy == "pi_bad"]
-    assert len(clone) == 20 and (clone.weight == 1.0).all()  # exactly, on every row
+    assert len(clone) == N and (clone.weight == 1.0).all()  # exactly, on every row
     # pi_bad samples at temperature 0.5, top_p 0.95 with another system prompt: the base's responses
     # are less likely under it, and those with a token outside its nucleus have weight 0
     outside = wh.query("SELECT count(*) AS n FROM cje_logs.teacher_forced_logprobs "
@@ -51,29 +54,29 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
     assert len(oracle) > 0 and not set(oracle.request_hash) & set(judge.request_hash)
 
     assert (folder / "token_level_cje_results.json").exists() and folder.with_suffix(".zip").exists()
-    prompts = _jsonl(folder / "arena_prompts_20.jsonl")
-    assert len(prompts) == 20 and all(p["prompt"] for p in prompts)
+    prompts = _jsonl(folder / f"arena_prompts_{N}.jsonl")
+    assert len(prompts) == N and all(p["prompt"] for p in prompts)
     responses = _jsonl(folder / "all_responses.jsonl")
-    assert len(responses) == 60 and {r["policy"] for r in responses} == {"p0", "pi_clone", "pi_bad"}
+    assert len(responses) == 3 * N and {r["policy"] for r in responses} == {"p0", "pi_clone", "pi_bad"}
     assert all(r["temperature"] == 0.5 and r["top_p"] == 0.95 and len(r["token_logprobs"]) > 0 for r in responses)
     logprobs = _jsonl(folder / "logprobs.jsonl")
-    assert len(logprobs) == 60 and sum(r["outside_support"] for r in logprobs) == outside
+    assert len(logprobs) == 3 * N and sum(r["outside_support"] for r in logprobs) == outside
     assert all(r["logprob"] == sum(r["token_logprobs"]) for r in logprobs if r["logprob"] != float("-inf"))
     scored = _jsonl(folder / "p0_scored_deterministic.jsonl")
-    assert len(scored) == 20 and all(set(r["target_policy_logprobs"]) == {"pi_clone", "pi_bad"} for r in scored)
+    assert len(scored) == N and all(set(r["target_policy_logprobs"]) == {"pi_clone", "pi_bad"} for r in scored)
     assert all(r["target_policy_logprobs"]["pi_clone"] == r["base_policy_logprob"] for r in scored)
     unc = _jsonl(folder / "p0_scored_uncertainty.jsonl")
     assert all(0 <= r["judge_score"] <= 1 and r["judge_variance"] >= 0 for r in unc)
     calibration, validation = (_jsonl(folder / f"oracle_labels_{s}.jsonl") for s in ("calibration", "validation"))
     assert {r["policy"] for r in calibration} == {"p0"} and {r["policy"] for r in validation} == {"pi_clone", "pi_bad"}
     info = json.loads((folder / "dataset_info.json").read_text())
-    assert info["counts"]["prompts"] == 20 and info["counts"]["all_responses"] == 60
+    assert info["counts"]["prompts"] == N and info["counts"]["all_responses"] == 3 * N
     assert info["seeds"]["cje_logs.prompts"] == {"seed": 42} and len(info["settings_hash"]) == 64
     assert [p["policy"] for p in info["policies"]] == ["p0", "pi_bad", "pi_clone"]
     assert info["models"] == {"judge": "smollm2-135m-instruct", "oracle": "smollm2-135m-instruct"}
     log = _jsonl(folder / "stochastic_log.jsonl")
     logged = [r for r in log if r["source"] == "logged"]
-    assert len(logged) == 20 and all(r["base_policy_logprob"] is not None and r["token_logprobs"] for r in logged)
+    assert len(logged) == N and all(r["base_policy_logprob"] is not None and r["token_logprobs"] for r in logged)
     assert all(r["seeds"] == {"oracle_label_seed": 42, "oracle_fraction": 1.0, "fold_seed": 42, "n_folds": 5}
                for r in log)
     assert all(r["calibrated_score"] is not None for r in log if r["judge_score"] is not None)
@@ -87,7 +90,7 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
     out = subprocess.run([str(REFERENCE_PYTHON), "-c", check, str(folder / "logged_data.jsonl")],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "20 ['pi_bad', 'pi_clone']"
+    assert out.stdout.strip().splitlines()[-1] == f"{N} ['pi_bad', 'pi_clone']"
 
 
 def _build(settings_file, max_samples: int, wait: bool = True) -> subprocess.Popen:
@@ -177,7 +180,7 @@ def test_policies_through_the_openai_backend(llama_server, tmp_path, monkeypatch
     tf = Warehouse().query("SELECT policy, logprob FROM cje_logs.teacher_forced_logprobs ORDER BY prompt_id")
     p0, clone = tf[tf.policy == "p0"].logprob.to_numpy(), tf[tf.policy == "pi_clone"].logprob.to_numpy()
     # the clone is scored by a call of its own: llama.cpp's server does not repeat its own teacher
-    # forcing to the bit (0.07 nats apart on a ~20-token response here), which the blocking clone
+    # forcing to the bit (0.03-0.28 nats apart on ~20-token responses), which the blocking clone
     # check would report; the two stay within the kernels' noise
     gap = np.abs(p0 - clone)
     print(f"p0 vs pi_clone over the server: largest gap {gap.max():.4f} nats")

@@ -17,9 +17,10 @@ from tests.conftest import ROOT
 N = 8
 
 
-def run_llm_rows(settings_file, wait: bool = True) -> subprocess.Popen:
+def run_llm_rows(settings_file, wait: bool = True, max_tokens: int = 48) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.materialize", "llm_rows", json.dumps({"n": N})],
+        [sys.executable, "-m", "tests.helpers.materialize", "llm_rows",
+         json.dumps({"n": N, "max_tokens": max_tokens})],
         cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
@@ -75,7 +76,8 @@ def test_rerun_with_same_inputs_makes_no_backend_call(settings_file):
 
 def test_two_processes_share_one_cache(settings_file):
     """Two runs of the same asset at once (as Dagster's multiprocess executor may): no errors."""
-    procs = [run_llm_rows(settings_file, wait=False) for _ in range(2)]
+    # short answers: two llama.cpp processes on two cores spin against each other (384 s at 48 tokens)
+    procs = [run_llm_rows(settings_file, wait=False, max_tokens=8) for _ in range(2)]
     for proc in procs:
         out, _ = proc.communicate(timeout=600)
         assert proc.returncode == 0, out[-3000:]

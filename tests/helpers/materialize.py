@@ -31,6 +31,7 @@ def numbers(config: WriterConfig, warehouse: Warehouse) -> None:
 
 class LLMRowsConfig(dg.Config):
     n: int = 12
+    max_tokens: int = 48
 
 
 @dg.asset(key=["test", "llm_rows"], kinds={"llm"})
@@ -41,7 +42,7 @@ def llm_rows(context: dg.AssetExecutionContext, config: LLMRowsConfig, llm: LLM,
     rows = []
     for i in range(config.n):
         reply = client.chat([{"role": "user", "content": f"Write one sentence about the number {i}."}],
-                            max_tokens=48)
+                            max_tokens=config.max_tokens)
         rows.append({"i": i, "text": reply.text})
         print(f"call {i} cached={reply.cached}", flush=True)
     warehouse.write_table("test.llm_rows", pd.DataFrame(rows))

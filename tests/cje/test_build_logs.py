@@ -150,6 +150,18 @@ def test_bad_config_is_refused(settings_file, tmp_path):
                             raise_on_error=False)
     error = result.get_step_failure_events()[0].event_specific_data.error.cause
     assert "no role 'policy.pi_nope'" in error.message and "policy.pi_bad" in error.message
+
+    # a declared clone that is not a target: refused before any policy is called, the prompts kept
+    result = dg.materialize(assets, resources=build_resources(str(settings_file)),
+                            selection=["cje_logs/prompts", "cje_logs/responses", "cje_logs/policies"],
+                            run_config={"ops": {"cje_logs__prompts": {"config": {"max_samples": 2}},
+                                                "cje_logs__responses": {"config": {
+                                                    "target_policies": ["pi_bad"], "identical_policies": ["pi_clone"]}}}},
+                            raise_on_error=False)
+    error = result.get_step_failure_events()[0].event_specific_data.error.cause
+    assert ("cje_logs__responses.identical_policies names ['pi_clone'], which are not targets "
+            "(target_policies: ['pi_bad'])") in error.message
+    assert len(Warehouse().query("SELECT * FROM cje_logs.prompts")) == 2 and LLM().cache.calls().empty
     from vibescope.__main__ import main
 
     with pytest.raises(SystemExit, match=r"--oracle-fraction must be in \(0, 1\], got 1.5"):

@@ -2,7 +2,7 @@
 types, missing and extra keys, NaN/inf, duplicate ids, truncated lines, bad UTF-8). The loader
 (assets/cje/logged_data.py: read_files) either loads every row, or refuses with one line that
 names the file and, for a row's fault, a line the generator spoiled; it raises nothing else; and
-where DuckDB reads the files whole (clean_files.py), the row-by-row rules give the same tables."""
+what it loads equals an independent reading of the file (tests/cje/test_inputs.py)."""
 
 import json
 import math
@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assets.cje.config import LoggedDataConfig
-from assets.cje.logged_data import build_tables, from_clean_files, from_files, read_files
+from assets.cje.logged_data import read_files
 from resources.datasets import DatasetError
+from tests.cje.test_inputs import read_as_rows, reference_tables
 from tests.fuzz import EXAMPLES, assert_one_line_naming, line_numbers_named, text_values
 
 TARGET = "pi_a"
@@ -123,10 +124,7 @@ def test_logged_data_loads_every_row_or_names_a_bad_one(tmp_path_factory, case):
     assert tables["prompts"].num_rows == len(rows)
     judge = tables["judge_scores"].to_pandas()
     assert judge.judge_score.tolist() == [r["judge_score"] for r in rows]
-    fast = from_clean_files(config)
-    if fast is not None:  # DuckDB read it whole: the rules give the same tables
-        slow = build_tables(from_files(config), config)
-        assert {k: t.to_pylist() for k, t in fast.items()} == {k: t.to_pylist() for k, t in slow.items()}
+    assert read_as_rows(config) == reference_tables(config)
 
 
 draw_row = st.fixed_dictionaries({"judge_score": st.floats(0, 1), "draw_idx": st.integers(0, 3),

@@ -1,0 +1,121 @@
+-- The field rules of cje-eval's records, once: every logged row and every fresh draw or probe row,
+-- read as one JSON value per line (raw_logged, raw_draws: see inputs.py), gets its typed values and
+-- `problem`, the first rule it breaks (NULL when it breaks none), which inputs.py reports with the
+-- row's file and line (or, for the built logs, its table row). Absent and null differ: a key that
+-- is absent is NULL here, a key that is null holds the JSON value null.
+
+CREATE MACRO absent_or_null(v) AS v IS NULL OR json_type(v) = 'NULL';
+CREATE MACRO is_number(v) AS json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE');
+CREATE MACRO shown(v) AS left(v::VARCHAR, 60);
+-- Python's name for the JSON value's type, as the message for a line that is not an object says it
+CREATE MACRO python_type(v) AS CASE json_type(v) WHEN 'ARRAY' THEN 'list' WHEN 'VARCHAR' THEN 'str'
+    WHEN 'DOUBLE' THEN 'float' WHEN 'BOOLEAN' THEN 'bool' WHEN 'NULL' THEN 'NoneType' ELSE 'int' END;
+CREATE MACRO not_object(v) AS CASE WHEN json_type(v) <> 'OBJECT'
+    THEN 'a JSON ' || python_type(v) || ', not an object: JSONL holds one object per line' END;
+-- DuckDB keeps the first of a repeated key, Python's json the last: a line that repeats one is refused
+CREATE MACRO repeats_a_key(v) AS CASE WHEN json_type(v) = 'OBJECT' AND len(json_keys(v)) > len(list_distinct(json_keys(v)))
+    THEN 'a key appears twice in the object: ' || array_to_string(list_distinct(
+        [key FOR key IN json_keys(v) IF len(list_filter(json_keys(v), x -> x = key)) > 1]), ', ') END;
+CREATE MACRO too_long(v) AS CASE WHEN length(v::VARCHAR) > 2 * getvariable('max_text_chars')
+    THEN format('{:,} characters in one row; rows over {:,} are refused', length(v::VARCHAR),
+                2 * getvariable('max_text_chars')) END;
+CREATE MACRO not_number(field, v) AS CASE WHEN NOT absent_or_null(v) AND NOT is_number(v)
+    THEN field || ' is ' || shown(v) || ', not a number' END;
+CREATE MACRO not_text(field, v, required) AS CASE WHEN (required OR NOT absent_or_null(v)) AND json_type(v) IS DISTINCT FROM 'VARCHAR'
+    THEN field || ' is ' || coalesce(shown(v), 'absent') || ', not text' END;
+-- a judge score: every scored row needs a finite one (calibration and the estimators use them all)
+CREATE MACRO not_finite_judge(v) AS coalesce(not_number('judge_score', v),
+    CASE WHEN absent_or_null(v) OR NOT isfinite(v::DOUBLE)
+         THEN 'judge_score is ' || CASE WHEN absent_or_null(v) THEN 'null' ELSE v::DOUBLE::VARCHAR END
+              || '; every row needs a finite judge score (score it, or leave the row out)' END);
+-- an oracle label: null or NaN (none), else in [0, 1]
+CREATE MACRO bad_label(v) AS coalesce(not_number('oracle_label', v),
+    CASE WHEN is_number(v) AND NOT isnan(v::DOUBLE) AND NOT v::DOUBLE BETWEEN 0 AND 1
+         THEN 'oracle_label ' || printf('%g', v::DOUBLE) || ' is outside [0, 1]' END);
+-- the number as a DOUBLE; absent, null and NaN as NULL
+CREATE MACRO as_double(v) AS CASE WHEN is_number(v) AND NOT isnan(v::DOUBLE) THEN v::DOUBLE END;
+-- metadata.token_logprobs, where a record has them (the built logs do): a list of numbers (null: NaN)
+CREATE MACRO token_values(tokens) AS json_extract(tokens, '$[*]');
+CREATE MACRO first_bad_token(tokens) AS list_position([is_number(e) OR json_type(e) = 'NULL' FOR e IN token_values(tokens)], false);
+CREATE MACRO bad_tokens(tokens) AS CASE
+    WHEN absent_or_null(tokens) THEN NULL
+    WHEN json_type(tokens) <> 'ARRAY' THEN 'metadata.token_logprobs is ' || shown(tokens) || ', not a list of numbers'
+    WHEN first_bad_token(tokens) IS NOT NULL
+    THEN 'metadata.token_logprobs[' || (first_bad_token(tokens) - 1) || '] is '
+         || shown(token_values(tokens)[first_bad_token(tokens)]) || ', not a number' END;
+CREATE MACRO as_tokens(tokens) AS CASE WHEN json_type(tokens) = 'ARRAY'
+    THEN [coalesce(CASE WHEN is_number(e) THEN e::DOUBLE END, 'nan'::DOUBLE) FOR e IN token_values(tokens)] END;
+-- a prompt id: text or a whole number; a draw names it at the top level, a logged row there or in
+-- metadata.prompt_id (an empty or zero one at the top does not count)
+CREATE MACRO truthy(v) AS NOT absent_or_null(v) AND v::VARCHAR NOT IN ('""', '0', '0.0', 'false', '[]', '{}');
+CREATE MACRO bad_prompt_id(v) AS CASE
+    WHEN NOT truthy(v) THEN 'no prompt_id (top level or metadata.prompt_id)'
+    WHEN json_type(v) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN 'prompt_id is ' || shown(v) || ', not text or a whole number' END;
+CREATE MACRO missing(obj, fields) AS CASE WHEN len([f FOR f IN fields IF (obj->('$.' || f)) IS NULL]) > 0
+    THEN 'missing field(s) ' || array_to_string([f FOR f IN fields IF (obj->('$.' || f)) IS NULL], ', ') END;
+CREATE MACRO bad_metadata(v) AS CASE WHEN NOT absent_or_null(v) AND json_type(v) <> 'OBJECT'
+    THEN 'metadata is ' || shown(v) || ', not an object' END;
+
+CREATE TABLE logged AS
+WITH fields AS (
+    SELECT k, row_name, obj, obj->'$.prompt' AS prompt, obj->'$.response' AS response,
+           obj->'$.base_policy_logprob' AS base, obj->'$.target_policy_logprobs' AS targets,
+           obj->'$.judge_score' AS judge, obj->'$.oracle_label' AS oracle, obj->'$.metadata' AS metadata,
+           CASE WHEN truthy(obj->'$.prompt_id') THEN obj->'$.prompt_id'
+                WHEN json_type(obj->'$.metadata') = 'OBJECT' THEN obj->'$.metadata.prompt_id' END AS pid,
+           CASE WHEN json_type(obj->'$.metadata') = 'OBJECT' THEN obj->'$.metadata.token_logprobs' END AS tokens
+    FROM raw_logged
+),
+bad_target_values AS (  -- the first target (by name) whose log-probability is not a number
+    SELECT k, 'target_policy_logprobs.' || arg_min(t.key, t.key) || ' is ' || shown(arg_min(t.value, t.key))
+              || ', not a number' AS problem
+    FROM fields, json_each(fields.targets) AS t
+    WHERE json_type(fields.targets) = 'OBJECT' AND NOT (is_number(t.value) OR json_type(t.value) = 'NULL')
+    GROUP BY k
+)
+SELECT
+    k, row_name, pid->>'$' AS prompt_id, prompt->>'$' AS prompt, response->>'$' AS response,
+    as_double(base) AS base_logprob, targets, as_double(judge) AS judge_score, as_double(oracle) AS oracle_label,
+    as_tokens(tokens) AS token_logprobs,
+    coalesce(
+        too_long(obj), not_object(obj), repeats_a_key(obj),
+        missing(obj, ['prompt', 'response', 'base_policy_logprob', 'judge_score']),
+        bad_metadata(metadata), bad_prompt_id(pid),
+        not_text('prompt', prompt, true), not_text('response', response, true),
+        not_number('base_policy_logprob', base),
+        CASE WHEN NOT absent_or_null(targets) AND json_type(targets) <> 'OBJECT'
+             THEN 'target_policy_logprobs is not an object of policy -> log-probability' END,
+        bad_target_values.problem, not_finite_judge(judge), bad_label(oracle), bad_tokens(tokens)
+    ) AS problem
+FROM fields LEFT JOIN bad_target_values USING (k)
+ORDER BY k;
+
+CREATE TABLE draws AS
+WITH fields AS (
+    SELECT file_rank, policy, source, k, row_name, obj, obj->'$.prompt_id' AS pid, obj->'$.prompt' AS prompt,
+           obj->'$.response' AS response, obj->'$.draw_idx' AS draw, obj->'$.judge_score' AS judge,
+           obj->'$.oracle_label' AS oracle, obj->'$.metadata' AS metadata,
+           CASE WHEN json_type(obj->'$.metadata') = 'OBJECT' THEN obj->'$.metadata.token_logprobs' END AS tokens
+    FROM raw_draws
+)
+SELECT
+    file_rank, policy, source, k, row_name, pid->>'$' AS prompt_id, coalesce(prompt->>'$', '') AS prompt,
+    coalesce(response->>'$', '') AS response, coalesce(CASE WHEN is_number(draw) THEN draw::DOUBLE::BIGINT END, 0) AS draw_idx,
+    CASE WHEN is_number(judge) THEN judge::DOUBLE END AS judge_score, as_double(oracle) AS oracle_label,
+    as_tokens(tokens) AS token_logprobs,
+    coalesce(
+        too_long(obj), not_object(obj), repeats_a_key(obj),
+        missing(obj, CASE source WHEN 'fresh' THEN ['prompt_id', 'judge_score'] ELSE ['prompt_id', 'oracle_label'] END),
+        bad_metadata(metadata),
+        CASE WHEN absent_or_null(pid) OR json_type(pid) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
+             THEN 'prompt_id is ' || shown(pid) || ', not text or a whole number' END,
+        not_text('prompt', prompt, false), not_text('response', response, false),
+        CASE WHEN NOT absent_or_null(draw) AND NOT (is_number(draw) AND isfinite(draw::DOUBLE)
+                  AND draw::DOUBLE = floor(draw::DOUBLE) AND draw::DOUBLE >= 0)
+             THEN 'draw_idx is ' || shown(draw) || ', not a whole number >= 0' END,
+        -- a probe may be unscored (null); a fresh draw may not
+        CASE WHEN source = 'fresh' OR NOT absent_or_null(judge) THEN not_finite_judge(judge) END,
+        bad_label(oracle), bad_tokens(tokens)
+    ) AS problem
+FROM fields
+ORDER BY file_rank, k;

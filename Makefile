@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# cje-eval 0.3.0, the reference the CJE tests compare with, pins numpy<2.1 and pandas<3: it gets
-# a virtual environment of its own and is never imported by vibescope itself.
-REFERENCE_STAMP := .venv-cje/.installed
+# cje-eval 0.3.0, the off-policy reference the CJE tests compare with, pins numpy<2.1 and pandas<3:
+# it gets a virtual environment of its own and is never imported by vibescope itself; so does
+# cje-eval 0.9.3, the reference for the direct mode and its audits (0.4 on dropped IPS and DR).
+REFERENCE_STAMP := .venv-cje/.installed .venv-cje09/.installed
 # llama-cpp-python has no wheel for this platform, so it is compiled from source (about 4 minutes
 # on 2 cores). Never with native CPU flags: pip's default `-march=native` build takes ggml's AMX
 # path on Intel VMs whose CPUID reports AMX while the kernel does not grant it, and dies with
@@ -58,10 +59,15 @@ $(STAMP): pyproject.toml requirements.lock $(LLAMA_WHEEL_STAMP)
 $(INSTANCE): dagster_instance.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster_instance.yaml $@
 
-$(REFERENCE_STAMP): requirements-cje.lock
+.venv-cje/.installed: requirements-cje.lock
 	$(PYTHON) -m venv .venv-cje
 	.venv-cje/bin/python -m pip install --quiet -r requirements-cje.lock
-	touch $(REFERENCE_STAMP)
+	touch $@
+
+.venv-cje09/.installed: requirements-cje09.lock
+	$(PYTHON) -m venv .venv-cje09
+	.venv-cje09/bin/python -m pip install --quiet -r requirements-cje09.lock
+	touch $@
 
 # FastChat, the reference of bench/ratings_scale.py: fschat 0.2.36 (the newest release) pins
 # nothing and its elo_analysis module imports torch and transformers, so it gets a virtual
@@ -119,4 +125,4 @@ app: $(STAMP)
 	$(BIN)/streamlit run app/Home.py
 
 clean:
-	rm -rf $(VENV) .venv-cje .venv-fschat $(VLLM_VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports
+	rm -rf $(VENV) .venv-cje .venv-cje09 .venv-fschat $(VLLM_VENV) $(DAGSTER_HOME) data/*.duckdb data/*.sqlite* reports

@@ -30,6 +30,14 @@ class CalibrationConfig(dg.Config):
     fold_seed: int = 42  # folds hash prompt_id with this seed, as cje-eval does
 
 
+class TransportConfig(dg.Config):
+    # the largest mean residual (oracle label - calibrated reward, in reward units) on a target's
+    # probes that still counts as the calibration transporting; 0 = none declared: NOT_GRADED
+    delta_max: float = 0.0
+    alpha: float = 0.05                 # family-wise, Bonferroni over the audited policies
+    min_effective_clusters: float = 20  # fewer effective prompt clusters: no PASS
+
+
 class ReportConfig(dg.Config):
     # the headline estimator: auto (dr where every policy has fresh draws, else cal_ips) or one of ESTIMATORS
     estimator: str = "auto"
@@ -38,4 +46,5 @@ class ReportConfig(dg.Config):
 
 LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "logged_data")
 CalibrationConfig = with_settings_defaults(CalibrationConfig, "calibrated_rewards")
+TransportConfig = with_settings_defaults(TransportConfig, "transport_audits")
 ReportConfig = with_settings_defaults(ReportConfig, "report")

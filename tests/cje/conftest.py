@@ -38,7 +38,7 @@ def sample_rows(n: int | None = None) -> list[dict]:
     return rows[:n] if n else rows
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")  # read only: one run for every CJE test module
 def sample_warehouse(tmp_path_factory):
     """The CJE graph on the bundled real sample with every oracle label (oracle_fraction 1)."""
     from tests.conftest import write_settings

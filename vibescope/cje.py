@@ -42,7 +42,8 @@ def run_cje(args: argparse.Namespace) -> Path:
     result = materialize(["cje"], {
         step("cje.logged_data"): logged,
         step("cje.calibrated_rewards"): {"n_folds": args.n_folds},
-        step("cje.report"): {"run_folder": str(folder), "estimator": args.estimator},
+        step("cje.decision"): {"estimator": args.estimator},
+        step("cje.report"): {"run_folder": str(folder)},
     })
     print(metadata(result, "cje.report", "results"))
     print(f"run folder: {folder} (and {folder}.zip); tables cje.* (vibescope sql '...', or the app's CJE page)")

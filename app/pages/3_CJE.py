@@ -5,14 +5,16 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis.cje_report import headline_estimator
 from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · CJE", layout="wide")
 st.title("Causal judge evaluation")
 
 with warehouse() as con:
-    require(con, "cje", "policy_estimates", "materialize the `cje` group in Dagster (or `make demo`).")
+    require(con, "cje", "decision", "materialize the `cje` group in Dagster (or `make demo`).")
+    decision = con.execute("SELECT * FROM cje.decision").df().iloc[0]
+    cards = con.execute("SELECT * FROM cje.boundary_cards").df()
+    audits = con.execute("SELECT * FROM cje.transport_audits").df()
     estimates = con.execute("SELECT * FROM cje.policy_estimates").df()
     weights = con.execute("SELECT * FROM cje.weight_diagnostics").df()
     curve = con.execute("SELECT * FROM cje.calibration_curve").df()
@@ -20,8 +22,14 @@ with warehouse() as con:
     pairwise = con.execute("SELECT * FROM cje.pairwise_tests").df()
     rails = con.execute("SELECT * FROM cje.guard_rails").df()
 
+best = f"Best policy by {decision.estimator}: {decision.best_policy}" if decision.best_policy else "No best policy"
+(st.success if decision.decision_ready else st.warning)(f"{best}. {decision.note}")
+with st.expander("boundary cards and transport audits (what the decision rests on)"):
+    st.dataframe(cards, hide_index=True, use_container_width=True)
+    st.dataframe(audits, hide_index=True, use_container_width=True)
+
 estimators = list(dict.fromkeys(estimates.estimator))
-headline, rule = headline_estimator(estimates, "auto")
+headline, rule = decision.estimator, decision.estimator_rule
 estimator = st.radio("estimator", estimators, index=estimators.index(headline) if headline in estimators else 0,
                      horizontal=True, help=f"the headline: {rule}")
 

@@ -38,13 +38,18 @@ class TransportConfig(dg.Config):
     min_effective_clusters: float = 20  # fewer effective prompt clusters: no PASS
 
 
-class ReportConfig(dg.Config):
+class DecisionConfig(dg.Config):
     # the headline estimator: auto (dr where every policy has fresh draws, else cal_ips) or one of ESTIMATORS
     estimator: str = "auto"
+    alpha: float = 0.05    # the best policy must beat each other one at this Holm-adjusted level
+
+
+class ReportConfig(dg.Config):
     run_folder: str = ""   # "" = <reports>/cje/<UTC timestamp>; `vibescope cje build` puts the built logs there too
 
 
 LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "logged_data")
 CalibrationConfig = with_settings_defaults(CalibrationConfig, "calibrated_rewards")
 TransportConfig = with_settings_defaults(TransportConfig, "transport_audits")
+DecisionConfig = with_settings_defaults(DecisionConfig, "decision")
 ReportConfig = with_settings_defaults(ReportConfig, "report")

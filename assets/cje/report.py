@@ -1,8 +1,10 @@
 """The CJE run folder: `<reports>/cje/<timestamp>/` with the source tool's files, and its zip.
 
-token_level_cje_results.json  results.{policy}.{v_hat, se, ci_low, ci_high, oracle_truth,
-                               absolute_error} for the headline estimator, the same for every
-                               estimator, p_values_corrected (Holm), guard_rail_violations
+token_level_cje_results.json  the decision (cje.decision), results.{policy}.{v_hat, se, ci_low,
+                               ci_high, oracle_truth, absolute_error} for the headline estimator,
+                               the same for every estimator, p_values_corrected (Holm),
+                               guard_rail_violations
+results.csv                    a row per policy and estimator (the source tool's CSV export)
 calibration_curve.png          judge score -> oracle (fit and binned label means)
 comparison_heatmap.png         pairwise Holm p-values of the headline estimator
 stochastic_log.jsonl           one row per interaction: prompt id, policy, source (logged, fresh,
@@ -22,12 +24,13 @@ import dagster as dg
 import pandas as pd
 from rich.console import Console
 
-from analysis.cje_report import console_table, headline_estimator, plot_calibration, plot_heatmap, results_json
-from assets.cje.config import HEADLINES, ReportConfig
+from analysis.cje_report import console_table, plot_calibration, plot_heatmap, results_json
+from assets.cje.config import ReportConfig
 from assets.lineage import RESULT, Query, reads
 from resources.warehouse import Warehouse
 
 ESTIMATES = Query("SELECT * FROM cje.policy_estimates")
+DECISION = Query("SELECT * FROM cje.decision")
 PAIRWISE = Query("SELECT * FROM cje.pairwise_tests")
 GUARD_RAILS = Query("SELECT * FROM cje.guard_rails")
 CURVE = Query("SELECT * FROM cje.calibration_curve")
@@ -60,17 +63,16 @@ def zip_folder(folder: Path) -> str:
 
 @dg.asset(
     key=["cje", "report"],
-    deps=reads(ESTIMATES, PAIRWISE, GUARD_RAILS, CURVE, POLICIES, INTERACTIONS),
+    deps=reads(ESTIMATES, DECISION, PAIRWISE, GUARD_RAILS, CURVE, POLICIES, INTERACTIONS),
     group_name="cje",
     kinds={"python", "file"},
     tags=RESULT,
 )
 def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: Warehouse) -> dg.MaterializeResult:
     """The run folder and its zip (see the module docstring); prints the results table."""
-    if config.estimator not in HEADLINES:
-        raise ValueError(f"report estimator {config.estimator!r}; valid: {', '.join(HEADLINES)}")
     estimates = warehouse.query(ESTIMATES)
-    headline, rule = headline_estimator(estimates, config.estimator)
+    decision = warehouse.query(DECISION).iloc[0]
+    headline, rule = decision.estimator, decision.estimator_rule
     pairwise = warehouse.query(PAIRWISE)
     guard_rails = warehouse.query(GUARD_RAILS)
     curve = warehouse.query(CURVE)
@@ -79,8 +81,11 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     folder = Path(config.run_folder) if config.run_folder else warehouse.settings.path("reports") / "cje" / stamp
     folder.mkdir(parents=True, exist_ok=True)
-    results = results_json(estimates, pairwise, guard_rails, headline, rule)
+    results = {"decision": {k: (v.tolist() if hasattr(v, "tolist") else None if pd.isna(v) else v)
+                            for k, v in decision.items() if k not in ("estimator", "estimator_rule")},
+               **results_json(estimates, pairwise, guard_rails, headline, rule)}
     (folder / "token_level_cje_results.json").write_text(json.dumps(results, indent=2))
+    estimates.to_csv(folder / "results.csv", index=False)
     plot_calibration(curve, folder / "calibration_curve.png")
     plot_heatmap(pairwise[pairwise.estimator == headline], policies, folder / "comparison_heatmap.png", headline)
     # NULL where a step ran without config (or with none of these keys)
@@ -93,12 +98,14 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     archive = zip_folder(folder)
 
     console = Console(width=110, record=True)
+    best = f"Best policy by {headline}: {decision.best_policy}" if decision.best_policy else "No best policy"
+    console.print(f"{best}. {decision.note}", soft_wrap=False)
     console.print(console_table(estimates, headline, rule))
     context.log.info("\n" + console.export_text())
     return dg.MaterializeResult(metadata={
         "run_folder": dg.MetadataValue.path(str(folder)),
         "zip": dg.MetadataValue.path(archive),
         "guard_rail_violations": len(guard_rails),
-        "estimator": headline, "estimator_rule": rule,
+        "estimator": headline, "estimator_rule": rule, "decision_ready": bool(decision.decision_ready),
         "results": dg.MetadataValue.md(console.export_text()),
     })

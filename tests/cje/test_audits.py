@@ -1,14 +1,17 @@
-"""Boundary cards and transport audits (cje.boundary_cards, cje.transport_audits) against cje-eval
-0.9.3's own functions (boundary_card, audit_transportability) in their own venv, fed the same
-judge scores, rewards and probes; each status made to fire on real tables or generated residuals."""
+"""Boundary cards, transport audits and the decision (cje.boundary_cards, cje.transport_audits,
+cje.decision) against cje-eval 0.9.3 in its own venv: its boundary_card and audit_transportability
+fed the same judge scores, rewards and probes, and its best_policy() on the bundled sample; each
+status and decision rule made to fire on real tables or constructed inputs."""
 
 import json
 import shutil
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from analysis.cje_decision import decide
 from analysis.cje_transport import audit
 from tests.cje.conftest import SAMPLE, materialize_cje
 from tests.conftest import ROOT
@@ -156,3 +159,81 @@ def test_refuse_level_not_checked_and_an_overlapping_probe_fire_on_real_tables(s
     assert failure.step_key == "cje__transport_audits"
     assert (f"the probe of policy base on prompt_id {logged['metadata']['prompt_id']} (draw 0) is also a calibration "
             "label (1 such probe row(s))") in failure.event_specific_data.error.cause.message
+
+
+DECISION_09 = """
+import json, logging, sys, warnings
+from pathlib import Path
+warnings.simplefilter("ignore"); logging.disable(logging.WARNING)
+from cje import analyze_dataset
+from cje.diagnostics.transport import TransportAuditConfig
+sample = Path(sys.argv[1])
+probes = {p.name.removesuffix("_probe.jsonl"): [json.loads(l) for l in p.read_text().splitlines()]
+          for p in sorted((sample / "probe_slice").glob("*_probe.jsonl"))}
+r = analyze_dataset(fresh_draws_dir=str(sample / "fresh_draws"),
+                    transport=TransportAuditConfig(probes_by_policy=probes, delta_max_by_policy={p: 0.05 for p in probes}))
+v = r.best_policy()
+print(json.dumps({"best": v.name, "ready": v.decision_ready, "unverified": sorted(r.metadata["transport_unverified"]),
+                  "transport": {p: a["status"] for p, a in r.metadata["transport_audits"].items()},
+                  "cards": {p: c["status"] for p, c in r.metadata["boundary_cards"].items()}}))
+"""
+
+
+def test_the_decision_on_the_bundled_sample_is_cje_eval_0_9s(sample_warehouse):
+    """0.9.3 on the sample's fresh draws and probes (delta_max 0.05): parallel_universe_prompt is
+    best, not decision-ready, blocked by the policies whose calibration transfer is unverified."""
+    if not REFERENCE_09.exists():
+        pytest.fail(f"{REFERENCE_09} missing: `make test` installs cje-eval 0.9.3 there")
+    out = subprocess.run([str(REFERENCE_09), "-c", DECISION_09, str(SAMPLE)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    wh, _ = sample_warehouse
+    decision = wh.query("SELECT * FROM cje.decision").iloc[0]
+    assert decision.best_policy == theirs["best"] and not decision.decision_ready and not theirs["ready"]
+    assert sorted(decision.blocking_policies) == theirs["unverified"]
+    audits = dict(wh.query("SELECT policy, status FROM cje.transport_audits").itertuples(index=False))
+    assert audits == {p: s for p, s in theirs["transport"].items() if p != "base"}
+    cards = dict(wh.query("SELECT policy, status FROM cje.boundary_cards").itertuples(index=False))
+    assert cards == theirs["cards"]
+    assert decision.note.startswith("Not decision-ready: ") and "unverified" in decision.note
+
+
+def _estimates(values: dict, withheld=()) -> pd.DataFrame:
+    return pd.DataFrame({"policy": list(values), "v_hat": [np.nan if p in withheld else v for p, v in values.items()],
+                         "reason": ["withheld here" if p in withheld else None for p in values]})
+
+
+def _pairs(diffs: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"policy_a": a, "policy_b": b, "diff": d, "p_holm": p} for (a, b), (d, p) in diffs.items()])
+
+
+NO_RAILS = pd.DataFrame(columns=["rule", "subject", "estimator"])
+
+
+def test_each_decision_rule_fires():
+    values = {"base": 0.5, "a": 0.7, "b": 0.6}
+    clear = _pairs({("a", "base"): (0.2, 0.001), ("a", "b"): (0.1, 0.01), ("b", "base"): (0.1, 0.02)})
+    passed = {"a": "PASS", "b": "PASS"}
+    ready = decide(_estimates(values), clear, {}, passed, NO_RAILS, "base", "direct")
+    assert (ready.best_policy, ready.decision_ready, ready.blocking_policies) == ("a", True, [])
+    # a REFUSE-LEVEL leader is demoted, and a demotion is never a decision
+    demoted = decide(_estimates(values), clear, {"a": "REFUSE-LEVEL"}, passed, NO_RAILS, "base", "direct")
+    assert (demoted.best_policy, demoted.demoted_policy, demoted.decision_ready) == ("b", "a", False)
+    # borrowed calibration unverified (b's audit inconclusive) blocks, naming b
+    borrowed = decide(_estimates(values), clear, {}, {"a": "PASS", "b": "INCONCLUSIVE"}, NO_RAILS, "base", "direct")
+    assert not borrowed.decision_ready and borrowed.blocking_policies == ["b"] and "b INCONCLUSIVE" in borrowed.note
+    # not beating a rival blocks; a withheld estimate blocks
+    tied = decide(_estimates(values), _pairs({("a", "base"): (0.2, 0.001), ("a", "b"): (0.1, 0.3)}), {}, passed,
+                  NO_RAILS, "base", "direct")
+    assert not tied.decision_ready and "does not beat b (Holm p 0.3)" in tied.note
+    withheld = decide(_estimates(values, withheld=["b"]), clear, {}, passed, NO_RAILS, "base", "direct")
+    assert not withheld.decision_ready and withheld.blocking_policies == ["b"]
+    # under cal_ips a weight guard rail demotes; under dr it blocks without demoting; under direct it is moot
+    rails = pd.DataFrame([{"rule": "low_ess", "subject": "a", "estimator": None}])
+    assert decide(_estimates(values), clear, {}, passed, rails, "base", "cal_ips").best_policy == "b"
+    dr = decide(_estimates(values), clear, {}, passed, rails, "base", "dr")
+    assert dr.best_policy == "a" and not dr.decision_ready and dr.blocking_policies == ["a"]
+    assert decide(_estimates(values), clear, {}, passed, rails, "base", "direct").decision_ready
+    # every policy flagged: the leader is named, not crowned
+    flagged = decide(_estimates(values), clear, {p: "REFUSE-LEVEL" for p in values}, passed, NO_RAILS, "base", "direct")
+    assert flagged.best_policy == "a" and not flagged.decision_ready and "every policy is flagged" in flagged.note

@@ -27,6 +27,10 @@ def add_cje(sub) -> None:
     p.add_argument("--oracle-fraction", type=float, default=1.0,
                    help="share of logged rows whose label calibration may use (default 1: every label)")
     p.add_argument("--estimator", default="auto", choices=HEADLINES, help="the headline estimator")
+    p.add_argument("--delta-max", type=float, default=0.0, metavar="MARGIN",
+                   help="grade each target's probes (--probes) against this margin on the reward scale: the "
+                        "largest mean residual for its calibration to count as transporting (default: none, "
+                        "NOT_GRADED)")
     p.add_argument("--n-folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(run=run_cje)
@@ -42,6 +46,7 @@ def run_cje(args: argparse.Namespace) -> Path:
     result = materialize(["cje"], {
         step("cje.logged_data"): logged,
         step("cje.calibrated_rewards"): {"n_folds": args.n_folds},
+        step("cje.transport_audits"): {"delta_max": args.delta_max},
         step("cje.decision"): {"estimator": args.estimator},
         step("cje.report"): {"run_folder": str(folder)},
     })

@@ -101,6 +101,24 @@ def plot_heatmap(pairwise: pd.DataFrame, policies: list[str], path: Path, estima
     plt.close(fig)
 
 
+def plot_weights(histogram: pd.DataFrame, diagnostics: pd.DataFrame, path: Path) -> None:
+    """A panel per policy: its normalized importance weights per quarter decade (log scale), with
+    its ESS fraction, top-5% weight share and zero weights in the title."""
+    policies = list(diagnostics.policy)
+    fig, axes = plt.subplots(len(policies), 1, figsize=(7, 1.9 * len(policies) + 0.6), sharex=True, squeeze=False)
+    for ax, d in zip(axes[:, 0], diagnostics.itertuples()):
+        h = histogram[histogram.policy == d.policy]
+        ax.bar(h.log10_bin + 0.125, h.n, width=0.23, color="tab:red" if d.status == "CRITICAL" else "tab:blue")
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.set_yscale("log")
+        ax.set_title(f"{d.policy}: ESS {d.ess_fraction:.1%}, top 5% hold {d.top5_weight_share:.1%}, "
+                     f"{d.n_weight_zero} zero ({d.status})", fontsize=9)
+    axes[-1, 0].set_xlabel("log10 normalized weight (mean 1 at 0)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def console_table(estimates: pd.DataFrame, headline: str, rule: str = "") -> Table:
     table = Table(title=f"CJE estimates: {rule or headline}")
     for col in ("policy", "v_hat", "95% CI", "se", "oracle truth", "|error|", "why withheld"):

@@ -17,6 +17,7 @@ with warehouse() as con:
     audits = con.execute("SELECT * FROM cje.transport_audits").df()
     estimates = con.execute("SELECT * FROM cje.policy_estimates").df()
     weights = con.execute("SELECT * FROM cje.weight_diagnostics").df()
+    histogram = con.execute("SELECT * FROM cje.weight_histogram").df()
     curve = con.execute("SELECT * FROM cje.calibration_curve").df()
     calibration = con.execute("SELECT * FROM cje.calibration_summary").df()
     pairwise = con.execute("SELECT * FROM cje.pairwise_tests").df()
@@ -50,6 +51,9 @@ with st.expander("every estimator"):
 
 st.subheader("Importance weights")
 st.dataframe(weights, hide_index=True, use_container_width=True)
+spread = px.bar(histogram, x="log10_bin", y="n", facet_row="policy", log_y=True, height=140 * histogram.policy.nunique() + 60,
+                labels={"log10_bin": "log10 normalized weight (mean 1 at 0)", "n": "rows"})
+st.plotly_chart(spread, use_container_width=True)
 
 left, right = st.columns(2)
 with left:

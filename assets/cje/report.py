@@ -7,6 +7,7 @@ token_level_cje_results.json  the decision (cje.decision), results.{policy}.{v_h
 results.csv                    a row per policy and estimator (the source tool's CSV export)
 calibration_curve.png          judge score -> oracle (fit and binned label means)
 comparison_heatmap.png         pairwise Holm p-values of the headline estimator
+weight_diagnostics.png         each policy's importance weights on a log scale (cje.weight_histogram)
 stochastic_log.jsonl           one row per interaction: prompt id, policy, source (logged, fresh,
                                probe), response, its token log-probabilities (where the logs carry
                                them), the base's log-probability of a logged response, the judge's
@@ -24,13 +25,15 @@ import dagster as dg
 import pandas as pd
 from rich.console import Console
 
-from analysis.cje_report import console_table, plot_calibration, plot_heatmap, results_json
+from analysis.cje_report import console_table, plot_calibration, plot_heatmap, plot_weights, results_json
 from assets.cje.config import ReportConfig
 from assets.lineage import RESULT, Query, reads
 from resources.warehouse import Warehouse
 
 ESTIMATES = Query("SELECT * FROM cje.policy_estimates")
 DECISION = Query("SELECT * FROM cje.decision")
+WEIGHTS = Query("SELECT * FROM cje.weight_histogram")
+WEIGHT_DIAGNOSTICS = Query("SELECT * FROM cje.weight_diagnostics ORDER BY policy")
 PAIRWISE = Query("SELECT * FROM cje.pairwise_tests")
 GUARD_RAILS = Query("SELECT * FROM cje.guard_rails")
 CURVE = Query("SELECT * FROM cje.calibration_curve")
@@ -63,7 +66,7 @@ def zip_folder(folder: Path) -> str:
 
 @dg.asset(
     key=["cje", "report"],
-    deps=reads(ESTIMATES, DECISION, PAIRWISE, GUARD_RAILS, CURVE, POLICIES, INTERACTIONS),
+    deps=reads(ESTIMATES, DECISION, WEIGHTS, WEIGHT_DIAGNOSTICS, PAIRWISE, GUARD_RAILS, CURVE, POLICIES, INTERACTIONS),
     group_name="cje",
     kinds={"python", "file"},
     tags=RESULT,
@@ -88,6 +91,7 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     estimates.to_csv(folder / "results.csv", index=False)
     plot_calibration(curve, folder / "calibration_curve.png")
     plot_heatmap(pairwise[pairwise.estimator == headline], policies, folder / "comparison_heatmap.png", headline)
+    plot_weights(warehouse.query(WEIGHTS), warehouse.query(WEIGHT_DIAGNOSTICS), folder / "weight_diagnostics.png")
     # NULL where a step ran without config (or with none of these keys)
     seeds = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
              for k, v in warehouse.query(SEEDS).iloc[0].items()}

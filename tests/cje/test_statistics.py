@@ -209,8 +209,21 @@ def test_report_files(sample_warehouse):
     assert results["results"]["unhelpful"]["v_hat"] is None and "too few labels" in results["results"]["unhelpful"]["reason"]
     assert len(results["p_values_corrected"]) == 3  # dr: unhelpful has no point estimate, so no pairs
     assert {g["rule"] for g in results["guard_rail_violations"]} >= {"low_ess", "identical_policy_not_identical"}
-    for name in ("calibration_curve.png", "comparison_heatmap.png"):
+    for name in ("calibration_curve.png", "comparison_heatmap.png", "weight_diagnostics.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    decision = wh.query("SELECT * FROM cje.decision").iloc[0]
+    assert results["decision"]["best_policy"] == decision.best_policy and results["decision"]["note"] == decision.note
+    # results.csv: cje.policy_estimates as it is, a row per policy and estimator
+    csv = pd.read_csv(folder / "results.csv")
+    table = wh.query("SELECT * FROM cje.policy_estimates")
+    assert len(csv) == len(table) and list(csv.columns) == list(table.columns)
+    np.testing.assert_allclose(csv.v_hat.to_numpy(float), table.v_hat.to_numpy(float), equal_nan=True)
+    # the weight histogram counts every usable non-zero weight of each policy once, in the bin of its log10
+    weights = wh.query("SELECT policy, normalized_weight AS w FROM cje.importance_weights "
+                       "WHERE problem IS NULL AND normalized_weight > 0")
+    mine = weights.assign(log10_bin=np.floor(np.log10(weights.w) * 4) / 4).groupby(["policy", "log10_bin"]).size()
+    hist = wh.query("SELECT * FROM cje.weight_histogram").set_index(["policy", "log10_bin"]).n
+    assert mine.sort_index().tolist() == hist.sort_index().tolist() and list(mine.sort_index().index) == list(hist.sort_index().index)
     log = [json.loads(l) for l in (folder / "stochastic_log.jsonl").read_text().splitlines()]
     assert len(log) == wh.query("SELECT count(*) AS n FROM cje.responses").n[0]  # a row per interaction
     assert all(r["seeds"] == {"oracle_label_seed": 42, "oracle_fraction": 1.0, "fold_seed": 42, "n_folds": 5}

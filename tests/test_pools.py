@@ -1,6 +1,7 @@
 """Steps that run a model on this machine share one Dagster concurrency pool; remote ones do not."""
 
 import shutil
+from pathlib import Path
 
 import dagster as dg
 
@@ -45,3 +46,23 @@ def test_the_project_instance_runs_one_local_model_step_at_a_time(tmp_path):
     shutil.copy(ROOT / "dagster_instance.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_gone():
+    """A run's worker killed with its parent is a zombie until something reaps it, and a zombie
+    answers signal 0: its pool slot must be freed all the same (else the next run waits for ever)."""
+    import subprocess
+    import time
+
+    from vibescope.slots import _alive
+
+    child = subprocess.Popen(["sleep", "60"])
+    assert _alive(child.pid)
+    child.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not _alive(child.pid)  # killed, not reaped: a zombie
+    child.wait()
+    assert not _alive(child.pid)

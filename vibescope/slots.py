@@ -9,6 +9,7 @@ So the commands that start runs from a shell first mark such runs failed and fre
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -20,7 +21,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    # a killed process stays a zombie until its new parent reaps it, and a zombie answers signal 0
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):  # reaped meanwhile, or no /proc (macOS): alive as os.kill said
+        return not Path("/proc").is_dir() or Path(f"/proc/{pid}").exists()
 
 
 def _run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:

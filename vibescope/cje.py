@@ -117,3 +117,59 @@ def _roles() -> set[str]:
     from resources.settings import load_settings
 
     return set(load_settings().roles)
+
+
+def add_cje_plan(sub) -> None:
+    p = sub.add_parser("cje-plan", help="`vibescope cje plan`: how many judge-scored rows and oracle labels a study "
+                                        "needs, from the last CJE run as a pilot", description=(
+        "Reads cje.variance_model (the last `vibescope cje` run's SEs split into evaluation and calibration "
+        "variance) and sizes a study by the CJE paper's square-root allocation: the cheapest (rows, labels) "
+        "for a target SE (--se) or minimum detectable difference between two policies (--mde), or the best "
+        "plan a --budget buys. Costs are per judge-scored row and per oracle label, in any one unit."))
+    goal = p.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--se", type=float, help="the SE wanted on each policy's value")
+    goal.add_argument("--mde", type=float, help="the smallest difference between two policies to detect")
+    goal.add_argument("--budget", type=float, help="what the study may cost")
+    p.add_argument("--surrogate-cost", type=float, default=1.0, help="cost of one judge-scored row (default 1)")
+    p.add_argument("--oracle-cost", type=float, default=16.0, help="cost of one oracle label (default 16)")
+    p.add_argument("--estimator", default="", help="the pilot's estimator to plan on (default: the decision's headline)")
+    p.add_argument("--policy", default="", help="the policy whose variance to plan on (default: the largest)")
+    p.add_argument("--min-labels", type=int, default=30, help="never fewer oracle labels (default 30)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--power", type=float, default=0.8)
+    p.set_defaults(run=run_cje_plan)
+
+
+def run_cje_plan(args: argparse.Namespace) -> None:
+    from analysis import cje_planning
+    from resources.reader import open_reader
+    from resources.settings import load_settings
+
+    try:
+        con = open_reader(load_settings())
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise SystemExit(str(exc)) from None
+    with con:
+        tables = {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+        if not {"cje.variance_model", "cje.decision"} <= tables:
+            raise SystemExit("no pilot: run `vibescope cje LOGGED ...` first (cje.variance_model is made from its SEs)")
+        estimator = args.estimator or con.execute("SELECT estimator FROM cje.decision").fetchone()[0]
+        model = con.execute("SELECT * FROM cje.variance_model WHERE estimator = ?", [estimator]).df()
+    if args.policy:
+        model = model[model.policy == args.policy]
+    if model.empty:
+        raise SystemExit(f"cje.variance_model has no {estimator} estimate" + (f" of {args.policy}" if args.policy else "")
+                         + ": choose --estimator or --policy among its rows")
+    row = model.loc[(model.sigma2_eval / model.n + model.sigma2_cal / model.m).idxmax()]
+    costs = dict(s2_eval=row.sigma2_eval, s2_cal=row.sigma2_cal, c_s=args.surrogate_cost, c_y=args.oracle_cost,
+                 m_min=args.min_labels, alpha=args.alpha, power=args.power)
+    try:
+        plan = (cje_planning.for_se(args.se, **costs) if args.se else cje_planning.for_mde(args.mde, **costs)
+                if args.mde else cje_planning.for_budget(args.budget, **costs))
+    except ValueError as exc:
+        raise SystemExit(f"no plan: {exc}") from None
+    print(f"pilot: {row.policy} by {estimator}, n {row.n:,} rows, m {row.m:,} labels, SE {row.pilot_se:.4f} "
+          f"(sigma2_eval {row.sigma2_eval:.4g}, sigma2_cal {row.sigma2_cal:.4g})")
+    print(f"plan: {plan.n:,} judge-scored rows per policy and {plan.m:,} oracle labels, cost {plan.cost:,.2f}: "
+          f"SE {plan.se:.4f}, detects a difference of {plan.mde:.4f} between two policies "
+          f"(alpha {args.alpha:g}, power {args.power:g})")

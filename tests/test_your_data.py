@@ -21,7 +21,7 @@ SAMPLE = ROOT / "data" / "samples"
 BUNDLED = ("data/samples", "sample:")
 # per command, flags that keep the test's run small on the embedded model (the README's commands
 # read everything; the test only bounds how many rows the LLM steps see)
-SMALL = {"diff": ["--max-rows", "6", "--batch-size", "3", "--max-unseen", "3"],
+SMALL = {"diff": ["--max-rows", "4", "--batch-size", "2", "--max-unseen", "2"],
          "acts": ["--n-examples", "3", "--methods", "spherical_kmeans", "--clusters", "2", "--repetitions", "1"]}
 
 
@@ -121,15 +121,26 @@ def _as_users_files(command: list[str], inputs: Path) -> list[str]:
     return out
 
 
+# the LLM stages each recipe reaches (the arena's reads properties, so no describer), in the order it
+# reaches them: each run of the recipe is killed in one and the next resumes it (tests/helpers/kill.py)
+RECIPE_STAGES = {"arena": ["arena/prompt_categories", "arena/property_clusters"], "diff": ["diff/iterations"],
+                 "acts": ["acts/cluster_titles", "acts/grades"], "cje": []}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c in readme_recipes() if "--base-url" not in c], ids=lambda c: c[1])
 def test_readme_recipe_runs_on_the_files_it_names_and_reads_nothing_else(command, tmp_path):
+    """... and killed in each of its LLM stages in turn, the next run resumes it asking no answer twice."""
+    from resources.warehouse import Warehouse
+    from tests.helpers.kill import run_killed_in_each
+
     settings, env = project(tmp_path)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     args = _as_users_files(command, inputs) + SMALL.get(command[1], [])
-    out = vibescope(args, env, tmp_path)
-    assert "\n== " in out.stdout or "CJE estimates" in out.stdout  # its headline table
+    out = run_killed_in_each([sys.executable, "-m", "vibescope", *args], env, tmp_path, RECIPE_STAGES[command[1]],
+                             Warehouse(settings_file=str(settings)), settings.parent / "data" / "llm_cache.sqlite")
+    assert "\n== " in out or "CJE estimates" in out  # its headline table
     assert bundled_mentions(settings) == []
     with snapshot(settings) as con:
         if command[1] == "arena":  # every battle of the file, none sampled away
@@ -171,21 +182,3 @@ def test_a_step_with_no_input_named_says_which_key_to_set(tmp_path):
             "print(r.get_step_failure_events()[0].event_specific_data.error.cause.message)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "no input named: set diff__rows.a in the run config" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
-
-
-@pytest.mark.slow
-def test_arena_on_a_users_battles_describes_every_one(tmp_path):
-    """More battles than the demo profile's sample size, no --num-samples: the embedded describer
-    reads every one of them (a row of arena.battle_differences each, parsed or with its error)."""
-    rows = (SAMPLE / "anchors" / "lmm_vibes_arena_battles.jsonl").read_text().splitlines()[:6]
-    battles = tmp_path / "my_battles.jsonl"
-    battles.write_text("\n".join(rows) + "\n")
-    settings, env = project(tmp_path)
-    out = vibescope(["arena", str(battles)], env, tmp_path, timeout=1500)
-    assert "role describer" in out.stdout and "which model is better" in out.stdout
-    with snapshot(settings) as con:
-        described = con.sql("SELECT count(*), count(*) FILTER (WHERE properties_json IS NOT NULL OR error IS NOT NULL) "
-                            "FROM arena.battle_differences").fetchone()
-        style = con.sql("SELECT count(DISTINCT battle_id) FROM arena.response_style").fetchone()[0]
-    assert described == (len(rows), len(rows)) and style == len(rows)
-    assert bundled_mentions(settings) == []

@@ -1,22 +1,16 @@
 """Building CJE logs with the embedded model, through Dagster, and analysing them."""
 
 import json
-import os
-import signal
-import sqlite3
 import subprocess
-import sys
-import time
 
 import dagster as dg
 import numpy as np
 import pytest
 
 from resources.llm import LLM
-from resources.settings import load_settings
 from resources.warehouse import Warehouse
 from tests.cje.test_statistics import REFERENCE_PYTHON
-from tests.conftest import ROOT, write_settings
+from tests.conftest import write_settings
 
 
 def _jsonl(path):
@@ -24,17 +18,28 @@ def _jsonl(path):
 
 
 N = 10  # prompts: 5 oracle labels at --oracle-fraction 0.5, one per calibration fold
+# the build's LLM stages, in the order its run reaches them
+STAGES = ["cje_logs/responses", "cje_logs/judge_scores", "cje_logs/oracle_labels", "cje_logs/teacher_forced_logprobs"]
 
 
 @pytest.mark.slow
 def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_file, tmp_path):
-    """The source tool's command line, as written, on the embedded model; every file it writes is re-read."""
-    from vibescope.__main__ import build_parser
+    """The source tool's command line, as written, on the embedded model, killed in each of its LLM
+    stages in turn and resumed (tests/helpers/kill.py); every file the last run writes is re-read."""
+    import os
+    import re
+    import sys
+    from pathlib import Path
 
-    args = build_parser().parse_args(["cje-build", "--source", "sample:arena", "--max-samples", str(N),
-                                     "--oracle-fraction", "0.5", "--target-models", "pi_clone", "pi_bad"])
-    folder = args.run(args)  # one materialization: logs built, exported into the run folder, and analysed
+    from tests.conftest import ROOT
+    from tests.helpers.kill import run_killed_in_each
+
     wh = Warehouse()
+    out = run_killed_in_each([sys.executable, "-m", "vibescope", "cje", "build", "--source", "sample:arena",
+                              "--max-samples", str(N), "--oracle-fraction", "0.5", "--target-models", "pi_clone",
+                              "pi_bad"], dict(os.environ), ROOT, STAGES, wh, wh.settings.path("cache"))
+    # one materialization: logs built, exported into the run folder, and analysed
+    folder = Path(re.search(r"run folder: (\S+) \(and", out).group(1))
     weights = wh.query("SELECT policy, weight, log_ratio FROM cje.importance_weights")
     clone, bad = weights[weights.policy == "pi_clone"], weights[weights.policy == "pi_bad"]
     assert len(clone) == N and (clone.weight == 1.0).all()  # exactly, on every row
@@ -91,51 +96,6 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == f"{N} ['pi_bad', 'pi_clone']"
-
-
-def _build(settings_file, max_samples: int, wait: bool = True) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vibescope", "cje", "build", "--source", "sample:arena", "--max-samples", str(max_samples),
-         "--oracle-fraction", "1.0", "--n-folds", "2"],
-        cwd=ROOT, env={**os.environ, "VIBESCOPE_SETTINGS": str(settings_file)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    if wait:
-        out, _ = proc.communicate(timeout=900)
-        assert proc.returncode == 0, out[-3000:]
-    return proc
-
-
-def _cached(settings_file) -> int:
-    path = load_settings(settings_file).path("cache")
-    try:
-        with sqlite3.connect(path, timeout=30) as conn:
-            return conn.execute("SELECT count(*) FROM responses").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
-@pytest.mark.slow
-def test_sigkill_during_responses_then_rerun(settings_file, tmp_path):
-    proc = _build(settings_file, 6, wait=False)
-    deadline = time.monotonic() + 300
-    while _cached(settings_file) < 5:  # a few responses (chat + scoring) are done
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    _build(settings_file, 6)
-    calls = LLM().cache.calls()
-    backend = calls[~calls.cached]
-    assert backend.request_hash.is_unique  # no finished call was made again
-    resumed = Warehouse().query("SELECT prompt_id, policy, response, sequence_logprob FROM cje_logs.responses "
-                                "ORDER BY ALL")
-    # an uninterrupted run in a second project gives the same rows
-    (tmp_path / "other").mkdir()
-    other = write_settings(tmp_path / "other" / "dagster_project.toml")
-    _build(other, 6)
-    fresh = Warehouse(settings_file=str(other)).query(
-        "SELECT prompt_id, policy, response, sequence_logprob FROM cje_logs.responses ORDER BY ALL")
-    assert len(resumed) == 18 and resumed.equals(fresh)
 
 
 def test_bad_config_is_refused(settings_file, tmp_path):

@@ -70,7 +70,8 @@ def test_plans_equal_cje_eval_0_9s_on_the_same_variance_model():
 
 def test_the_pilots_variance_and_plan_are_close_to_cje_eval_0_9s_fit(sample_warehouse):
     """Ours is read off the pilot's SE decomposition; 0.9.3 refits the estimator on subsamples of
-    the pilot and fits the two parts by NNLS (R^2 about 0.98 here): two ways to the same quantity."""
+    the pilot (its default 50 per grid point: at 25 its sigma2_eval moves by a quarter) and fits the
+    two parts by NNLS (R^2 about 0.98 here): two ways to the same quantity."""
     wh, _ = sample_warehouse
     row = wh.query("SELECT * FROM cje.variance_model WHERE estimator = 'direct' AND policy = 'base'").iloc[0]
     s2_eval, s2_cal, r2 = reference(FIT_09, str(SAMPLE / "fresh_draws"))

@@ -93,7 +93,8 @@ def _sandbox(con: duckdb.DuckDBPyConnection, allowed_directories: Sequence[str])
 
 
 class ReadOnlyError(ValueError):
-    """A statement that would change something or reach outside the warehouse, refused."""
+    """A statement refused: one that would change something or reach outside the warehouse, ran
+    past the timeout, or that DuckDB rejects (its message on one line, hint included)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ def readonly_query(con: duckdb.DuckDBPyConnection, sql: str, max_rows: int = 10_
             "readers see the warehouse's tables only: files, URLs and extensions are turned off "
             f"({str(exc).splitlines()[0]}); list a folder under [readers] allowed_directories to "
             "open it to SQL") from None
+    except duckdb.Error as exc:  # an unknown table or column, a type error: DuckDB's words, hint included
+        raise ReadOnlyError(" ".join(str(exc).split())) from None
     finally:
         timer.cancel()
     frame = pa.Table.from_batches(kept, schema=batches.schema).to_pandas() if kept else \

@@ -108,9 +108,12 @@ def plot_weights(histogram: pd.DataFrame, diagnostics: pd.DataFrame, path: Path)
     fig, axes = plt.subplots(len(policies), 1, figsize=(7, 1.9 * len(policies) + 0.6), sharex=True, squeeze=False)
     for ax, d in zip(axes[:, 0], diagnostics.itertuples()):
         h = histogram[histogram.policy == d.policy]
-        ax.bar(h.log10_bin + 0.125, h.n, width=0.23, color="tab:red" if d.status == "CRITICAL" else "tab:blue")
         ax.axvline(0, color="grey", lw=0.8, ls="--")
-        ax.set_yscale("log")
+        if h.empty:  # every weight 0 (or flagged): nothing on a log scale
+            ax.text(0.5, 0.5, "no positive weight", transform=ax.transAxes, ha="center", va="center")
+        else:
+            ax.bar(h.log10_bin + 0.125, h.n, width=0.23, color="tab:red" if d.status == "CRITICAL" else "tab:blue")
+            ax.set_yscale("log")
         ax.set_title(f"{d.policy}: ESS {d.ess_fraction:.1%}, top 5% hold {d.top5_weight_share:.1%}, "
                      f"{d.n_weight_zero} zero ({d.status})", fontsize=9)
     axes[-1, 0].set_xlabel("log10 normalized weight (mean 1 at 0)")

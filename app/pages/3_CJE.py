@@ -51,9 +51,13 @@ with st.expander("every estimator"):
 
 st.subheader("Importance weights")
 st.dataframe(weights, hide_index=True, use_container_width=True)
-spread = px.bar(histogram, x="log10_bin", y="n", facet_row="policy", log_y=True, height=140 * histogram.policy.nunique() + 60,
-                labels={"log10_bin": "log10 normalized weight (mean 1 at 0)", "n": "rows"})
-st.plotly_chart(spread, use_container_width=True)
+if histogram.empty:
+    st.caption("no positive importance weight to draw")
+else:
+    spread = px.bar(histogram, x="log10_bin", y="n", facet_row="policy", log_y=True,
+                    height=140 * histogram.policy.nunique() + 60,
+                    labels={"log10_bin": "log10 normalized weight (mean 1 at 0)", "n": "rows"})
+    st.plotly_chart(spread, use_container_width=True)
 
 left, right = st.columns(2)
 with left:

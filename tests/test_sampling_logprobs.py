@@ -132,7 +132,7 @@ def test_weights_between_two_temperatures_average_one(tmp_path):
     a, b = llm.client("policy.a"), llm.client("policy.b")
     prompt = [{"role": "user", "content": "Say a word."}]
     weights = []
-    for seed in range(100):  # 300 calls; the 3-SE bound on the mean is √2 wider than at 200 draws
+    for seed in range(200):  # at 100 the mean is 0.54 (SE 0.10): the heavy tail needs the draws
         reply = a.chat(prompt, seed=seed)
         ended = reply.finish_reason == "stop"
         weights.append(np.exp(b.score_sequence(prompt, reply.text, ended).logprob

@@ -7,18 +7,19 @@
 CREATE MACRO absent_or_null(v) AS v IS NULL OR json_type(v) = 'NULL';
 CREATE MACRO is_number(v) AS json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE');
 CREATE MACRO shown(v) AS left(v::VARCHAR, 60);
+-- Each row is parsed once: its JSON type (`kind`), its keys, and the fields' values in one
+-- json_extract; the rules below read those (a JSON function on the whole row would parse it again).
 -- Python's name for the JSON value's type, as the message for a line that is not an object says it
-CREATE MACRO python_type(v) AS CASE json_type(v) WHEN 'ARRAY' THEN 'list' WHEN 'VARCHAR' THEN 'str'
+CREATE MACRO python_type(kind) AS CASE kind WHEN 'ARRAY' THEN 'list' WHEN 'VARCHAR' THEN 'str'
     WHEN 'DOUBLE' THEN 'float' WHEN 'BOOLEAN' THEN 'bool' WHEN 'NULL' THEN 'NoneType' ELSE 'int' END;
-CREATE MACRO not_object(v) AS CASE WHEN json_type(v) <> 'OBJECT'
-    THEN 'a JSON ' || python_type(v) || ', not an object: JSONL holds one object per line' END;
+CREATE MACRO not_object(kind) AS CASE WHEN kind <> 'OBJECT'
+    THEN 'a JSON ' || python_type(kind) || ', not an object: JSONL holds one object per line' END;
 -- DuckDB keeps the first of a repeated key, Python's json the last: a line that repeats one is refused
-CREATE MACRO repeats_a_key(v) AS CASE WHEN json_type(v) = 'OBJECT' AND len(json_keys(v)) > len(list_distinct(json_keys(v)))
-    THEN 'a key appears twice in the object: ' || array_to_string(list_distinct(
-        [key FOR key IN json_keys(v) IF len(list_filter(json_keys(v), x -> x = key)) > 1]), ', ') END;
-CREATE MACRO too_long(v) AS CASE WHEN length(v::VARCHAR) > 2 * getvariable('max_text_chars')
-    THEN format('{:,} characters in one row; rows over {:,} are refused', length(v::VARCHAR),
-                2 * getvariable('max_text_chars')) END;
+CREATE MACRO repeats_a_key(keys) AS CASE WHEN len(keys) > len(list_distinct(keys))
+    THEN 'a key appears twice in the object: ' || array_to_string(list_sort(list_distinct(
+        [key FOR key IN keys IF len(list_filter(keys, x -> x = key)) > 1])), ', ') END;
+CREATE MACRO too_long(chars) AS CASE WHEN chars > 2 * getvariable('max_text_chars')
+    THEN format('{:,} characters in one row; rows over {:,} are refused', chars, 2 * getvariable('max_text_chars')) END;
 CREATE MACRO not_number(field, v) AS CASE WHEN NOT absent_or_null(v) AND NOT is_number(v)
     THEN field || ' is ' || shown(v) || ', not a number' END;
 CREATE MACRO not_text(field, v, required) AS CASE WHEN (required OR NOT absent_or_null(v)) AND json_type(v) IS DISTINCT FROM 'VARCHAR'
@@ -51,20 +52,25 @@ CREATE MACRO truthy(v) AS NOT absent_or_null(v) AND v::VARCHAR NOT IN ('""', '0'
 CREATE MACRO bad_prompt_id(v) AS CASE
     WHEN NOT truthy(v) THEN 'no prompt_id (top level or metadata.prompt_id)'
     WHEN json_type(v) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT') THEN 'prompt_id is ' || shown(v) || ', not text or a whole number' END;
-CREATE MACRO missing(obj, fields) AS CASE WHEN len([f FOR f IN fields IF (obj->('$.' || f)) IS NULL]) > 0
-    THEN 'missing field(s) ' || array_to_string([f FOR f IN fields IF (obj->('$.' || f)) IS NULL], ', ') END;
+CREATE MACRO missing(fields, vals) AS CASE WHEN len(list_filter(fields, (f, i) -> vals[i] IS NULL)) > 0
+    THEN 'missing field(s) ' || array_to_string(list_filter(fields, (f, i) -> vals[i] IS NULL), ', ') END;
 CREATE MACRO bad_metadata(v) AS CASE WHEN NOT absent_or_null(v) AND json_type(v) <> 'OBJECT'
     THEN 'metadata is ' || shown(v) || ', not an object' END;
 
 CREATE TABLE logged AS
-WITH fields AS (
-    SELECT k, row_name, obj, obj->'$.prompt' AS prompt, obj->'$.response' AS response,
-           obj->'$.base_policy_logprob' AS base, obj->'$.target_policy_logprobs' AS targets,
-           obj->'$.judge_score' AS judge, obj->'$.oracle_label' AS oracle, obj->'$.metadata' AS metadata,
-           CASE WHEN truthy(obj->'$.prompt_id') THEN obj->'$.prompt_id'
-                WHEN json_type(obj->'$.metadata') = 'OBJECT' THEN obj->'$.metadata.prompt_id' END AS pid,
-           CASE WHEN json_type(obj->'$.metadata') = 'OBJECT' THEN obj->'$.metadata.token_logprobs' END AS tokens
+WITH parsed AS (
+    SELECT k, row_name, length(obj::VARCHAR) AS chars, json_type(obj) AS kind,
+           CASE WHEN json_type(obj) = 'OBJECT' THEN json_keys(obj) ELSE [] END AS keys,
+           json_extract(obj, ['$.prompt', '$.response', '$.base_policy_logprob', '$.judge_score',
+                              '$.target_policy_logprobs', '$.oracle_label', '$.metadata', '$.prompt_id',
+                              '$.metadata.prompt_id', '$.metadata.token_logprobs']) AS f
     FROM raw_logged
+),
+fields AS (
+    SELECT k, row_name, chars, kind, keys, f[1] AS prompt, f[2] AS response, f[3] AS base, f[4] AS judge,
+           f[5] AS targets, f[6] AS oracle, f[7] AS metadata, f[1:4] AS required,
+           CASE WHEN truthy(f[8]) THEN f[8] ELSE f[9] END AS pid, f[10] AS tokens
+    FROM parsed
 ),
 bad_target_values AS (  -- the first target (by name) whose log-probability is not a number
     SELECT k, 'target_policy_logprobs.' || arg_min(t.key, t.key) || ' is ' || shown(arg_min(t.value, t.key))
@@ -78,8 +84,8 @@ SELECT
     as_double(base) AS base_logprob, targets, as_double(judge) AS judge_score, as_double(oracle) AS oracle_label,
     as_tokens(tokens) AS token_logprobs,
     coalesce(
-        too_long(obj), not_object(obj), repeats_a_key(obj),
-        missing(obj, ['prompt', 'response', 'base_policy_logprob', 'judge_score']),
+        too_long(chars), not_object(kind), repeats_a_key(keys),
+        missing(['prompt', 'response', 'base_policy_logprob', 'judge_score'], required),
         bad_metadata(metadata), bad_prompt_id(pid),
         not_text('prompt', prompt, true), not_text('response', response, true),
         not_number('base_policy_logprob', base),
@@ -91,12 +97,18 @@ FROM fields LEFT JOIN bad_target_values USING (k)
 ORDER BY k;
 
 CREATE TABLE draws AS
-WITH fields AS (
-    SELECT file_rank, policy, source, k, row_name, obj, obj->'$.prompt_id' AS pid, obj->'$.prompt' AS prompt,
-           obj->'$.response' AS response, obj->'$.draw_idx' AS draw, obj->'$.judge_score' AS judge,
-           obj->'$.oracle_label' AS oracle, obj->'$.metadata' AS metadata,
-           CASE WHEN json_type(obj->'$.metadata') = 'OBJECT' THEN obj->'$.metadata.token_logprobs' END AS tokens
+WITH parsed AS (
+    SELECT file_rank, policy, source, k, row_name, length(obj::VARCHAR) AS chars, json_type(obj) AS kind,
+           CASE WHEN json_type(obj) = 'OBJECT' THEN json_keys(obj) ELSE [] END AS keys,
+           json_extract(obj, ['$.prompt_id', '$.judge_score', '$.oracle_label', '$.prompt', '$.response',
+                              '$.draw_idx', '$.metadata', '$.metadata.token_logprobs']) AS f
     FROM raw_draws
+),
+fields AS (
+    SELECT file_rank, policy, source, k, row_name, chars, kind, keys, f[1] AS pid, f[2] AS judge, f[3] AS oracle,
+           f[4] AS prompt, f[5] AS response, f[6] AS draw, f[7] AS metadata, f[8] AS tokens,
+           CASE source WHEN 'fresh' THEN f[1:2] ELSE [f[1], f[3]] END AS required
+    FROM parsed
 )
 SELECT
     file_rank, policy, source, k, row_name, pid->>'$' AS prompt_id, coalesce(prompt->>'$', '') AS prompt,
@@ -104,8 +116,9 @@ SELECT
     CASE WHEN is_number(judge) THEN judge::DOUBLE END AS judge_score, as_double(oracle) AS oracle_label,
     as_tokens(tokens) AS token_logprobs,
     coalesce(
-        too_long(obj), not_object(obj), repeats_a_key(obj),
-        missing(obj, CASE source WHEN 'fresh' THEN ['prompt_id', 'judge_score'] ELSE ['prompt_id', 'oracle_label'] END),
+        too_long(chars), not_object(kind), repeats_a_key(keys),
+        missing(CASE source WHEN 'fresh' THEN ['prompt_id', 'judge_score'] ELSE ['prompt_id', 'oracle_label'] END,
+                required),
         bad_metadata(metadata),
         CASE WHEN absent_or_null(pid) OR json_type(pid) NOT IN ('VARCHAR', 'BIGINT', 'UBIGINT')
              THEN 'prompt_id is ' || shown(pid) || ', not text or a whole number' END,

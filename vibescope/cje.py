@@ -37,6 +37,8 @@ def add_cje(sub) -> None:
 
 
 def run_cje(args: argparse.Namespace) -> Path:
+    if not args.delta_max >= 0:
+        raise SystemExit(f"--delta-max is a margin on the reward scale, 0 or above, got {args.delta_max:g}")
     folder = run_folder("cje")
     logged = {"source": "files", "logged_data": os.path.abspath(args.logged), "oracle_fraction": args.oracle_fraction,
               "seed": args.seed, "fresh_draws_dir": os.path.abspath(args.fresh_draws) if args.fresh_draws else "",
@@ -145,14 +147,24 @@ def run_cje_plan(args: argparse.Namespace) -> None:
     from resources.reader import open_reader
     from resources.settings import load_settings
 
+    for flag in ("se", "mde", "budget", "surrogate_cost", "oracle_cost", "min_labels"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise SystemExit(f"--{flag.replace('_', '-')} must be above 0, got {value:g}")
+    if not 0 < args.alpha < 1 or not 0 < args.power < 1:
+        raise SystemExit(f"--alpha and --power must be in (0, 1), got {args.alpha:g} and {args.power:g}")
+
+    no_pilot = "no pilot: run `vibescope cje LOGGED ...` first (cje.variance_model is made from its SEs)"
     try:
         con = open_reader(load_settings())
-    except (FileNotFoundError, RuntimeError) as exc:
+    except FileNotFoundError:  # no warehouse yet
+        raise SystemExit(no_pilot) from None
+    except RuntimeError as exc:
         raise SystemExit(str(exc)) from None
     with con:
         tables = {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
         if not {"cje.variance_model", "cje.decision"} <= tables:
-            raise SystemExit("no pilot: run `vibescope cje LOGGED ...` first (cje.variance_model is made from its SEs)")
+            raise SystemExit(no_pilot)
         estimator = args.estimator or con.execute("SELECT estimator FROM cje.decision").fetchone()[0]
         model = con.execute("SELECT * FROM cje.variance_model WHERE estimator = ?", [estimator]).df()
     if args.policy:

@@ -24,6 +24,8 @@ BASE = Query("SELECT policy FROM cje.policies WHERE is_base")
 def decision(context: dg.AssetExecutionContext, config: DecisionConfig, warehouse: Warehouse) -> Written:
     if config.estimator not in HEADLINES:
         raise ValueError(f"decision estimator {config.estimator!r}; valid: {', '.join(HEADLINES)}")
+    if not 0 < config.alpha < 1:
+        raise ValueError(f"cje__decision.alpha must be in (0, 1), got {config.alpha:g}")
     estimates = warehouse.query(ESTIMATES)
     headline, rule = headline_estimator(estimates, config.estimator)
     pairwise = warehouse.query(PAIRWISE)

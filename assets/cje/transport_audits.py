@@ -38,6 +38,12 @@ TARGETS = Query("SELECT policy FROM cje.policies WHERE NOT is_base ORDER BY poli
 
 @table_step(deps=reads(PROBES, OVERLAP, TARGETS), layer=MODEL)
 def transport_audits(context: dg.AssetExecutionContext, config: TransportConfig, warehouse: Warehouse) -> Written:
+    if not config.delta_max >= 0:
+        raise DatasetError(f"cje__transport_audits.delta_max is a margin on the reward scale, 0 (none) or above; "
+                           f"got {config.delta_max:g}")
+    if not 0 < config.alpha < 1 or not config.min_effective_clusters >= 1:
+        raise DatasetError(f"cje__transport_audits: alpha must be in (0, 1) and min_effective_clusters at least 1; "
+                           f"got {config.alpha:g} and {config.min_effective_clusters:g}")
     overlap = warehouse.query(OVERLAP)
     if len(overlap):
         r = overlap.iloc[0]

@@ -237,3 +237,27 @@ def test_each_decision_rule_fires():
     # every policy flagged: the leader is named, not crowned
     flagged = decide(_estimates(values), clear, {p: "REFUSE-LEVEL" for p in values}, passed, NO_RAILS, "base", "direct")
     assert flagged.best_policy == "a" and not flagged.decision_ready and "every policy is flagged" in flagged.note
+
+
+def test_a_wrong_margin_is_refused_naming_its_key_and_keeps_the_tables_before_it(settings_file):
+    """A negative --delta-max stops the command before any run; a negative delta_max in the UI's run
+    config stops the audit step naming the key, the tables written before it kept."""
+    from resources.warehouse import Warehouse
+    from vibescope.__main__ import main
+
+    with pytest.raises(SystemExit, match=r"--delta-max is a margin on the reward scale, 0 or above, got -0.1"):
+        main(["cje", str(SAMPLE / "logged_data.jsonl"), "--delta-max", "-0.1"])
+    assert not Warehouse().table_exists("cje.policies")  # nothing ran
+    import dagster as dg
+
+    from resources import build_resources
+    from tests.cje.conftest import cje_assets
+
+    assets, checks = cje_assets()
+    result = dg.materialize([*assets, *checks], resources=build_resources(str(settings_file)), raise_on_error=False,
+                            run_config={"ops": {"cje__transport_audits": {"config": {"delta_max": -0.1}}}})
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "cje__transport_audits"
+    assert "cje__transport_audits.delta_max is a margin on the reward scale, 0 (none) or above; got -0.1" in \
+        failure.event_specific_data.error.cause.message
+    assert Warehouse().table_exists("cje.calibrated_rewards") and not Warehouse().table_exists("cje.transport_audits")

@@ -101,4 +101,8 @@ def test_the_command_plans_on_the_pilot_and_says_when_there_is_none(sample_wareh
     empty = {**os.environ, "VIBESCOPE_SETTINGS": str(write_settings(tmp_path / "dagster_project.toml"))}
     none = subprocess.run([sys.executable, "-m", "vibescope", "cje", "plan", "--se", "0.01"], cwd=ROOT, env=empty,
                           capture_output=True, text=True, timeout=300)
-    assert none.returncode == 1 and "Traceback" not in none.stderr and none.stderr.strip(), none.stderr
+    assert none.returncode == 1 and none.stderr.strip().splitlines() == [
+        "no pilot: run `vibescope cje LOGGED ...` first (cje.variance_model is made from its SEs)"], none.stderr
+    zero = subprocess.run([sys.executable, "-m", "vibescope", "cje", "plan", "--se", "0"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert zero.returncode == 1 and zero.stderr.strip().splitlines() == ["--se must be above 0, got 0"], zero.stderr

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from analysis.cje_calibration import EVERYTHING_SUPPORTED, Calibration, CalibrationSupport, ScoreGrid, folds_of
+from analysis.cje_calibration import EVERYTHING_SUPPORTED, Calibration, CalibrationSupport, Folds, ScoreGrid
 
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
 WITHHOLD_SHARE = 0.5  # more of an estimate's mass than this outside the supported range: no estimate
@@ -69,34 +69,39 @@ def monotone_weights(w: np.ndarray, grid: ScoreGrid) -> np.ndarray:
 @dataclass
 class PolicyData:
     """One policy's inputs. Logged rows (aligned): prompt id, weight, judge score, calibrated
-    reward (out of fold) and its K jackknife replicates. Fresh draws: the same per draw
-    (several draws per prompt allowed)."""
+    reward (out of fold), its K jackknife replicates and fold. Fresh draws: the same per draw
+    (several draws per prompt allowed), the full model's reward, and the oracle label where the
+    draw has one the estimate may use (NaN elsewhere)."""
 
     prompt_ids: np.ndarray  # ids, or integer keys standing for them (then `prompt_names` names them)
     weights: np.ndarray
     scores: np.ndarray
     rewards: np.ndarray
     reward_reps: np.ndarray  # (K, n)
+    folds: np.ndarray
     fresh_prompt_ids: np.ndarray
     fresh_scores: np.ndarray
     fresh_rewards: np.ndarray
     fresh_reward_reps: np.ndarray  # (K, m)
+    fresh_folds: np.ndarray
+    fresh_rewards_full: np.ndarray | None = None  # None: the out-of-fold rewards stand in
+    fresh_labels: np.ndarray | None = None        # None: no draw has one
     n_folds: int = 5
     seed: int = 42
     support: CalibrationSupport = EVERYTHING_SUPPORTED
-    folds: np.ndarray | None = None  # of the logged rows and the fresh draws: folds_of(prompt ids) where None
-    fresh_folds: np.ndarray | None = None
     prompt_names: Sequence | None = None  # where prompt ids are integer keys: the id of each key
 
     @classmethod
-    def calibrated(cls, cal: Calibration, prompt_ids, weights, scores, fresh_prompt_ids=(),
-                   fresh_scores=()) -> "PolicyData":
-        r, reps = cal.apply(prompt_ids, scores)
-        fr, freps = cal.apply(fresh_prompt_ids, fresh_scores) if len(fresh_scores) else (
-            np.array([]), np.zeros((cal.n_folds, 0)))
-        return cls(np.asarray(prompt_ids, dtype=object), np.asarray(weights, float),
-                   np.asarray(scores, float), r, reps, np.asarray(fresh_prompt_ids, dtype=object),
-                   np.asarray(fresh_scores, float), fr, freps, cal.n_folds, cal.seed, cal.support)
+    def calibrated(cls, cal: Calibration, folds_of: Folds, prompt_ids, weights, scores, fresh_prompt_ids=(),
+                   fresh_scores=(), fresh_labels=None) -> "PolicyData":
+        folds, fresh_folds = folds_of(prompt_ids), folds_of(fresh_prompt_ids)
+        r, reps, _ = cal.apply(scores, folds)
+        fr, freps, full = cal.apply(fresh_scores, fresh_folds) if len(fresh_scores) else (
+            np.array([]), np.zeros((cal.n_folds, 0)), np.array([]))
+        return cls(np.asarray(prompt_ids, dtype=object), np.asarray(weights, float), np.asarray(scores, float), r,
+                   reps, folds, np.asarray(fresh_prompt_ids, dtype=object), np.asarray(fresh_scores, float), fr,
+                   freps, fresh_folds, full, None if fresh_labels is None else np.asarray(fresh_labels, float),
+                   cal.n_folds, cal.seed, cal.support)
 
 
 @dataclass
@@ -117,6 +122,8 @@ class Estimate:
     extrapolated_share: float = 0.0  # of the reward mass outside the supported judge range
     bound_below: float = 0.0  # how far below v_hat the value may lie from that alone
     bound_above: float = 0.0
+    route: str | None = None  # direct: plug_in (the calibrated mean) or augmented (plus the own labels' residual)
+    own_labels: int = 0       # augmented: the labelled draws the residual is the mean of
 
 
 def manski_quantile(width_in_se: float, df: float, level: float = 0.95) -> float:
@@ -129,7 +136,13 @@ def manski_quantile(width_in_se: float, df: float, level: float = 0.95) -> float
 
 
 def _finish(name, v, influence, replicates, prompt_ids, reason=None,
-            bounds: tuple[float, float, float] = (0.0, 0.0, 0.0), support_k: int = 0) -> Estimate:
+            bounds: tuple[float, float, float] = (0.0, 0.0, 0.0), support_k: int = 0,
+            labelled: np.ndarray | None = None) -> Estimate:
+    """The estimate with its SE (influence-function variance plus the oracle jackknife's), Welch
+    degrees of freedom and CI. `labelled`: for an augmented estimate, which entries of the
+    influence function (prompts) hold the labels its residual correction averages; their part of
+    the variance is inflated by n_L / (n_L - 1) and the interval takes min(n_L - 1, both Welch
+    dfs) degrees of freedom (the correction is a mean fitted on n_L clusters; cje-eval 0.9's rule)."""
     n = len(influence)
     if reason is not None or n == 0 or not np.isfinite(v):
         nan = float("nan")
@@ -138,8 +151,18 @@ def _finish(name, v, influence, replicates, prompt_ids, reason=None,
     var_if = float(np.var(influence, ddof=1) / n) if n > 1 else float("nan")
     k = len(replicates)
     var_oracle = (k - 1) / k * float(np.sum((replicates - np.mean(replicates)) ** 2)) if k > 1 else 0.0
-    se = float(np.sqrt(var_if + var_oracle))
     df = satterthwaite_df(var_if, n - 1, var_oracle, k - 1)
+    if labelled is not None:
+        n_l = int(labelled.sum())
+        if n_l < 2:
+            nan = float("nan")
+            return Estimate(name, float(v), nan, nan, nan, n, nan, nan, nan, prompt_ids, influence,
+                            np.asarray(replicates, float), f"{n_l} labelled prompt of its own: no interval "
+                            "for a residual correction fitted on it (label at least 2)")
+        v_labelled = float(np.sum(influence[labelled] ** 2) / (n * (n - 1)))
+        var_if = v_labelled * n_l / (n_l - 1) + float(np.sum(influence[~labelled] ** 2) / (n * (n - 1)))
+        df = min(n_l - 1, df, satterthwaite_df(var_if, n_l - 1, var_oracle, k - 1))
+    se = float(np.sqrt(var_if + var_oracle))
     below, above, share = bounds
     half = manski_quantile((below + above) / se if se > 0 else np.inf, df) * se
     low, high = max(0.0, float(v - below - half)), min(1.0, float(v + above + half))  # values on the oracle's [0, 1]
@@ -214,8 +237,7 @@ def satterthwaite_df(var_a: float, df_a: float, var_b: float, df_b: float) -> fl
 
 def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
     """All five estimators for one policy (NaN with a reason where one cannot be computed)."""
-    K = data.n_folds
-    folds = folds_of(data.prompt_ids, K, data.seed) if data.folds is None else data.folds
+    K, folds = data.n_folds, data.folds
     w, s, r, rep_r = data.weights, data.scores, data.rewards, data.reward_reps
     ids = data.prompt_ids
     grid = ScoreGrid.of(s)
@@ -248,7 +270,7 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
             out[name] = _finish(name, np.nan, np.array([]), [], ids, "no fresh draws for this policy")
         return out
     f_ids = np.asarray(data.fresh_prompt_ids)
-    f_folds = folds_of(f_ids, K, data.seed) if data.fresh_folds is None else data.fresh_folds
+    f_folds = data.fresh_folds
     f_s, f_grid = data.fresh_scores, ScoreGrid.of(data.fresh_scores)
     f_prompt, prompts = pd.factorize(f_ids)  # in order of first draw (sorting 1M ids costs a second)
     draws = np.bincount(f_prompt)
@@ -256,12 +278,7 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
     def per_prompt(values: np.ndarray) -> np.ndarray:
         return np.bincount(f_prompt, weights=values, minlength=len(prompts)) / draws
 
-    g_direct = per_prompt(data.fresh_rewards)
-    # each draw's share of the direct mean: 1 / (prompts x draws at its prompt)
-    fresh_bounds = sup.bounds(f_s, data.fresh_rewards, 1 / (len(prompts) * draws[f_prompt]))
-    v = g_direct.mean()
-    out["direct"] = _finish("direct", v, g_direct - v, [per_prompt(x).mean() for x in data.fresh_reward_reps],
-                            prompts, bounds=fresh_bounds, support_k=k)
+    out["direct"] = direct_estimate(data, f_prompt, prompts, draws, per_prompt)
     if zero_weight is not None:
         out["dr"] = _finish("dr", np.nan, np.array([]), [], ids, zero_weight)
         return out
@@ -285,5 +302,36 @@ def estimate_policy(data: PolicyData) -> dict[str, Estimate]:
 
     phi = dr_terms(r)
     v = phi.mean()
+    fresh_bounds = sup.bounds(f_s, data.fresh_rewards, 1 / (len(prompts) * draws[f_prompt]))
     out["dr"] = _finish("dr", v, phi - v, [dr_terms(x).mean() for x in rep_r], ids, bounds=fresh_bounds, support_k=k)
     return out
+
+
+def direct_estimate(data: PolicyData, f_prompt: np.ndarray, prompts, draws: np.ndarray, per_prompt) -> Estimate:
+    """The calibrated mean of the policy's fresh draws (plug_in: the full model's rewards,
+    averaged per prompt, then over prompts), plus, where the policy has labels of its own
+    (augmented), their mean residual y - f_oof(S) weighted by each draw's share m of the mean.
+    Its influence function is that of the pseudo-outcome f(S) + c + 1[labelled] (r - c) / p
+    (p the labelled draws' share of the mass), whose mean is the estimate; jackknife replicate k
+    puts f_k in every place f and f_oof stand."""
+    full = data.fresh_rewards if data.fresh_rewards_full is None else data.fresh_rewards_full
+    mass = 1 / (len(prompts) * draws[f_prompt])  # each draw's share of the direct mean
+    labels = np.full(len(full), np.nan) if data.fresh_labels is None else data.fresh_labels
+    own = ~np.isnan(labels)
+    bounds = data.support.bounds(data.fresh_scores, full, mass)
+    if not own.any():
+        v = per_prompt(full).mean()
+        return replace(_finish("direct", v, per_prompt(full) - v,
+                               [per_prompt(x).mean() for x in data.fresh_reward_reps], prompts, bounds=bounds,
+                               support_k=data.support.tail_labels), route="plug_in")
+    p = mass[own].sum()
+    residual = labels[own] - data.fresh_rewards[own]
+    c = float(mass[own] @ residual) / p
+    values = full + c
+    values[own] += (residual - c) / p
+    g = per_prompt(values)
+    v = g.mean()
+    replicates = [per_prompt(x).mean() + float(mass[own] @ (labels[own] - x[own])) / p for x in data.fresh_reward_reps]
+    labelled_prompts = np.bincount(f_prompt[own], minlength=len(prompts)) > 0
+    return replace(_finish("direct", v, g - v, replicates, prompts, bounds=bounds, support_k=data.support.tail_labels,
+                           labelled=labelled_prompts), route="augmented", own_labels=int(own.sum()))

@@ -9,6 +9,7 @@ from resources.settings import with_settings_defaults
 ESTIMATORS = ("ips", "snips", "cal_ips", "dr", "direct")
 HEADLINES = ("auto", *ESTIMATORS)
 SOURCES = ("files", "cje_logs")
+COVARIATES = ("response_length", "judge_variance")  # words of the response; the uncertainty judge's variance
 
 
 class LoggedDataConfig(dg.Config):
@@ -27,7 +28,16 @@ class LoggedDataConfig(dg.Config):
 
 class CalibrationConfig(dg.Config):
     n_folds: int = 5
-    fold_seed: int = 42  # folds hash prompt_id with this seed, as cje-eval does
+    fold_seed: int = 42  # folds deal the labelled prompts in the order of a hash of prompt_id and this seed, as cje-eval 0.9 does
+    calibration_mode: str = "auto"   # isotonic | two_stage | auto (the better out of fold; analysis/cje_calibration.py)
+    covariates: list[str] = []       # of COVARIATES, for two_stage (and auto's two_stage candidate)
+
+
+class BootstrapConfig(dg.Config):
+    # replicates of the direct estimates' cluster bootstrap with calibrator refit (cje.direct_bootstrap);
+    # 0 = none. Each refits every fold model: about 20 ms a replicate at 480 labels in two_stage mode
+    n_bootstrap: int = 1000
+    seed: int = 42
 
 
 class TransportConfig(dg.Config):
@@ -51,5 +61,6 @@ class ReportConfig(dg.Config):
 LoggedDataConfig = with_settings_defaults(LoggedDataConfig, "logged_data")
 CalibrationConfig = with_settings_defaults(CalibrationConfig, "calibrated_rewards")
 TransportConfig = with_settings_defaults(TransportConfig, "transport_audits")
+BootstrapConfig = with_settings_defaults(BootstrapConfig, "direct_bootstrap")
 DecisionConfig = with_settings_defaults(DecisionConfig, "decision")
 ReportConfig = with_settings_defaults(ReportConfig, "report")

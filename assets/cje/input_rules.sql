@@ -33,6 +33,10 @@ CREATE MACRO not_finite_judge(v) AS coalesce(not_number('judge_score', v),
 CREATE MACRO bad_label(v) AS coalesce(not_number('oracle_label', v),
     CASE WHEN is_number(v) AND NOT isnan(v::DOUBLE) AND NOT v::DOUBLE BETWEEN 0 AND 1
          THEN 'oracle_label ' || printf('%g', v::DOUBLE) || ' is outside [0, 1]' END);
+-- metadata.judge_variance (the uncertainty judge's own variance, a calibration covariate): null or >= 0
+CREATE MACRO bad_variance(v) AS coalesce(not_number('metadata.judge_variance', v),
+    CASE WHEN is_number(v) AND NOT (isfinite(v::DOUBLE) AND v::DOUBLE >= 0)
+         THEN 'metadata.judge_variance ' || v::DOUBLE::VARCHAR || ' is not a finite number >= 0' END);
 -- the number as a DOUBLE; absent, null and NaN as NULL
 CREATE MACRO as_double(v) AS CASE WHEN is_number(v) AND NOT isnan(v::DOUBLE) THEN v::DOUBLE END;
 -- metadata.token_logprobs, where a record has them (the built logs do): a list of numbers (null: NaN)
@@ -63,13 +67,13 @@ WITH parsed AS (
            CASE WHEN json_type(obj) = 'OBJECT' THEN json_keys(obj) ELSE [] END AS keys,
            json_extract(obj, ['$.prompt', '$.response', '$.base_policy_logprob', '$.judge_score',
                               '$.target_policy_logprobs', '$.oracle_label', '$.metadata', '$.prompt_id',
-                              '$.metadata.prompt_id', '$.metadata.token_logprobs']) AS f
+                              '$.metadata.prompt_id', '$.metadata.token_logprobs', '$.metadata.judge_variance']) AS f
     FROM raw_logged
 ),
 fields AS (
     SELECT k, row_name, chars, kind, keys, f[1] AS prompt, f[2] AS response, f[3] AS base, f[4] AS judge,
            f[5] AS targets, f[6] AS oracle, f[7] AS metadata, f[1:4] AS required,
-           CASE WHEN truthy(f[8]) THEN f[8] ELSE f[9] END AS pid, f[10] AS tokens
+           CASE WHEN truthy(f[8]) THEN f[8] ELSE f[9] END AS pid, f[10] AS tokens, f[11] AS variance
     FROM parsed
 ),
 bad_target_values AS (  -- the first target (by name) whose log-probability is not a number
@@ -82,7 +86,7 @@ bad_target_values AS (  -- the first target (by name) whose log-probability is n
 SELECT
     k, row_name, pid->>'$' AS prompt_id, prompt->>'$' AS prompt, response->>'$' AS response,
     as_double(base) AS base_logprob, targets, as_double(judge) AS judge_score, as_double(oracle) AS oracle_label,
-    as_tokens(tokens) AS token_logprobs,
+    as_tokens(tokens) AS token_logprobs, as_double(variance) AS judge_variance,
     coalesce(
         too_long(chars), not_object(kind), repeats_a_key(keys),
         missing(['prompt', 'response', 'base_policy_logprob', 'judge_score'], required),
@@ -91,7 +95,8 @@ SELECT
         not_number('base_policy_logprob', base),
         CASE WHEN NOT absent_or_null(targets) AND json_type(targets) <> 'OBJECT'
              THEN 'target_policy_logprobs is not an object of policy -> log-probability' END,
-        bad_target_values.problem, not_finite_judge(judge), bad_label(oracle), bad_tokens(tokens)
+        bad_target_values.problem, not_finite_judge(judge), bad_label(oracle), bad_tokens(tokens),
+        bad_variance(variance)
     ) AS problem
 FROM fields LEFT JOIN bad_target_values USING (k)
 ORDER BY k;
@@ -101,12 +106,13 @@ WITH parsed AS (
     SELECT file_rank, policy, source, k, row_name, length(obj::VARCHAR) AS chars, json_type(obj) AS kind,
            CASE WHEN json_type(obj) = 'OBJECT' THEN json_keys(obj) ELSE [] END AS keys,
            json_extract(obj, ['$.prompt_id', '$.judge_score', '$.oracle_label', '$.prompt', '$.response',
-                              '$.draw_idx', '$.metadata', '$.metadata.token_logprobs']) AS f
+                              '$.draw_idx', '$.metadata', '$.metadata.token_logprobs',
+                              '$.metadata.judge_variance']) AS f
     FROM raw_draws
 ),
 fields AS (
     SELECT file_rank, policy, source, k, row_name, chars, kind, keys, f[1] AS pid, f[2] AS judge, f[3] AS oracle,
-           f[4] AS prompt, f[5] AS response, f[6] AS draw, f[7] AS metadata, f[8] AS tokens,
+           f[4] AS prompt, f[5] AS response, f[6] AS draw, f[7] AS metadata, f[8] AS tokens, f[9] AS variance,
            CASE source WHEN 'fresh' THEN f[1:2] ELSE [f[1], f[3]] END AS required
     FROM parsed
 )
@@ -114,7 +120,7 @@ SELECT
     file_rank, policy, source, k, row_name, pid->>'$' AS prompt_id, coalesce(prompt->>'$', '') AS prompt,
     coalesce(response->>'$', '') AS response, coalesce(CASE WHEN is_number(draw) THEN draw::DOUBLE::BIGINT END, 0) AS draw_idx,
     CASE WHEN is_number(judge) THEN judge::DOUBLE END AS judge_score, as_double(oracle) AS oracle_label,
-    as_tokens(tokens) AS token_logprobs,
+    as_tokens(tokens) AS token_logprobs, as_double(variance) AS judge_variance,
     coalesce(
         too_long(chars), not_object(kind), repeats_a_key(keys),
         missing(CASE source WHEN 'fresh' THEN ['prompt_id', 'judge_score'] ELSE ['prompt_id', 'oracle_label'] END,
@@ -128,7 +134,7 @@ SELECT
              THEN 'draw_idx is ' || shown(draw) || ', not a whole number >= 0' END,
         -- a probe may be unscored (null); a fresh draw may not
         CASE WHEN source = 'fresh' OR NOT absent_or_null(judge) THEN not_finite_judge(judge) END,
-        bad_label(oracle), bad_tokens(tokens)
+        bad_label(oracle), bad_tokens(tokens), bad_variance(variance)
     ) AS problem
 FROM fields
 ORDER BY file_rank, k;

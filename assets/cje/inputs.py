@@ -25,7 +25,7 @@ SCHEMAS = {  # the input tables, as written
     "prompts": pa.schema([("prompt_id", pa.string()), ("prompt", pa.string())]),
     "teacher_forced_logprobs": pa.schema([("prompt_id", pa.string()), ("policy", pa.string()), ("logprob", pa.float64())]),
     "responses": pa.schema([*_KEY, ("response", pa.string()), ("token_logprobs", pa.list_(pa.float64()))]),
-    "judge_scores": pa.schema([*_KEY, ("judge_score", pa.float64())]),
+    "judge_scores": pa.schema([*_KEY, ("judge_score", pa.float64()), ("judge_variance", pa.float64())]),
     "oracle_labels": pa.schema([*_KEY, ("oracle_label", pa.float64()), ("split", pa.string())]),
 }
 Rows = list[tuple[str, dict]]  # records with where each is (a table row), for the built logs
@@ -202,11 +202,11 @@ class Records:
                     SELECT file_rank, k, prompt_id, policy, source, draw_idx, response, token_logprobs FROM draws
                 ) ORDER BY file_rank, k""",
             "judge_scores": """
-                SELECT prompt_id, policy, source, draw_idx, judge_score FROM (
+                SELECT prompt_id, policy, source, draw_idx, judge_score, judge_variance FROM (
                     SELECT 0 AS file_rank, k, prompt_id, 'base' AS policy, 'logged' AS source, 0 AS draw_idx,
-                           judge_score FROM logged
+                           judge_score, judge_variance FROM logged
                     UNION ALL
-                    SELECT file_rank, k, prompt_id, policy, source, draw_idx, judge_score FROM draws
+                    SELECT file_rank, k, prompt_id, policy, source, draw_idx, judge_score, judge_variance FROM draws
                     WHERE judge_score IS NOT NULL
                 ) ORDER BY file_rank, k""",
             "oracle_labels": """

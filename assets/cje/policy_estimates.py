@@ -27,32 +27,43 @@ from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse
 
-LOGGED = Query("SELECT * FROM cje.weighted_rewards ORDER BY policy, prompt_id")
+LOGGED = Query("""
+    SELECT w.*, r.score_key
+    FROM cje.weighted_rewards AS w
+    JOIN cje.calibrated_rewards AS r ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
+    ORDER BY w.policy, w.prompt_id""")
+# a fresh draw's own oracle label, for the augmented direct estimate: not where oracle_fraction
+# held the base's label of that prompt out (split validation), which stays held out everywhere
 FRESH = Query("""
-    SELECT policy, prompt_id, judge_score, fold, reward
-    FROM cje.calibrated_rewards
-    WHERE source = 'fresh'
-    ORDER BY policy, prompt_id, draw_idx
+    WITH held_out AS (SELECT prompt_id FROM cje.oracle_labels WHERE split = 'validation')
+    SELECT r.policy, r.prompt_id, r.judge_score, r.judge_variance, r.response_length, r.fold, r.score_key,
+           r.reward, r.reward_full,
+           CASE WHEN r.policy <> 'base' OR r.prompt_id NOT IN (SELECT prompt_id FROM held_out)
+                THEN o.oracle_label END AS oracle_label
+    FROM cje.calibrated_rewards AS r
+    LEFT JOIN cje.oracle_labels AS o
+      ON o.prompt_id = r.prompt_id AND o.policy = r.policy AND o.source = 'fresh' AND o.draw_idx = r.draw_idx
+    WHERE r.source = 'fresh'
+    ORDER BY r.policy, r.prompt_id, r.draw_idx
 """)
 TRUTH = Query("SELECT policy, oracle_truth, n_truth FROM cje.oracle_truth")
 POLICIES = Query("SELECT policy FROM cje.policies ORDER BY NOT is_base, policy")
 CALIBRATION = Query("SELECT * FROM cje.calibration_summary")
-JACKKNIFE = Query("SELECT replicate, judge_score, reward FROM cje.jackknife_rewards ORDER BY replicate, judge_score")
+JACKKNIFE = Query("SELECT replicate, score_key, reward FROM cje.jackknife_rewards ORDER BY replicate, score_key")
 
 
-def _of_policy(table: pa.Table, policy: str, jackknife: pd.DataFrame) -> dict[str, np.ndarray]:
+def _of_policy(table: pa.Table, policy: str, jackknife: np.ndarray) -> dict[str, np.ndarray]:
     """One policy's rows (contiguous: the queries order by policy) as numpy columns, and "reps":
-    each row's reward under each delete-one-fold calibrator, (K, n), looked up by judge score in
-    `jackknife` (judge score x replicate)."""
+    each row's reward under each delete-one-fold calibrator, (K, n), looked up by its score_key in
+    `jackknife` (replicate x score_key)."""
     at = np.flatnonzero(pc.equal(table["policy"], policy).to_numpy(zero_copy_only=False))
     rows = table.slice(at[0], len(at)) if len(at) else table.slice(0, 0)
     columns = {name: rows[name].to_numpy() for name in rows.column_names if name != "policy"}
-    known, scores = jackknife.index.to_numpy(), columns["judge_score"]
-    where = np.searchsorted(known, scores).clip(0, max(len(known) - 1, 0))
-    if len(scores) and (not len(known) or not np.array_equal(known[where], scores)):
-        raise RuntimeError(f"{JACKKNIFE.table} lacks judge scores of cje.calibrated_rewards: "
+    keys = columns["score_key"]
+    if len(keys) and (np.isnan(jackknife[:, keys]).any() if keys.max() < jackknife.shape[1] else True):
+        raise RuntimeError(f"{JACKKNIFE.table} lacks calibration inputs of cje.calibrated_rewards: "
                            "materialize cje.calibrated_rewards again")
-    return {**columns, "reps": jackknife.to_numpy().T[:, where]}
+    return {**columns, "reps": jackknife[:, keys]}
 
 
 def _keyed(logged: pa.Table, fresh: pa.Table) -> tuple[pa.Table, pa.Table, pa.Array]:
@@ -89,8 +100,10 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     truth = warehouse.query(TRUTH).set_index("policy")
     policies = warehouse.query(POLICIES).policy
     calibration = warehouse.query(CALIBRATION).iloc[0]
-    replicates = warehouse.query(JACKKNIFE).pivot(index="judge_score", columns="replicate", values="reward")
     folds = int(calibration.n_folds)
+    rows = warehouse.query(JACKKNIFE)
+    replicates = np.full((folds, int(rows.score_key.max()) + 1 if len(rows) else 0), np.nan)
+    replicates[rows.replicate.to_numpy(int), rows.score_key.to_numpy(int)] = rows.reward.to_numpy(float)
     support = CalibrationSupport(**{f.name: (int if f.name == "tail_labels" else float)(calibration[f"support_{f.name}"])
                                     for f in fields(CalibrationSupport)})
 
@@ -98,9 +111,10 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         lg, fr = _of_policy(logged, policy, replicates), _of_policy(fresh, policy, replicates)
         return estimate_policy(PolicyData(
             prompt_ids=lg["prompt_id"], weights=lg["weight"], scores=lg["judge_score"], rewards=lg["reward"],
-            reward_reps=lg["reps"], fresh_prompt_ids=fr["prompt_id"], fresh_scores=fr["judge_score"],
-            fresh_rewards=fr["reward"], fresh_reward_reps=fr["reps"], n_folds=folds, support=support,
-            folds=lg["fold"].astype(int), fresh_folds=fr["fold"].astype(int), prompt_names=prompt_names))
+            reward_reps=lg["reps"], folds=lg["fold"].astype(int), fresh_prompt_ids=fr["prompt_id"],
+            fresh_scores=fr["judge_score"], fresh_rewards=fr["reward"], fresh_reward_reps=fr["reps"],
+            fresh_folds=fr["fold"].astype(int), fresh_rewards_full=fr["reward_full"],
+            fresh_labels=fr["oracle_label"].astype(float), n_folds=folds, support=support, prompt_names=prompt_names))
 
     rows, given, jackknife = [], {}, []
     # policies in parallel: numpy lets go of the GIL for most of the work
@@ -116,7 +130,7 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
                 "absolute_error": abs(e.v_hat - t) if np.isfinite(t) else np.nan,
                 "covered": bool(e.ci_low <= t <= e.ci_high) if np.isfinite(t) and np.isfinite(e.ci_low) else None,
                 "extrapolated_share": e.extrapolated_share, "bound_below": e.bound_below,
-                "bound_above": e.bound_above, "reason": e.reason,
+                "bound_above": e.bound_above, "route": e.route, "own_labels": e.own_labels, "reason": e.reason,
             })
             if e.reason is None:
                 given[(name, policy)] = e

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.optimize import isotonic_regression
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import RidgeCV
 from sklearn.preprocessing import SplineTransformer
@@ -82,7 +83,7 @@ class Folds:
 def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct rows of X, each row's index among them): a reward depends on the judge score
     and covariates alone, and 5M judged rows at scale hold few distinct ones without covariates."""
-    X = np.asarray(X, dtype=float).reshape(len(X), -1)
+    X = _features(X)
     per_column = [pd.factorize(X[:, j], use_na_sentinel=False) for j in range(X.shape[1])]
     if len(per_column) == 1:
         codes, values = per_column[0]
@@ -139,8 +140,31 @@ class ScoreGrid:
         return np.stack([m.predict(self.values) for m in models])[folds, self.codes]
 
 
-def _isotonic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> IsotonicRegression:
-    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y, sample_weight=w)
+@dataclass(frozen=True)
+class Isotonic:
+    """Weighted isotonic (increasing) regression, flat beyond the data: sklearn's
+    IsotonicRegression(out_of_bounds="clip") fit for fit (ties merged to their weighted mean,
+    linear between the distinct x), on scipy's PAVA without sklearn's per-call checks, which took
+    most of the time of the bootstrap's thousands of small refits."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> "Isotonic":
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
+        codes, values = pd.factorize(x, sort=True)
+        mass = np.bincount(codes, weights=w, minlength=len(values))
+        means = np.bincount(codes, weights=w * y, minlength=len(values)) / mass
+        return cls(np.asarray(values, dtype=float), isotonic_regression(means, weights=mass).x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.interp(x, self.x, self.y)
+
+
+def _isotonic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Isotonic:
+    return Isotonic.fit(x, y, w)
 
 
 def _midranks(t: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +182,7 @@ class Stage:
     """One fitted map from features X (column 0 the judge score, then the covariates) to a reward:
     isotonic in S, or (two_stage) isotonic in the rank of an index g(X)."""
 
-    isotonic: IsotonicRegression | None
+    isotonic: Isotonic | None
     ranks: tuple[np.ndarray, np.ndarray] | None = None  # the index's ECDF (two_stage)
     spline: SplineTransformer | None = None              # the index, where not S itself
     coef: np.ndarray | None = None
@@ -181,6 +205,8 @@ class Stage:
         return np.where(at > 0, mid[np.maximum(at - 1, 0)], 0.0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        if not len(X):
+            return np.empty(0)
         if self.ranks is None:
             return self.isotonic.predict(X[:, 0])
         return self.isotonic.predict(self.rank(self.index(X)))
@@ -261,7 +287,7 @@ class Calibration:
 
 def _features(X) -> np.ndarray:
     X = np.asarray(X, dtype=float)
-    return X.reshape(len(X), -1)
+    return X if X.ndim == 2 else X.reshape(len(X), -1) if X.size else X.reshape(len(X), 1)
 
 
 def fit_calibration(X: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_folds: int, seed: int = 42,

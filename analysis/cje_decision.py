@@ -7,7 +7,8 @@ boundary card, a FAILed transport audit, or under an importance-weighting estima
 rail: low ESS or extreme weights make its point estimate unreliable); a flagged leader is demoted
 and named. The decision is ready only when the best policy beats every other policy with an
 estimate (the paired test's Holm p below alpha), no policy of the ranking borrows the base's
-calibration unverified (a target whose transport audit is not PASS), no estimate of the ranking
+calibration unverified (a target whose transport audit is not PASS, unless its direct estimate
+is augmented by labels of its own, which need no transport), no estimate of the ranking
 is withheld, nothing was demoted and, under DR, no policy of the ranking breaks a weight guard
 rail (DR's correction term reweights too). The note says what blocks it.
 """
@@ -60,11 +61,12 @@ def _beats(best: str, other: str, pairwise: pd.DataFrame, alpha: float) -> tuple
 
 def decide(estimates: pd.DataFrame, pairwise: pd.DataFrame, cards: dict, audits: dict, rails: pd.DataFrame,
            base: str, estimator: str, alpha: float = 0.05) -> Decision:
-    """`estimates`: the headline estimator's rows (policy, v_hat, reason); `pairwise`: its tests;
-    `cards`/`audits`: status by policy; `rails`: cje.guard_rails."""
+    """`estimates`: the headline estimator's rows (policy, v_hat, reason, and route where the
+    estimator has one); `pairwise`: its tests; `cards`/`audits`: status by policy; `rails`: cje.guard_rails."""
     given = estimates[estimates.reason.isna() & np.isfinite(estimates.v_hat.astype(float))]
     withheld = sorted(set(estimates.policy) - set(given.policy))
-    unverified = sorted(p for p in estimates.policy if p != base and audits.get(p) != "PASS")
+    own = set(estimates.policy[estimates.get("route", pd.Series(index=estimates.index, dtype=object)) == "augmented"])
+    unverified = sorted(p for p in estimates.policy if p != base and p not in own and audits.get(p) != "PASS")
     flags = {p: _flags(p, cards, audits, rails, estimator) for p in given.policy}
     if given.empty:
         return Decision(None, None, None, False, sorted(estimates.policy),

@@ -124,6 +124,7 @@ class Estimate:
     bound_above: float = 0.0
     route: str | None = None  # direct: plug_in (the calibrated mean) or augmented (plus the own labels' residual)
     own_labels: int = 0       # augmented: the labelled draws the residual is the mean of
+    se_labelled: float = 0.0  # augmented: the part of se_if the residual correction adds (it shrinks with labels)
 
 
 def manski_quantile(width_in_se: float, df: float, level: float = 0.95) -> float:
@@ -333,5 +334,8 @@ def direct_estimate(data: PolicyData, f_prompt: np.ndarray, prompts, draws: np.n
     v = g.mean()
     replicates = [per_prompt(x).mean() + float(mass[own] @ (labels[own] - x[own])) / p for x in data.fresh_reward_reps]
     labelled_prompts = np.bincount(f_prompt[own], minlength=len(prompts)) > 0
-    return replace(_finish("direct", v, g - v, replicates, prompts, bounds=bounds, support_k=data.support.tail_labels,
-                           labelled=labelled_prompts), route="augmented", own_labels=int(own.sum()))
+    e = _finish("direct", v, g - v, replicates, prompts, bounds=bounds, support_k=data.support.tail_labels,
+                labelled=labelled_prompts)
+    plug_in_variance = float(np.var(per_prompt(full), ddof=1) / len(prompts)) if len(prompts) > 1 else 0.0
+    return replace(e, route="augmented", own_labels=int(own.sum()),
+                   se_labelled=float(np.sqrt(max(e.se_if ** 2 - plug_in_variance, 0.0))) if np.isfinite(e.se_if) else np.nan)

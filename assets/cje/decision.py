@@ -12,7 +12,7 @@ from assets.core.tables import Written, one, table_step
 from assets.lineage import RESULT, Query, reads
 from resources.warehouse import Warehouse
 
-ESTIMATES = Query("SELECT policy, estimator, v_hat, ci_low, ci_high, reason FROM cje.policy_estimates")
+ESTIMATES = Query("SELECT policy, estimator, v_hat, ci_low, ci_high, route, reason FROM cje.policy_estimates")
 PAIRWISE = Query("SELECT estimator, policy_a, policy_b, diff, p_holm FROM cje.pairwise_tests")
 CARDS = Query("SELECT policy, status FROM cje.boundary_cards")
 AUDITS = Query("SELECT policy, status FROM cje.transport_audits")

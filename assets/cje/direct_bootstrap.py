@@ -21,7 +21,8 @@ LABELS = Query("""
     ORDER BY l.prompt_id, l.policy, l.source, l.draw_idx""")
 CALIBRATION = Query("SELECT calibration_mode, covariates, n_folds FROM cje.calibration_summary")
 DIRECT = Query("SELECT policy, v_hat, reason FROM cje.policy_estimates WHERE estimator = 'direct'")
-COLUMNS = ["policy", "v_hat", "se", "ci_low", "ci_high", "n_bootstrap", "calibration_mode", "reason"]
+COLUMNS = {"policy": str, "v_hat": float, "se": float, "ci_low": float, "ci_high": float, "n_bootstrap": "int64",
+           "calibration_mode": str, "reason": str}
 
 
 @table_step(deps=reads(LABELS, FRESH, CALIBRATION, DIRECT), layer=MODEL)
@@ -30,7 +31,7 @@ def direct_bootstrap(context: dg.AssetExecutionContext, config: BootstrapConfig,
     if config.n_bootstrap != 0 and config.n_bootstrap < 2:
         raise DatasetError(f"cje__direct_bootstrap.n_bootstrap is 0 (none) or at least 2; got {config.n_bootstrap}")
     if config.n_bootstrap == 0:
-        return one(pd.DataFrame(columns=COLUMNS), {"n_bootstrap": 0})
+        return one(pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()}), {"n_bootstrap": 0})
     calibration = warehouse.query(CALIBRATION).iloc[0]
     covariates = [c for c in (calibration.covariates or "").split(", ") if c]
     features = ["judge_score", *covariates]
@@ -45,4 +46,4 @@ def direct_bootstrap(context: dg.AssetExecutionContext, config: BootstrapConfig,
     frame = boot.summary().assign(calibration_mode=str(calibration.calibration_mode))
     frame["v_hat"] = frame.policy.map(direct.v_hat)
     frame["reason"] = frame.policy.map(direct.reason)
-    return one(frame[COLUMNS], {"n_bootstrap": config.n_bootstrap, "seed": config.seed})
+    return one(frame[list(COLUMNS)], {"n_bootstrap": config.n_bootstrap, "seed": config.seed})

@@ -130,7 +130,8 @@ def policy_estimates(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
                 "absolute_error": abs(e.v_hat - t) if np.isfinite(t) else np.nan,
                 "covered": bool(e.ci_low <= t <= e.ci_high) if np.isfinite(t) and np.isfinite(e.ci_low) else None,
                 "extrapolated_share": e.extrapolated_share, "bound_below": e.bound_below,
-                "bound_above": e.bound_above, "route": e.route, "own_labels": e.own_labels, "reason": e.reason,
+                "bound_above": e.bound_above, "route": e.route, "own_labels": e.own_labels,
+                "se_labelled": e.se_labelled, "reason": e.reason,
             })
             if e.reason is None:
                 given[(name, policy)] = e

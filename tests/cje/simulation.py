@@ -8,7 +8,8 @@ the target policy are softmax policies over the candidates' qualities.
 
 import numpy as np
 
-from analysis.cje_calibration import fit_calibration, folds_of
+from analysis.cje_bootstrap import Draws
+from analysis.cje_calibration import Folds, fit_calibration
 from analysis.cje_estimators import PolicyData
 
 A = 5
@@ -49,8 +50,9 @@ def simulate(seed: int, n: int = 500, label_fraction: float = 0.3, base_temp: fl
     ids = np.array([f"p{seed}_{i}" for i in range(n)], dtype=object)
     labelled = (rng.random(n) < label_fraction) & (s_logged >= label_min)
     oracle = (rng.random(n) < f(s_logged)).astype(float)
-    cal = fit_calibration(s_logged[labelled], oracle[labelled], folds_of(ids[labelled], n_folds), n_folds)
-    return PolicyData.calibrated(cal, ids, p1[rows, logged] / p0[rows, logged], s_logged,
+    folds = Folds.of_labels(ids[labelled], n_folds)
+    cal = fit_calibration(s_logged[labelled], oracle[labelled], folds(ids[labelled]), n_folds)
+    return PolicyData.calibrated(cal, folds, ids, p1[rows, logged] / p0[rows, logged], s_logged,
                                  ids, quality[rows, fresh])
 
 
@@ -78,5 +80,28 @@ def simulate_heavy(seed: int, sigma: float, n: int = 500, label_fraction: float 
     ids = np.array([f"h{seed}_{i}" for i in range(n)], dtype=object)
     labelled = rng.random(n) < label_fraction
     oracle = (rng.random(n) < f(s)).astype(float)
-    cal = fit_calibration(s[labelled], oracle[labelled], folds_of(ids[labelled], n_folds), n_folds)
-    return PolicyData.calibrated(cal, ids, w, s)
+    folds = Folds.of_labels(ids[labelled], n_folds)
+    cal = fit_calibration(s[labelled], oracle[labelled], folds(ids[labelled]), n_folds)
+    return PolicyData.calibrated(cal, folds, ids, w, s)
+
+
+def simulate_own_labels(seed: int, n: int = 400, label_fraction: float = 0.25, temp: float = 0.2,
+                        n_folds: int = 5, mode: str = "isotonic"):
+    """A policy evaluated on its own fresh draws (one per prompt), a random `label_fraction` of
+    them labelled by the oracle, the judge calibrated on exactly those labels (cje-eval 0.9's
+    direct mode on a partly labelled policy): the augmented route. Its truth is
+    true_value(temp). Returns the policy's data and, for the bootstrap, the labels and draws."""
+    rng = np.random.default_rng(seed)
+    quality = _prompts(rng, n)
+    chosen = np.array([rng.choice(A, p=p) for p in _policy(quality, temp)])
+    s = quality[np.arange(n), chosen]
+    ids = np.array([f"o{seed}_{i}" for i in range(n)], dtype=object)
+    labelled = rng.random(n) < label_fraction
+    oracle = (rng.random(n) < f(s)).astype(float)
+    folds = Folds.of_labels(ids[labelled], n_folds)
+    cal = fit_calibration(s[labelled], oracle[labelled], folds(ids[labelled]), n_folds, mode=mode)
+    labels = np.where(labelled, oracle, np.nan)
+    none = np.array([])
+    data = PolicyData.calibrated(cal, folds, none.astype(object), none, none, ids, s, fresh_labels=labels)
+    draws = Draws(s[:, None], ids, folds(ids), labels)
+    return data, (s[labelled][:, None], oracle[labelled], ids[labelled], folds(ids[labelled])), draws

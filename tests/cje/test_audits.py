@@ -222,6 +222,10 @@ def test_each_decision_rule_fires():
     # borrowed calibration unverified (b's audit inconclusive) blocks, naming b
     borrowed = decide(_estimates(values), clear, {}, {"a": "PASS", "b": "INCONCLUSIVE"}, NO_RAILS, "base", "direct")
     assert not borrowed.decision_ready and borrowed.blocking_policies == ["b"] and "b INCONCLUSIVE" in borrowed.note
+    # a policy whose direct estimate is augmented by labels of its own borrows nothing: not blocking
+    augmented = _estimates(values).assign(route=["augmented", "plug_in", "augmented"])
+    own = decide(augmented, clear, {}, {"a": "PASS", "b": "INCONCLUSIVE"}, NO_RAILS, "base", "direct")
+    assert own.decision_ready and own.blocking_policies == []
     # not beating a rival blocks; a withheld estimate blocks
     tied = decide(_estimates(values), _pairs({("a", "base"): (0.2, 0.001), ("a", "b"): (0.1, 0.3)}), {}, passed,
                   NO_RAILS, "base", "direct")

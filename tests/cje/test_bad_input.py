@@ -151,7 +151,7 @@ def test_prompts_without_fresh_draws_withhold_dr_naming_one(settings_file, tmp_p
 
 
 def test_estimates_on_stale_or_missing_jackknife_rewards_say_what_to_run(settings_file, tmp_path):
-    """cje.jackknife_rewards lacking a judge score of cje.calibrated_rewards (edited by hand), or absent
+    """cje.jackknife_rewards lacking a calibration input of cje.calibrated_rewards (edited by hand), or absent
     (a warehouse from before the table): the estimates step says which step to run again, and the
     estimates already there stay."""
     assert run(settings_file, tmp_path, sample_rows(N)).success
@@ -160,8 +160,8 @@ def test_estimates_on_stale_or_missing_jackknife_rewards_say_what_to_run(setting
     assets, _ = cje_assets()
     estimates = dg.AssetSelection.assets(["cje", "policy_estimates"]).required_multi_asset_neighbors()
     for change, message in (
-            ("DELETE FROM cje.jackknife_rewards WHERE judge_score = (SELECT max(judge_score) FROM cje.jackknife_rewards)",
-             "cje.jackknife_rewards lacks judge scores of cje.calibrated_rewards: materialize cje.calibrated_rewards"),
+            ("DELETE FROM cje.jackknife_rewards WHERE score_key = (SELECT max(score_key) FROM cje.jackknife_rewards)",
+             "cje.jackknife_rewards lacks calibration inputs of cje.calibrated_rewards: materialize cje.calibrated_rewards"),
             ("DROP TABLE cje.jackknife_rewards", "cje.jackknife_rewards is missing: materialize cje.calibrated_rewards")):
         wh.commit(lambda con: con.execute(change))
         result = dg.materialize(assets, resources=build_resources(str(settings_file)), raise_on_error=False,

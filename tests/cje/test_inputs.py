@@ -47,7 +47,7 @@ def reference_tables(config: LoggedDataConfig) -> dict[str, list]:
         for t in targets:
             tables["teacher_forced_logprobs"].append((pid, t, _number((r.get("target_policy_logprobs") or {}).get(t))))
         tables["responses"].append((pid, "base", "logged", 0, r["response"], _tokens(r)))
-        tables["judge_scores"].append((pid, "base", "logged", 0, float(r["judge_score"])))
+        tables["judge_scores"].append((pid, "base", "logged", 0, float(r["judge_score"]), _variance(r)))
         if _number(r.get("oracle_label")) is not None:
             tables["oracle_labels"].append((pid, "base", "logged", 0, float(r["oracle_label"])))
     for policy, source, records in draws:
@@ -56,10 +56,15 @@ def reference_tables(config: LoggedDataConfig) -> dict[str, list]:
             prompts.setdefault(key[0], r.get("prompt") or "")
             tables["responses"].append((*key, r.get("response") or "", _tokens(r)))
             if r.get("judge_score") is not None:
-                tables["judge_scores"].append((*key, float(r["judge_score"])))
+                tables["judge_scores"].append((*key, float(r["judge_score"]), _variance(r)))
             if _number(r.get("oracle_label")) is not None:
                 tables["oracle_labels"].append((*key, float(r["oracle_label"])))
     return {"policies": [("base", True), *[(t, False) for t in targets]], "prompts": list(prompts.items()), **tables}
+
+
+def _variance(r: dict):
+    """metadata.judge_variance: the number, or None where absent, null or NaN."""
+    return _number((r.get("metadata") or {}).get("judge_variance"))
 
 
 def read_as_rows(config: LoggedDataConfig) -> dict[str, list]:
@@ -109,11 +114,13 @@ def test_unusual_but_legal_values_equal_an_independent_reading(tmp_path):
     rows[7]["extra"] = {"ignored": [1, 2]}
     rows[8]["base_policy_logprob"] = None  # kept, flagged later
     rows[9]["metadata"]["token_logprobs"] = []
+    rows[10]["metadata"]["judge_variance"], rows[11]["metadata"]["judge_variance"] = 0.02, None
     rows[10]["prompt"] = "a line\u2028separator and a tab\t inside"  # a line ends at \n only
     write_logged(folder / "logged_data.jsonl", rows)
     draws = folder / "fresh_draws" / "clone_responses.jsonl"
     lines = draws.read_text().splitlines()
-    again = [dict(json.loads(line), draw_idx=1, metadata={"token_logprobs": [-0.1]}) for line in lines[:50]]
+    again = [dict(json.loads(line), draw_idx=1, metadata={"token_logprobs": [-0.1], "judge_variance": 0.0})
+             for line in lines[:50]]
     again[0].update(draw_idx=None, prompt=None, response=None)  # null is absent: draw 0, empty texts
     again[1].update(draw_idx=2.0)  # a whole number written as a float
     draws.write_text("\n".join(lines) + "\n\n   \n" + "".join(json.dumps(r) + "\n" for r in again))
@@ -148,6 +155,9 @@ LOGGED_FAULTS = {  # a change to logged row 10 (line 10), the message that must 
     "no prompt id": (lambda r: r["metadata"].pop("prompt_id"), "no prompt_id (top level or metadata.prompt_id)"),
     "prompt id a list": (lambda r: r.update(prompt_id=["a"]), 'prompt_id is ["a"], not text or a whole number'),
     "metadata a list": (lambda r: r.update(metadata=[1]), "metadata is [1], not an object"),
+    "variance text": (lambda r: r["metadata"].update(judge_variance="x"), 'metadata.judge_variance is "x", not a number'),
+    "variance negative": (lambda r: r["metadata"].update(judge_variance=-0.5),
+                          "metadata.judge_variance -0.5 is not a finite number >= 0"),
     "long row": (lambda r: r.update(prompt="x" * 2_000_001),  # the line's own length
                  lambda r: f"{len(json.dumps(r)):,} characters in one row; rows over 2,000,000 are refused"),
 }

@@ -19,7 +19,13 @@ Each side: wall seconds (the child's, start to end, imports included) and peak r
              wrote (copied from its snapshot as Arrow) written into a fresh file in one go, with no
              computation, no Python per row and no Dagster
 
+  --bootstrap B  the direct estimates with a refit bootstrap of B replicates beside cje-eval 0.9.3
+             (.venv-cje09): ours the whole group with every label (oracle_fraction 1) and
+             cje.direct_bootstrap at B; the reference analyze_dataset on the fresh draws, calibrated
+             on the logged rows' labels (calibration_data_path), inference "bootstrap" at B
+
     .venv/bin/python bench/cje_scale.py [--n 1000000] [--skip-reference] [--kind duckdb|ducklake]
+    .venv/bin/python bench/cje_scale.py --n 100000 --bootstrap 200
 """
 
 import argparse
@@ -43,10 +49,11 @@ t0 = time.perf_counter()
 import dagster as dg
 import definitions
 from resources import build_resources
-folder = sys.argv[1]
+folder, bootstrap = sys.argv[1], int(sys.argv[3])
 config = {"ops": {"cje__logged_data": {"config": {
     "source": "files", "logged_data": folder + "/logged_data.jsonl", "fresh_draws_dir": folder + "/fresh_draws",
-    "probe_dir": "", "oracle_fraction": 0.25, "identical_policies": ["clone"]}}}}
+    "probe_dir": "", "oracle_fraction": 1.0 if bootstrap else 0.25, "identical_policies": ["clone"]}},
+    "cje__direct_bootstrap": {"config": {"n_bootstrap": bootstrap}}}}
 everything, resources = [*definitions.defs.assets, *definitions.defs.asset_checks], build_resources(sys.argv[2])
 report = dg.AssetSelection.assets(["cje", "report"])
 t1 = time.perf_counter()
@@ -64,9 +71,24 @@ steps = {e.step_key: seconds(e.message) for r in (result, reported) for e in r.a
          if e.event_type_value == "STEP_SUCCESS"}
 from resources.warehouse import Warehouse
 est = Warehouse(settings_file=sys.argv[2]).query("SELECT policy, estimator, v_hat, se, reason FROM cje.policy_estimates")
+boot = Warehouse(settings_file=sys.argv[2]).query("SELECT policy, se FROM cje.direct_bootstrap")
 print(json.dumps({"import_s": t1 - t0, "analysis_s": t2 - t1, "report_s": t3 - t2,
                   "steps": steps,
-                  "estimates": est.to_dict("records")}))
+                  "estimates": est.to_dict("records"), "bootstrap_se": dict(zip(boot.policy, boot.se))}))
+"""
+
+REFERENCE_09 = """
+import json, logging, sys, time, warnings
+warnings.filterwarnings("ignore"); logging.disable(logging.CRITICAL)
+t0 = time.perf_counter()
+from cje import analyze_dataset
+folder, n = sys.argv[1], int(sys.argv[2])
+t1 = time.perf_counter()
+r = analyze_dataset(fresh_draws_dir=folder + "/fresh_draws", calibration_data_path=folder + "/logged_data.jsonl",
+                    estimator_config={"inference_method": "bootstrap", "n_bootstrap": n})
+print(json.dumps({"import_s": t1 - t0, "s": time.perf_counter() - t1,
+                  "estimates": dict(zip(r.metadata["target_policies"], r.estimates.tolist())),
+                  "se": dict(zip(r.metadata["target_policies"], r.standard_errors.tolist()))}))
 """
 
 REFERENCE = """
@@ -170,6 +192,7 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--kind", choices=("duckdb", "ducklake"), default="duckdb", help="the warehouse kind of ours")
     parser.add_argument("--reference-timeout", type=float, default=1800)
+    parser.add_argument("--bootstrap", type=int, default=0, help="B: the direct bootstrap beside cje-eval 0.9.3's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -189,7 +212,7 @@ def main() -> None:
                                 .replace('catalog = "data/lake_catalog.sqlite"', f'catalog = "{project}/catalog.sqlite"', 1)
                                 .replace('data_path = "data/lake"', f'data_path = "{project}/lake"', 1))
         env_python = str(ROOT / ".venv" / "bin" / "python")
-        ours, ours_wall, ours_mib = run_child([env_python, "-c", OURS, str(tmp), str(settings)], 3600)
+        ours, ours_wall, ours_mib = run_child([env_python, "-c", OURS, str(tmp), str(settings), str(args.bootstrap)], 3600)
         print(f"ours ({args.kind}): cje group {ours_wall:8.1f} s wall, peak {ours_mib:,.0f} MiB: the analysis (ingest to guard "
               f"rails) {ours['analysis_s']:.1f} s (goal <= 10 s), the report {ours['report_s']:.1f} s, imports "
               f"{ours['import_s']:.1f} s")
@@ -207,6 +230,20 @@ def main() -> None:
                   f"{floor['read_s']:.1f} s + the group's {floor['tables']} tables ({floor['rows']:,} rows) written "
                   f"from Arrow in one go, nothing computed {floor['write_s']:.1f} s")
         if args.skip_reference:
+            return
+        if args.bootstrap:
+            ref, ref_wall, ref_mib = run_child([str(ROOT / ".venv-cje09" / "bin" / "python"), "-c", REFERENCE_09, str(tmp),
+                                                str(args.bootstrap)], args.reference_timeout)
+            if "timeout_s" in ref:
+                print(f"cje-eval 0.9.3: did not finish in {ref['timeout_s']:.0f} s; ratio >= {ref_wall / ours_wall:.1f}x")
+                return
+            print(f"cje-eval 0.9.3 direct + bootstrap {args.bootstrap}: {ref_wall:8.1f} s wall ({ref['s']:.1f} s analysis, "
+                  f"imports {ref['import_s']:.1f} s), peak {ref_mib:,.0f} MiB")
+            print(f"ratio, reference / ours (wall): {ref_wall / ours_wall:.1f}x   goal >= 5x")
+            mine = {e["policy"]: e["v_hat"] for e in ours["estimates"] if e["estimator"] == "direct"}
+            for policy, v in ref["estimates"].items():
+                print(f"    {policy:26s} direct ours {mine.get(policy, float('nan')):.4f} (bootstrap se "
+                      f"{ours['bootstrap_se'].get(policy, float('nan')):.4f})   cje-eval {v:.4f} (se {ref['se'][policy]:.4f})")
             return
         ref, ref_wall, ref_mib = run_child([str(ROOT / ".venv-cje" / "bin" / "python"), "-c", REFERENCE, str(tmp)],
                                            args.reference_timeout)

@@ -57,8 +57,9 @@ def inputs(columns: dict[str, np.ndarray], covariates: list[str], what: str) -> 
         raise DatasetError(
             f"covariate {name} is missing for {int(missing[:, column].sum())} {what} (the first: prompt_id "
             f"{columns['prompt_id'][row]}, policy {columns['policy'][row]}, source {columns['source'][row]}); "
-            + ("the uncertainty judge writes it as metadata.judge_variance" if name == "judge_variance" else "")
-            + f" or leave {name} out of covariates")
+            + ("give each row metadata.judge_variance (the uncertainty judge's variance of its score), "
+               if name == "judge_variance" else "")
+            + f"or leave {name} out of covariates")
     return X
 
 

@@ -169,3 +169,31 @@ def test_estimates_on_stale_or_missing_jackknife_rewards_say_what_to_run(setting
         assert not result.success
         assert message in failure_message(result)
         pd.testing.assert_frame_equal(wh.query("SELECT * FROM cje.policy_estimates ORDER BY policy, estimator"), before)
+
+
+def test_a_covariate_a_row_lacks_or_a_wrong_calibration_setting_is_refused_by_name(settings_file, tmp_path):
+    """judge_variance as a covariate where one labelled row has none: the calibration step names
+    that row and what to do, and the input tables before it stay; an unknown mode or covariate,
+    and covariates with isotonic calibration, are refused naming the key."""
+    rows = sample_rows(N)
+    for r in rows:
+        r["metadata"]["judge_variance"] = 0.01
+    lacking = next(r for r in rows if r.get("oracle_label") is not None)
+    del lacking["metadata"]["judge_variance"]
+    path = write_logged(tmp_path / "logged.jsonl", rows)
+    assets, checks = cje_assets()
+    for calibration, message in (
+            ({"covariates": ["judge_variance"]},
+             f"covariate judge_variance is missing for 1 calibration labels (the first: prompt_id "
+             f"{lacking['metadata']['prompt_id']}, policy base, source logged); give each row metadata.judge_variance"),
+            ({"calibration_mode": "spline"}, "calibration_mode 'spline'; valid: isotonic, two_stage, auto"),
+            ({"covariates": ["length"]}, "covariates ['length']; valid: response_length, judge_variance"),
+            ({"calibration_mode": "isotonic", "covariates": ["response_length"]},
+             "covariates need calibration_mode two_stage or auto")):
+        result = dg.materialize([*assets, *checks], resources=build_resources(str(settings_file)), raise_on_error=False,
+                                run_config={"ops": {"cje__logged_data": {"config": {
+                                    "logged_data": str(path), "fresh_draws_dir": "", "probe_dir": "", "oracle_fraction": 1.0}},
+                                    "cje__calibrated_rewards": {"config": calibration}}})
+        assert result.get_step_failure_events()[0].step_key == "cje__calibrated_rewards"
+        assert message in failure_message(result), calibration
+        assert Warehouse().query("SELECT count(*) AS n FROM cje.judge_scores WHERE judge_variance = 0.01").n[0] > 0

@@ -72,6 +72,13 @@ def test_experiment_clone_weights_are_one_and_cje_eval_reads_the_logs(settings_f
     assert all(r["target_policy_logprobs"]["pi_clone"] == r["base_policy_logprob"] for r in scored)
     unc = _jsonl(folder / "p0_scored_uncertainty.jsonl")
     assert all(0 <= r["judge_score"] <= 1 and r["judge_variance"] >= 0 for r in unc)
+    # the uncertainty judge's variance reaches the analysis (a calibration covariate), row for row
+    passed = wh.query("""SELECT count(*) AS n, count(*) FILTER (WHERE c.judge_variance IS NOT DISTINCT FROM b.uncertainty_variance) AS same
+                         FROM cje.judge_scores AS c JOIN cje_logs.logged_rows AS b
+                           ON b.prompt_id = c.prompt_id AND b.policy = c.policy AND b.draw_idx = c.draw_idx
+                         WHERE c.source IN ('logged', 'fresh')""")
+    assert passed.n[0] >= N and passed.same[0] == passed.n[0]
+    assert wh.query("SELECT count(judge_variance) AS n FROM cje.judge_scores").n[0] > 0
     calibration, validation = (_jsonl(folder / f"oracle_labels_{s}.jsonl") for s in ("calibration", "validation"))
     assert {r["policy"] for r in calibration} == {"p0"} and {r["policy"] for r in validation} == {"pi_clone", "pi_bad"}
     info = json.loads((folder / "dataset_info.json").read_text())

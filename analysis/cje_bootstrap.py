@@ -10,7 +10,7 @@ estimate with its draws weighted by their prompt's e: the weighted calibrated me
 the policy has labels of its own) their weighted mean residual against the refitted out-of-fold
 models. The percentile interval of the B replicates is the CI, their SD the SE. It sees what the
 jackknife's additive variance cannot: the calibration and the evaluation resampled together where
-they share prompts. Like every refit it is flat beyond the labels (cje_calibration.py), so the
+they share prompts. Like every refit it is flat beyond the labels (cje_support.py), so the
 support bound is not in it.
 """
 

@@ -18,21 +18,7 @@
                there, covariates force two_stage; here auto weighs them like any other fit).
   With the same labels, folds and mode this is cje-eval 0.9.3's FlexibleCalibrator, fit for fit
   (tests/cje/test_direct.py).
-* Where the labels are thin: isotonic regression is flat beyond the labelled judge scores and
-  unreliable in its tails (its end blocks are the least and greatest of running means, biased
-  towards the extremes), and neither the SE nor a bootstrap that refits the calibrator sees that
-  error (every refit is flat there too). What calibration already assumes, a judge monotone in the
-  oracle, bounds it. Let k = max(10, sqrt(n_labels)) and [s_lo, s_hi] the scores of the k-th lowest
-  and k-th highest label (the supported range). Below s_lo the truth lies in [0, U], U the mean
-  label of the next k labels up (>= f(s_lo) in expectation); above s_hi in [L, 1], L likewise. A
-  row averaged with mass a and reward r there moves the value by at most a r down and a (U - r) up
-  (mirrored above), which gives an identified interval [v - down, v + up]; the CI is Imbens and
-  Manski's (2004) for a partially identified value: that interval widened by c * se, c solving
-  T(c + width / se) - T(-c) = 0.95, clipped to [0, 1]. Where more than half of the mass is
-  outside the supported range the point estimate is withheld (NaN, with the reason) and the
-  interval is still given. IPS-type estimators average rewards over logged rows with their
-  weights; direct and DR over the policy's fresh draws (DR's correction term, R - q, is flat in
-  both parts there and carries none of it).
+* Where the labels are thin: analysis/cje_support.py.
 """
 
 from __future__ import annotations
@@ -43,10 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.optimize import isotonic_regression
-from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import RidgeCV
 from sklearn.preprocessing import SplineTransformer
+
+from analysis.cje_isotonic import Isotonic
+from analysis.cje_support import CalibrationSupport
 
 MODES = ("isotonic", "two_stage", "auto")
 TWO_STAGE_MIN_ROWS = 20  # fewer labels to fit a fold on: its index is the judge score itself
@@ -94,73 +81,6 @@ def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     codes, _ = pd.factorize(combined)
     first_row = pd.Series(np.arange(len(X))).groupby(codes).first().to_numpy()
     return X[first_row], codes.astype(np.intp)
-
-
-@dataclass(frozen=True)
-class ScoreGrid:
-    """The distinct values of a score and each row's index among them. An isotonic fit on the
-    distinct values' means, weighted by their counts, is the fit on every row (sklearn merges ties
-    the same way), and judge scores take few distinct values: a grid made once serves every refit
-    (the DR jackknife refits K x (K + 1) times per policy) at a fraction of the cost."""
-
-    values: np.ndarray
-    codes: np.ndarray
-
-    @classmethod
-    def of(cls, x) -> "ScoreGrid":
-        # hashing, not np.unique's sort of every row: 5M judge scores at scale, few distinct values
-        codes, values = pd.factorize(np.asarray(x, dtype=float), sort=True, use_na_sentinel=False)
-        return cls(np.asarray(values, dtype=float), codes.astype(np.intp))
-
-    def fit(self, y: np.ndarray, mask: np.ndarray | None = None, increasing: bool = True) -> IsotonicRegression:
-        codes, y = (self.codes, y) if mask is None else (self.codes[mask], y[mask])
-        return self._fit(np.bincount(codes, minlength=len(self.values)),
-                         np.bincount(codes, weights=y, minlength=len(self.values)), increasing)
-
-    def fits_out_of_fold(self, y: np.ndarray, folds: np.ndarray, n_folds: int) -> list[IsotonicRegression]:
-        """fit(y, folds != k) for each fold k, from one pass over the rows: the sums over all folds
-        less fold k's (the DR cross-fit and its jackknife make K x (K + 1) of these per policy)."""
-        m = len(self.values)
-        cell = np.asarray(folds) * m + self.codes
-        counts = np.bincount(cell, minlength=n_folds * m).reshape(n_folds, m)
-        sums = np.bincount(cell, weights=y, minlength=n_folds * m).reshape(n_folds, m)
-        return [self._fit(counts.sum(0) - counts[k], sums.sum(0) - sums[k], True) for k in range(n_folds)]
-
-    def _fit(self, counts: np.ndarray, sums: np.ndarray, increasing: bool) -> IsotonicRegression:
-        """Isotonic regression on the grid's values: their mean y, weighted by their counts."""
-        seen = counts > 0
-        return IsotonicRegression(increasing=increasing, out_of_bounds="clip").fit(
-            self.values[seen], sums[seen] / counts[seen], sample_weight=counts[seen])
-
-    def predict(self, model: IsotonicRegression) -> np.ndarray:
-        return model.predict(self.values)[self.codes]
-
-    def predict_by_fold(self, models: list[IsotonicRegression], folds: np.ndarray) -> np.ndarray:
-        """Each row through the model of its fold."""
-        return np.stack([m.predict(self.values) for m in models])[folds, self.codes]
-
-
-@dataclass(frozen=True)
-class Isotonic:
-    """Weighted isotonic (increasing) regression, flat beyond the data: sklearn's
-    IsotonicRegression(out_of_bounds="clip") fit for fit (ties merged to their weighted mean,
-    linear between the distinct x), on scipy's PAVA without sklearn's per-call checks, which took
-    most of the time of the bootstrap's thousands of small refits."""
-
-    x: np.ndarray
-    y: np.ndarray
-
-    @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> "Isotonic":
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        w = np.ones(len(x)) if w is None else np.asarray(w, dtype=float)
-        codes, values = pd.factorize(x, sort=True)
-        mass = np.bincount(codes, weights=w, minlength=len(values))
-        means = np.bincount(codes, weights=w * y, minlength=len(values)) / mass
-        return cls(np.asarray(values, dtype=float), isotonic_regression(means, weights=mass).x)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.interp(x, self.x, self.y)
 
 
 def _isotonic(x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Isotonic:
@@ -316,42 +236,6 @@ def fit_calibration(X: np.ndarray, labels: np.ndarray, folds: np.ndarray, n_fold
         "two_stage" if two_stage_is_better(X[:, 0], y, w, oof["isotonic"], oof["two_stage"]) else "isotonic")
     return Calibration(chosen, fits[chosen], fit_stage(X, y, w, chosen), n_folds, seed,
                        (float(y.min()), float(y.max())), CalibrationSupport.of(X[:, 0], y), rmse)
-
-
-@dataclass(frozen=True)
-class CalibrationSupport:
-    """Where the calibration labels are dense enough to trust the isotonic fit, and what bounds the
-    truth beyond (see the module docstring)."""
-
-    tail_labels: int         # k
-    judge_min: float         # s_lo: the k-th lowest labelled judge score
-    judge_max: float         # s_hi: the k-th highest
-    oracle_upper_below: float  # U: bounds f from above below s_lo
-    oracle_lower_above: float  # L: bounds f from below above s_hi
-
-    @classmethod
-    def of(cls, scores: np.ndarray, labels: np.ndarray) -> "CalibrationSupport":
-        n = len(labels)
-        # sqrt, not a fixed share: the thin tails shrink as labels accrue (at 250,000 labels a tenth
-        # left 88% of a policy's judge scores "unsupported" among 25,000 labels)
-        k = min(max(10, round(np.sqrt(n))), max(1, n // 2))
-        order = np.argsort(scores, kind="stable")
-        s, y = scores[order], labels[order]
-        return cls(k, float(s[k - 1]), float(s[n - k]), float(y[k: 2 * k].mean()), float(y[n - 2 * k: n - k].mean()))
-
-    def bounds(self, scores: np.ndarray, rewards: np.ndarray, mass: np.ndarray) -> tuple[float, float, float]:
-        """(how far below and above the estimate the value may lie, share of the mass outside the
-        supported range) for an estimate that averages `rewards` of `scores` with weights `mass`."""
-        total = float(mass.sum())
-        if total <= 0 or len(scores) == 0:
-            return 0.0, 0.0, 0.0
-        lo, hi = scores < self.judge_min, scores > self.judge_max
-        down = float((mass[lo] * rewards[lo]).sum() + (mass[hi] * np.clip(rewards[hi] - self.oracle_lower_above, 0, None)).sum())
-        up = float((mass[lo] * np.clip(self.oracle_upper_below - rewards[lo], 0, None)).sum() + (mass[hi] * (1 - rewards[hi])).sum())
-        return down, up, float(mass[lo | hi].sum()) / total
-
-
-EVERYTHING_SUPPORTED = CalibrationSupport(0, -np.inf, np.inf, 1.0, 0.0)
 
 
 def spearman_and_r2(scores: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, float]:

@@ -106,7 +106,7 @@ def decide(estimates: pd.DataFrame, pairwise: pd.DataFrame, cards: dict, audits:
                       | {p for p, f in flags.items() if f})
     estimate = float(given.set_index("policy").v_hat[best])
     if reasons:
-        note = f"Not decision-ready: " + "; ".join(reasons) + "."
+        note = "Not decision-ready: " + "; ".join(reasons) + "."
     else:
         note = f"Decision-ready: {best} beats every other policy in the paired test at {alpha:g}."
     return Decision(best, estimate, demoted, not reasons, blocking, note)

@@ -13,6 +13,7 @@ import duckdb
 
 from assets.lineage import LAYERS
 from resources.sql_files import SqlError, SqlFile
+from resources.tracking import track
 from resources.settings import PROJECT_ROOT
 from resources.warehouse import Warehouse
 
@@ -49,6 +50,7 @@ def model_asset(model: SqlFile, schema: str) -> dg.AssetsDefinition:
             rows = warehouse.create_table_as(table, model.sql, context)
         except duckdb.Error as exc:
             raise SqlModelError(f"{_rel(model.path)}: {exc}") from None
+        track(context, warehouse, {table: rows}, {})
         return dg.MaterializeResult(metadata={"dagster/row_count": rows, "table": table})
 
     return _model

@@ -73,6 +73,7 @@ class Contract:
     columns: tuple[Column, ...]
     written_by: str | None = None  # the module or SQL file, where the naming rule does not say
     file: Path = field(default=SQL_ROOT, compare=False)
+    headline: bool = False  # an analysis's answer: logged as a table where tracking is on (resources/tracking.py)
 
     @property
     def table(self) -> str:
@@ -126,7 +127,7 @@ def _model(raw: dict, schema: str, file: Path) -> Contract:
     if unknown:
         raise ContractError(f"{where}: grain names {unknown}, which are not columns")
     return Contract(schema, raw["name"], " ".join(str(raw["description"]).split()), grain, tuple(columns),
-                    meta.get("written_by"), file)
+                    meta.get("written_by"), file, bool(meta.get("headline", False)))
 
 
 @lru_cache(maxsize=4)

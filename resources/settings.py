@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from resources.settings_models import (
-    EMBEDDED_LLM, Backends, EmbeddingSettings, HiddenStateSettings, LLMDefaults, Paths, Price, ReaderSettings,
+    EMBEDDED_LLM, Backends, EmbeddingSettings, HiddenStateSettings, LLMDefaults, Paths, Price, ReaderSettings, TrackingSettings,
     RoleSettings, WarehouseSettings, _Strict,
 )
 
@@ -69,6 +69,7 @@ class Settings(_Strict):
     embeddings: EmbeddingSettings = EmbeddingSettings()
     hidden_states: HiddenStateSettings = HiddenStateSettings()
     readers: ReaderSettings = ReaderSettings()
+    tracking: TrackingSettings = TrackingSettings()
     pipelines: dict[str, dict[str, Any]] = {}
 
     def path(self, name: str) -> Path:

@@ -139,6 +139,15 @@ class ReaderSettings(_Strict):
     timeout_s: float = Field(30.0, gt=0)  # a statement running longer is interrupted
 
 
+class TrackingSettings(_Strict):
+    """Runs to an experiment tracker a team already uses (resources/tracking.py); off by default."""
+    wandb: bool = False
+    project: str = "vibescope"
+    entity: str = ""   # "" = the W&B account's default
+    mode: Literal["", "online", "offline", "disabled"] = ""  # "" = W&B's own (WANDB_MODE, else online)
+    max_table_rows: int = Field(10_000, ge=1)  # of each headline table logged
+
+
 class WarehouseSettings(_Strict):
     """Where the tables live. "duckdb": one file, one writer at a time, readers on a published
     copy ([paths] warehouse and snapshot). "ducklake": a DuckLake catalog (a .sqlite file for one

@@ -3,7 +3,6 @@
 cje.direct_bootstrap, a row per policy with fresh draws. `n_bootstrap = 0` skips it (no rows)."""
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from analysis.cje_bootstrap import Draws, bootstrap_direct

@@ -21,8 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analysis.cje_calibration import CalibrationSupport
-from analysis.cje_estimators import ESTIMATORS, Estimate, PolicyData, estimate_policy, paired_influence
+from analysis.cje_support import CalibrationSupport
+from analysis.cje_estimators import ESTIMATORS, PolicyData, estimate_policy, paired_influence
+from analysis.cje_intervals import Estimate
 from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, RESULT, Query, reads
 from resources.warehouse import Warehouse

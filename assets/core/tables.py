@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from assets.core.partitions import PARTITION_COLUMN
 from resources.contracts import ContractError, load_contracts
+from resources.tracking import track
 from resources.warehouse import Warehouse
 
 Frame = pd.DataFrame | pa.Table
@@ -88,6 +89,7 @@ def table_step(*, deps=(), layer: dict, kinds=PYTHON, pool: str | None = None, p
                                                            context)}
             else:
                 counts = warehouse.write_tables(tables, context=context)
+            track(context, warehouse, counts, {f"{schema}.{t}": metadata.get(t, {}) for t in names})
             for t in names:
                 yield dg.MaterializeResult(asset_key=[schema, t], metadata={
                     "dagster/row_count": counts[f"{schema}.{t}"], **metadata.get(t, {})})

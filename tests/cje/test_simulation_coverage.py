@@ -113,7 +113,8 @@ def test_the_rule_withholds_where_the_weights_fail_and_keeps_light_weights():
     """The thresholds themselves, derived here from their definitions: one weight of 1000 among 999
     of 1 has ESS (1999^2 / (1000^2 + 999)) = 3.99 rows; equal weights have ESS n and an infinite
     tail index; an estimate above 1 (mean weight 3) is outside the reward's range."""
-    from analysis.cje_estimators import Estimate, hill_tail_index, kish_ess, weights_cannot_carry
+    from analysis.cje_estimators import hill_tail_index, kish_ess, weights_cannot_carry
+    from analysis.cje_intervals import Estimate
 
     w = np.r_[1000.0, np.ones(999)]
     assert kish_ess(w) == pytest.approx(1999 ** 2 / (1000 ** 2 + 999), rel=1e-12)

@@ -68,66 +68,6 @@ def independent_influence(wh) -> dict[tuple[str, str], pd.Series]:
     return out
 
 
-FOLD_MODELS_09 = """
-import json, logging, sys, warnings
-import numpy as np
-warnings.simplefilter("ignore"); logging.disable(logging.WARNING)
-from cje.calibration.judge import JudgeCalibrator
-spec = json.load(sys.stdin)
-j = JudgeCalibrator(calibration_mode="auto")
-r = j.fit_cv(np.array(spec["S"]), np.array(spec["Y"]), n_folds=5, prompt_ids=spec["ids"], quiet=True)
-scores = np.array(spec["scores"])
-print(json.dumps([j.predict_oof(scores, np.full(len(scores), k)).tolist() for k in range(5)]))
-"""
-
-
-def test_jackknife_rewards_equal_cje_eval_0_9s_fold_models(sample_warehouse):
-    """Each delete-one-fold reward is cje-eval 0.9.3's fold model (its JudgeCalibrator fitted on the
-    same calibration labels, auto mode) at that input; a response's out-of-fold reward is its own
-    fold's; ips's jackknife replicates are the weighted means of those rewards, direct's the means
-    over prompts of the draws' plus, for the base (its draws carry labels), the labelled draws' mean
-    residual under the same fold model (joined in SQL, not looked up as the estimator does)."""
-    from tests.cje.test_direct import run_09
-
-    wh, _ = sample_warehouse
-    labels = wh.query("SELECT prompt_id, judge_score, oracle_label FROM cje.calibration_labels")
-    jackknife = wh.query("SELECT * FROM cje.jackknife_rewards ORDER BY replicate, score_key")
-    assert sorted(jackknife.replicate.unique()) == [0, 1, 2, 3, 4]
-    scores = jackknife[jackknife.replicate == 0].judge_score.tolist()
-    theirs = run_09(FOLD_MODELS_09, stdin=json.dumps({"S": labels.judge_score.tolist(), "Y": labels.oracle_label.tolist(),
-                                                      "ids": labels.prompt_id.tolist(), "scores": scores}))
-    for k, g in jackknife.groupby("replicate"):
-        np.testing.assert_allclose(g.reward, theirs[k], rtol=0, atol=1e-12)
-    own = wh.query("""SELECT count(*) AS n, count(*) FILTER (WHERE j.reward IS DISTINCT FROM r.reward) AS wrong
-                      FROM cje.calibrated_rewards AS r
-                      LEFT JOIN cje.jackknife_rewards AS j ON j.replicate = r.fold AND j.score_key = r.score_key""")
-    assert own.wrong[0] == 0 and own.n[0] == wh.query("SELECT count(*) AS n FROM cje.judge_scores WHERE judge_score IS NOT NULL").n[0]
-    ips = wh.query("""SELECT w.policy, j.replicate AS fold, avg(w.weight * j.reward) AS v_hat
-                      FROM cje.importance_weights AS w
-                      JOIN cje.calibrated_rewards AS r ON r.prompt_id = w.prompt_id AND r.policy = 'base' AND r.source = 'logged'
-                      JOIN cje.jackknife_rewards AS j USING (score_key)
-                      WHERE w.problem IS NULL GROUP BY ALL""").set_index(["policy", "fold"]).v_hat
-    direct = wh.query("""WITH draws AS (
-                             SELECT r.policy, j.replicate AS fold, r.prompt_id, j.reward, o.oracle_label AS y
-                             FROM cje.calibrated_rewards AS r JOIN cje.jackknife_rewards AS j USING (score_key)
-                             LEFT JOIN cje.oracle_labels AS o ON o.prompt_id = r.prompt_id AND o.policy = r.policy
-                                  AND o.source = 'fresh' AND o.draw_idx = r.draw_idx
-                             WHERE r.source = 'fresh'),
-                         per_prompt AS (SELECT policy, fold, prompt_id, avg(reward) AS g FROM draws GROUP BY ALL),
-                         residual AS (SELECT policy, fold, coalesce(avg(y - reward), 0) AS c FROM draws GROUP BY ALL)
-                         SELECT policy, fold, avg(g) + any_value(c) AS v_hat
-                         FROM per_prompt JOIN residual USING (policy, fold) GROUP BY ALL""").set_index(["policy", "fold"]).v_hat
-    given = wh.query("SELECT estimator, policy FROM cje.policy_estimates WHERE reason IS NULL")
-    for name, expected in (("ips", ips), ("direct", direct)):
-        ours = wh.query(f"SELECT policy, fold, v_hat FROM cje.oracle_jackknife WHERE estimator = '{name}'").set_index(["policy", "fold"]).v_hat
-        # a replicate per fold for every policy the estimator gives an estimate for (ips: the base
-        # alone here, the targets' weights cannot carry one; direct: base, clone, parallel_universe_prompt)
-        assert set(ours.index.get_level_values(0)) == set(given[given.estimator == name].policy)
-        assert len(ours) == 5 * (given.estimator == name).sum() >= 5
-        pd.testing.assert_series_equal(ours.sort_index(), expected.reindex(ours.index).sort_index(),
-                                       check_exact=False, rtol=1e-12)
-
-
 def test_pairwise_p_values_and_holm_equal_scipy_and_statsmodels(sample_warehouse):
     wh, _ = sample_warehouse
     pairs = wh.query("SELECT * FROM cje.pairwise_tests")

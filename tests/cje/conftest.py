@@ -1,6 +1,7 @@
 """Materialize the CJE graph for real (Dagster, DuckDB under tmp_path) on given logged data."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,17 @@ from resources import build_resources
 from resources.warehouse import Warehouse
 
 SAMPLE = SAMPLES_DIR / "cje_arena_sample"  # cje-eval's own Arena sample (data/samples/PROVENANCE.md)
+REFERENCE_09 = Path(__file__).resolve().parents[2] / ".venv-cje09" / "bin" / "python"
+
+
+def run_09(script: str, *args: str, stdin: str | None = None):
+    """The last stdout line, as JSON, of `script` run by cje-eval 0.9.3 in its own venv."""
+    if not REFERENCE_09.exists():
+        pytest.fail(f"{REFERENCE_09} missing: `make test` installs cje-eval 0.9.3 there")
+    out = subprocess.run([str(REFERENCE_09), "-c", script, *args], input=stdin, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def cje_assets():

@@ -5,7 +5,6 @@ status and decision rule made to fire on real tables or constructed inputs."""
 
 import json
 import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -13,10 +12,7 @@ import pytest
 
 from analysis.cje_decision import decide
 from analysis.cje_transport import audit
-from tests.cje.conftest import SAMPLE, materialize_cje
-from tests.conftest import ROOT
-
-REFERENCE_09 = ROOT / ".venv-cje09" / "bin" / "python"
+from tests.cje.conftest import SAMPLE, materialize_cje, run_09
 
 # cje-eval 0.9.3 on the inputs it is sent: boundary cards, then transport audits
 REFERENCE = """
@@ -49,15 +45,6 @@ print(json.dumps(out))
 """
 
 
-def reference(spec: dict) -> dict:
-    if not REFERENCE_09.exists():
-        pytest.fail(f"{REFERENCE_09} missing: `make test` installs cje-eval 0.9.3 there")
-    out = subprocess.run([str(REFERENCE_09), "-c", REFERENCE], input=json.dumps(spec), capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_cards_and_audits_equal_cje_eval_0_9_on_the_bundled_sample(sample_warehouse):
     wh, _ = sample_warehouse
     labelled = wh.query("""SELECT r.judge_score, r.reward_full FROM cje.calibrated_rewards r
@@ -74,7 +61,7 @@ def test_cards_and_audits_equal_cje_eval_0_9_on_the_bundled_sample(sample_wareho
             "audits": [{"prompts": g.prompt_id.tolist(), "scores": g.judge_score.tolist(), "labels": g.oracle_label.tolist(),
                         "rewards": g.reward_full.tolist(), "delta_max": 0.05, "family_size": len(audited)}
                        for _, g in probes.groupby("policy")]}
-    theirs = reference(spec)
+    theirs = run_09(REFERENCE, stdin=json.dumps(spec))
 
     cards = wh.query("SELECT * FROM cje.boundary_cards").set_index("policy")
     assert set(cards.index) == set(theirs["cards"]) == {"base", "clone", "parallel_universe_prompt", "unhelpful"}
@@ -118,7 +105,7 @@ def test_each_transport_status_fires_as_cje_eval_0_9_grades_it():
         specs.append({"prompts": prompts.tolist(), "scores": scores.tolist(), "labels": (rewards + residuals).tolist(),
                       "rewards": rewards.tolist(), "delta_max": delta or None, "family_size": 1})
         mine.append(audit(residuals, prompts, delta, 0.05, 1, 20))
-    theirs = reference({"labelled_range": [0, 1], "reward_range": [0, 1], "cards": {}, "audits": specs})["audits"]
+    theirs = run_09(REFERENCE, stdin=json.dumps({"labelled_range": [0, 1], "reward_range": [0, 1], "cards": {}, "audits": specs}))["audits"]
     for name, m, t in zip(CASES, mine, theirs):
         assert m.status == t["status"] == name.split(" ")[0], (name, m, t)
         assert (m.mean_residual, m.se, m.ci_low, m.ci_high) == pytest.approx((t["mean_residual"], t["se"], *t["ci"]),
@@ -182,11 +169,7 @@ print(json.dumps({"best": v.name, "ready": v.decision_ready, "unverified": sorte
 def test_the_decision_on_the_bundled_sample_is_cje_eval_0_9s(sample_warehouse):
     """0.9.3 on the sample's fresh draws and probes (delta_max 0.05): parallel_universe_prompt is
     best, not decision-ready, blocked by the policies whose calibration transfer is unverified."""
-    if not REFERENCE_09.exists():
-        pytest.fail(f"{REFERENCE_09} missing: `make test` installs cje-eval 0.9.3 there")
-    out = subprocess.run([str(REFERENCE_09), "-c", DECISION_09, str(SAMPLE)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    theirs = run_09(DECISION_09, str(SAMPLE))
     wh, _ = sample_warehouse
     decision = wh.query("SELECT * FROM cje.decision").iloc[0]
     assert decision.best_policy == theirs["best"] and not decision.decision_ready and not theirs["ready"]

@@ -197,3 +197,16 @@ def test_a_covariate_a_row_lacks_or_a_wrong_calibration_setting_is_refused_by_na
         assert result.get_step_failure_events()[0].step_key == "cje__calibrated_rewards"
         assert message in failure_message(result), calibration
         assert Warehouse().query("SELECT count(*) AS n FROM cje.judge_scores WHERE judge_variance = 0.01").n[0] > 0
+
+
+def test_a_bootstrap_of_one_replicate_is_refused_by_name_and_the_estimates_stay(settings_file, tmp_path):
+    """n_bootstrap 1 (no spread to read off one replicate): the bootstrap step names the key and
+    the value, and cje.policy_estimates, written before it, is there."""
+    path = write_logged(tmp_path / "logged.jsonl", sample_rows(N))
+    assets, checks = cje_assets()
+    result = dg.materialize([*assets, *checks], resources=build_resources(str(settings_file)), raise_on_error=False,
+                            run_config={"ops": {"cje__logged_data": {"config": {"logged_data": str(path)}},
+                                                "cje__direct_bootstrap": {"config": {"n_bootstrap": 1}}}})
+    assert result.get_step_failure_events()[0].step_key == "cje__direct_bootstrap"
+    assert "cje__direct_bootstrap.n_bootstrap is 0 (none) or at least 2; got 1" in failure_message(result)
+    assert len(Warehouse().query("SELECT * FROM cje.policy_estimates")) > 0

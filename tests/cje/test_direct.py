@@ -5,7 +5,6 @@ and the refit bootstrap's SEs; two_stage with response length beats isotonic on 
 length, out of fold and on held-out prompts, and auto chooses it in a materialized run."""
 
 import json
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -13,20 +12,7 @@ import pytest
 
 from analysis.cje_bootstrap import Draws, bootstrap_direct
 from analysis.cje_calibration import Folds, fit_calibration
-from tests.cje.conftest import SAMPLE, write_logged
-from tests.conftest import ROOT
-
-REFERENCE_09 = ROOT / ".venv-cje09" / "bin" / "python"
-
-
-def run_09(script: str, *args: str, stdin: str | None = None) -> dict:
-    if not REFERENCE_09.exists():
-        pytest.fail(f"{REFERENCE_09} missing: `make test` installs cje-eval 0.9.3 there")
-    out = subprocess.run([str(REFERENCE_09), "-c", script, *args], input=stdin, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
+from tests.cje.conftest import SAMPLE, run_09, write_logged
 
 ESTIMATES_09 = """
 import json, logging, sys, warnings

@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from analysis import cje_planning
-from tests.cje.conftest import SAMPLE
-from tests.cje.test_audits import REFERENCE_09
+from tests.cje.conftest import SAMPLE, run_09
 from tests.conftest import ROOT
 
 PLANS_09 = """
@@ -39,15 +38,6 @@ print(json.dumps([m.sigma2_eval, m.sigma2_cal, m.r_squared]))
 """
 
 
-def reference(code: str, *args: str, stdin: str = "") -> list:
-    if not REFERENCE_09.exists():
-        pytest.fail(f"{REFERENCE_09} missing: `make test` installs cje-eval 0.9.3 there")
-    out = subprocess.run([str(REFERENCE_09), "-c", code, *args], input=stdin, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 CASES = [  # interior optima, the label floor binding, no calibration variance, labels dearer, tight budgets
     {"s2_eval": 0.0107, "s2_cal": 0.0494, "c_s": 1.0, "c_y": 16.0, "m_min": 30, "mde": 0.05},
     {"s2_eval": 0.0107, "s2_cal": 0.0494, "c_s": 0.01, "c_y": 0.16, "m_min": 30, "budget": 5000.0},
@@ -59,7 +49,7 @@ CASES = [  # interior optima, the label floor binding, no calibration variance, 
 
 
 def test_plans_equal_cje_eval_0_9s_on_the_same_variance_model():
-    theirs = reference(PLANS_09, stdin=json.dumps(CASES))
+    theirs = run_09(PLANS_09, stdin=json.dumps(CASES))
     for case, (n, m, cost, se, mde) in zip(CASES, theirs):
         costs = {k: case[k] for k in ("s2_eval", "s2_cal", "c_s", "c_y", "m_min")}
         mine = (cje_planning.for_budget(case["budget"], **costs) if "budget" in case
@@ -74,7 +64,7 @@ def test_the_pilots_variance_and_plan_are_close_to_cje_eval_0_9s_fit(sample_ware
     two parts by NNLS (R^2 about 0.98 here): two ways to the same quantity."""
     wh, _ = sample_warehouse
     row = wh.query("SELECT * FROM cje.variance_model WHERE estimator = 'direct' AND policy = 'base'").iloc[0]
-    s2_eval, s2_cal, r2 = reference(FIT_09, str(SAMPLE / "fresh_draws"))
+    s2_eval, s2_cal, r2 = run_09(FIT_09, str(SAMPLE / "fresh_draws"))
     mine = cje_planning.for_mde(0.05, row.sigma2_eval, row.sigma2_cal, 1.0, 16.0)
     theirs = cje_planning.for_mde(0.05, s2_eval, s2_cal, 1.0, 16.0)
     print(f"\nsigma2_eval {row.sigma2_eval:.4f} vs {s2_eval:.4f}, sigma2_cal {row.sigma2_cal:.4f} vs {s2_cal:.4f} "

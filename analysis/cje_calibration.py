@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.linear_model import RidgeCV
 from sklearn.preprocessing import SplineTransformer
 
 from analysis.cje_isotonic import Isotonic
+from analysis.cje_ridge import ridge_gcv
 from analysis.cje_support import CalibrationSupport
 
 MODES = ("isotonic", "two_stage", "auto")
@@ -138,8 +138,9 @@ def fit_stage(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, mode: str) -> 
     stage = Stage(None)
     if len(y) >= TWO_STAGE_MIN_ROWS:
         spline = SplineTransformer(n_knots=min(N_SPLINES, len(y) // 4), degree=3, include_bias=False).fit(X)
-        ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(spline.transform(X), y, sample_weight=w)
-        stage.spline, stage.coef, stage.intercept = spline, np.asarray(ridge.coef_, float), float(ridge.intercept_)
+        distinct, codes = distinct_rows(X)
+        ridge = ridge_gcv(spline.transform(distinct), codes, y, w, RIDGE_ALPHAS)
+        stage.spline, stage.coef, stage.intercept = spline, ridge.coef, ridge.intercept
     t = stage.index(X)
     stage.ranks = _midranks(t, w)
     stage.isotonic = _isotonic(stage.rank(t), y, w)

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from resources.settings_models import (
-    EMBEDDED_LLM, Backends, EmbeddingSettings, HiddenStateSettings, LLMDefaults, Paths, Price, ReaderSettings, TrackingSettings,
+    EMBEDDED_LLM, NO_LOGPROBS_BACKENDS, SERVER_KEYS, Backends, EmbeddingSettings, HiddenStateSettings, LLMDefaults, Paths, Price, ReaderSettings, TrackingSettings,
     RoleSettings, WarehouseSettings, _Strict,
 )
 
@@ -40,7 +40,6 @@ LLM_ENV = {
     "base_url": "VIBESCOPE_BASE_URL",
     "api_key_env": "VIBESCOPE_API_KEY_ENV",
 }
-SERVER_KEYS = ("base_url", "api_key_env", "chat_template")  # a role's keys for backend openai only
 
 PATH_ENV = {
     "warehouse": "VIBESCOPE_WAREHOUSE",
@@ -50,6 +49,15 @@ PATH_ENV = {
     "embedding_cache": "VIBESCOPE_EMBEDDING_CACHE",
     "models": "VIBESCOPE_MODELS",
 }
+
+
+def needs_logprobs(role: str) -> str:
+    """What a role needs token log-probabilities for ("" = nothing)."""
+    if role == "classifier":
+        return "the A/B token's probabilities"
+    if role.startswith("policy."):
+        return "teacher forcing: every policy scores the base's responses"
+    return ""
 
 
 class SettingsError(ValueError):
@@ -145,7 +153,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fill_roles(roles: dict[str, Any], llm: dict[str, Any]) -> dict[str, Any]:
-    """Each role with [llm]'s keys where it sets none; the server keys only on backend openai."""
+    """Each role with [llm]'s keys where it sets none; [llm]'s server keys only where the role runs
+    [llm]'s backend."""
     filled = {}
     for name, role in roles.items():
         if not isinstance(role, dict):
@@ -154,8 +163,8 @@ def _fill_roles(roles: dict[str, Any], llm: dict[str, Any]) -> dict[str, Any]:
         role = dict(role)
         role.setdefault("backend", llm.get("backend", "llamacpp"))
         role.setdefault("model", llm.get("model", EMBEDDED_LLM))
-        if role["backend"] == "openai":
-            for key in SERVER_KEYS:
+        if role["backend"] == llm.get("backend", "llamacpp"):  # [llm]'s server keys go with [llm]'s backend
+            for key in SERVER_KEYS.get(role["backend"], ()):
                 if llm.get(key) is not None:
                     role.setdefault(key, llm[key])
         filled[name] = role
@@ -176,6 +185,11 @@ def parse_settings(data: dict[str, Any], file: Path, profile: str | None = None,
     llm = {**data.get("llm", {}), **(llm_overrides or {})}
     data["llm"] = llm
     data["roles"] = _fill_roles(_flatten_roles(data.get("roles", {})), llm)
+    for name, role in data["roles"].items():
+        if isinstance(role, dict) and role.get("backend") in NO_LOGPROBS_BACKENDS and needs_logprobs(name):
+            raise SettingsError(
+                f"{file}: [roles.{name}] runs on backend {role['backend']}, which gives no log-probabilities, and "
+                f"role '{name}' needs them ({needs_logprobs(name)}): set its backend to llamacpp, vllm or openai")
     try:
         return Settings(file=file, profile=profile or None, profiles=sorted(profiles), **data)
     except ValidationError as exc:

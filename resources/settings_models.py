@@ -7,11 +7,18 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Backend = Literal["llamacpp", "openai", "vllm"]
+Backend = Literal["llamacpp", "openai", "vllm", "anthropic"]
 EmbeddingDtype = Literal["auto", "float32", "bfloat16", "float16"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 EMBEDDED_LLM = "smollm2-135m-instruct"
 EMBEDDED_EMBEDDER = "all-MiniLM-L6-v2"
+
+
+# the keys a role may set per server backend (beside the model); the other backends take none
+SERVER_KEYS: dict[str, tuple[str, ...]] = {"openai": ("base_url", "api_key_env", "chat_template"),
+                                           "anthropic": ("base_url", "api_key_env")}
+# what a backend cannot give: token log-probabilities (roles that need them are refused at load)
+NO_LOGPROBS_BACKENDS = ("anthropic",)
 
 
 class _Strict(BaseModel):
@@ -53,6 +60,18 @@ class OpenAISettings(_Strict):
     batch_price_factor: float = Field(0.5, ge=0)  # Batch API answers cost this share of [prices] (OpenAI: half)
 
 
+class AnthropicSettings(_Strict):
+    # As [backends.openai]: "" = api.anthropic.com, which gets ANTHROPIC_API_KEY unless api_key_env
+    # names another; a base_url given without api_key_env gets no key.
+    base_url: str = ""
+    api_key_env: str = ""
+    _url = field_validator("base_url")(_no_credentials)
+    max_workers: int = Field(8, ge=1)
+    max_retries: int = Field(4, ge=0)
+    timeout_s: float = Field(120.0, gt=0)
+    batch_price_factor: float = Field(0.5, ge=0)  # Message Batches answers cost this share of [prices] (half)
+
+
 class VLLMSettings(_Strict):
     tensor_parallel_size: int = Field(1, ge=1)
     max_model_len: int = Field(4096, ge=128)
@@ -65,6 +84,7 @@ class Backends(_Strict):
     llamacpp: LlamaCppSettings = LlamaCppSettings()
     openai: OpenAISettings = OpenAISettings()
     vllm: VLLMSettings = VLLMSettings()
+    anthropic: AnthropicSettings = AnthropicSettings()
 
 
 class RoleSettings(_Strict):
@@ -94,9 +114,11 @@ class RoleSettings(_Strict):
 
     @model_validator(mode="after")
     def _server_keys_need_a_server(self) -> "RoleSettings":
-        given = [k for k in ("base_url", "api_key_env", "chat_template") if getattr(self, k) is not None]
-        if given and self.backend != "openai":
-            raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for backend openai "
+        allowed = SERVER_KEYS.get(self.backend, ())
+        given = [k for k in ("base_url", "api_key_env", "chat_template") if getattr(self, k) is not None and k not in allowed]
+        if given:
+            takers = " or ".join(b for b, keys in SERVER_KEYS.items() if set(given) <= set(keys))
+            raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for backend {takers} "
                              f"(a server); this role's backend is {self.backend}")
         return self
 

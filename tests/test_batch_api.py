@@ -134,7 +134,7 @@ def test_run_locally_on_llamacpp(settings_file, capsys):
     assert all(r.cached for r in replies[:3]) and replies[3].ok and "colour" in replies[3].value
     assert int((~llm.cache.calls().cached).sum()) == 4  # each request reached llama.cpp once
 
-    with pytest.raises(ValueError, match="only a role on backend openai has a Batch API"):
+    with pytest.raises(ValueError, match="only a role on backend openai or anthropic has a batch API"):
         batch.submit(client, path)
     meta = json.loads(batch.meta_path(path).read_text())
     batch.meta_path(path).write_text(json.dumps({**meta, "model": "gpt-4o-mini"}))

@@ -1,6 +1,6 @@
 """`cje_logs.judge_scores`: role judge on every response, in two modes: `deterministic` (0-10
 rubric, JSON, greedy, / 10) and `uncertainty` (expected digit 0-9 and its variance from the
-digits' probabilities, / 9)."""
+digits' probabilities, / 9; null on a backend without log-probabilities)."""
 
 import dagster as dg
 import numpy as np
@@ -32,6 +32,9 @@ def score_0_10(client: RoleClient, rubric: str, prompt: str, response: str) -> t
 def judge(client: RoleClient, prompt: str, response: str) -> dict:
     """Both judging modes for one response."""
     score, error = score_0_10(client, judge_prompts.RUBRIC, prompt, response)
+    if not client.gives_logprobs:  # e.g. anthropic: the deterministic mode alone
+        return {"deterministic_score": score, "deterministic_error": error,
+                "uncertainty_score": None, "uncertainty_variance": None}
     unc = client.choice_logprobs([{"role": "user", "content": judge_prompts.RUBRIC.format(
         scale=judge_prompts.UNCERTAINTY_SCALE, prompt=prompt, response=response)}],
         options=judge_prompts.UNCERTAINTY_OPTIONS)
@@ -56,5 +59,5 @@ def judge_scores(context: dg.AssetExecutionContext, config: JudgeConfig, llm: LL
         out.append({"prompt_id": r.prompt_id, "policy": r.policy, "draw_idx": r.draw_idx,
                     **judge(client, r.prompt, r.response)})
         progress.step()
-    frame = pd.DataFrame(out)
+    frame = pd.DataFrame(out).astype({"uncertainty_score": float, "uncertainty_variance": float})
     return one(frame, {"parse_errors": int(frame.deterministic_error.notna().sum())})

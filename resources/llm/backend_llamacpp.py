@@ -80,6 +80,7 @@ def gguf_chat_template(model: str) -> Callable[[Messages], str]:
 class LlamaCppBackend:
     name = "llamacpp"
     max_workers = 1  # one model in one process: calls run one after another
+    gives_logprobs = True
     scores_sampling = True  # teacher forcing sees the raw logits: any sampling distribution
 
     def __init__(self, model: str, settings: LlamaCppSettings):

@@ -29,6 +29,7 @@ SCORING_BACKENDS = ("llamacpp", "vllm", "openai with a vLLM or llama.cpp server 
 
 class OpenAIBackend:
     name = "openai"
+    gives_logprobs = True
     scores_sampling = False  # echo gives the model's temperature-1 log-probabilities only
 
     def __init__(self, model: str, settings: OpenAISettings, base_url: str = "", key_env: str = "OPENAI_API_KEY",

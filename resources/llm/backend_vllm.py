@@ -54,6 +54,7 @@ def scoring_params(vllm, request: dict[str, Any]):
 
 class VLLMBackend:
     name = "vllm"
+    gives_logprobs = True
     scores_sampling = True  # log-probabilities of the role's sampling distribution, both ways
 
     def __init__(self, model: str, settings: VLLMSettings):

@@ -1,16 +1,17 @@
 """Batch files: an asset's LLM requests in the OpenAI Batch API format, answered by a provider's
-Batch API or by the role's own local backend, then ingested into the call cache.
+batch API (OpenAI's Batch API, Anthropic's Message Batches: resources/llm/batch_providers.py) or by
+the role's own local backend, then ingested into the call cache.
 
 One file per asset, role and model (and tag: the acts model and layer), in `<cache folder>/batches/`:
 
     arena.battle_differences__describer__gpt-4o-mini.jsonl   every request of the asset's last run
     ....meta.json            role, backend, model; requests by custom_id; submissions; failed lines
-    ....submit-<n>.jsonl     what submission n sent; ....submit-<n>.{output,errors}.jsonl what came back
+    ....submit-<n>.jsonl     what submission n sent; ....submit-<n>.{output,errors,results}.jsonl what came back
 
 The lifecycle (`vibescope batch write | submit | status | ingest | run-locally | list`):
     write        the asset, materialized with `batches: true`, writes its file and stops while any
                  answer is missing; writing again keeps every submission's batch id
-    submit       uploads the unanswered requests, creates a batch, keeps its id in the metadata
+    submit       sends the unanswered requests as a batch, keeps its id in the metadata
     status       per file: requested, answered, failed, in flight, pending; each batch's state
     ingest       answers into the call cache, logged once at the batch price; a failed line is
                  logged with its error and stays failed until a later submission answers it
@@ -28,13 +29,11 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from resources.llm.batch_output import parse_output_line
+from resources.llm.batch_providers import openai_line, provider
 from resources.llm.cache import CallCache
 from resources.llm.resource import RoleClient
 from resources.llm.types import JsonResult, LLMBackendError, LLMConfigError
 
-ENDPOINT = "/v1/chat/completions"
-FINISHED = ("completed", "failed", "expired", "cancelled")  # a provider's batch states with nothing more to come
 
 
 def file_name(client: RoleClient, tag: str = "") -> str:
@@ -68,15 +67,6 @@ def _canonical(client: RoleClient, req: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
-def _line(key: str, model: str, request: dict[str, Any]) -> str:
-    body = {k: request[k] for k in ("messages", "temperature", "top_p", "max_tokens", "seed")}
-    body["model"] = model
-    if "json_schema" in request:
-        body["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": "output", "schema": request["json_schema"], "strict": True}}
-    return json.dumps({"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body}) + "\n"
-
-
 def load(client: RoleClient, path: str | Path) -> dict[str, Any]:
     """The file's metadata; refused when the role now runs another backend or model."""
     path = Path(path)
@@ -104,7 +94,7 @@ def write_requests(client: RoleClient, requests: Sequence[dict[str, Any]], path:
     sent = {key for sub in meta["submissions"] for key in sub["keys"]}
     meta["requests"] = {**{k: v for k, v in meta["requests"].items() if k in sent}, **current}
     meta["current"] = list(current)
-    _write_atomic(path, "".join(_line(k, client.backend.model, r) for k, r in current.items()))
+    _write_atomic(path, "".join(openai_line(k, client.backend.model, r) for k, r in current.items()))
     _save(path, meta)
     return path
 
@@ -127,36 +117,24 @@ def counts(client: RoleClient, path: str | Path) -> dict[str, int]:
     return tally(client.cache, load(client, path))
 
 
-def _api(client: RoleClient):
-    api = getattr(client.backend, "client", None)
-    if client.backend.name != "openai" or api is None:
-        raise LLMConfigError(f"role '{client.role}' runs on {client.backend.name}: only a role on backend "
-                             "openai has a Batch API; answer the file with run-locally instead")
-    return api
-
-
 def submit(client: RoleClient, path: str | Path) -> str | None:
-    """Upload the requests that are neither answered nor in flight and create a batch; its id is
-    kept in the metadata. None when there is nothing to send."""
+    """Send the requests that are neither answered nor in flight as a batch of the role's provider;
+    its id is kept in the metadata. None when there is nothing to send."""
     path = Path(path)
     meta = load(client, path)
-    api = _api(client)
+    api = provider(client)
     flying = _in_flight(meta)
     keys = [k for k in meta["current"] if k not in flying and client.cache.get(k) is None]
     if not keys:
         return None
     n = len(meta["submissions"]) + 1
-    sent = path.with_suffix(f".submit-{n}.jsonl")
-    _write_atomic(sent, "".join(_line(k, client.backend.model, meta["requests"][k]) for k in keys))
-    with sent.open("rb") as f:
-        uploaded = api.files.create(file=f, purpose="batch")
-    batch = api.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h")
-    meta["submissions"].append({"n": n, "batch_id": batch.id, "input_file_id": uploaded.id, "keys": keys,
-                                "submitted_at": time.time(), "state": batch.status, "ingested": False})
+    batch_id, extra = api.create(path.with_suffix(f".submit-{n}.jsonl"), {k: meta["requests"][k] for k in keys})
+    meta["submissions"].append({"n": n, "batch_id": batch_id, "keys": keys, "submitted_at": time.time(),
+                                "ingested": False, **extra})
     for key in keys:  # sent again: no longer failed, but in flight
         meta["failed"].pop(key, None)
     _save(path, meta)
-    return batch.id
+    return batch_id
 
 
 def status(client: RoleClient, path: str | Path) -> dict[str, Any]:
@@ -168,51 +146,39 @@ def status(client: RoleClient, path: str | Path) -> dict[str, Any]:
         row = {"n": sub["n"], "batch_id": sub["batch_id"], "requests": len(sub["keys"]), "state": sub["state"],
                "ingested": sub["ingested"]}
         if not sub["ingested"]:
-            remote = _api(client).batches.retrieve(sub["batch_id"])
-            row["state"] = sub["state"] = remote.status
-            if remote.request_counts is not None:
-                row["provider_counts"] = remote.request_counts.model_dump()
+            row["state"], provider_counts = provider(client).state(sub["batch_id"])
+            sub["state"] = row["state"]
+            if provider_counts is not None:
+                row["provider_counts"] = provider_counts
         batches.append(row)
     _save(path, meta)
     return {**counts(client, path), "batches": batches}
 
 
 def ingest(client: RoleClient, path: str | Path) -> dict[str, int]:
-    """Bring in every finished submission's output and error files: answers into the cache (one call
-    logged each, at the batch price), failures logged with their error and kept as failed lines.
-    Counts: ok, failed, unknown (a custom_id not in the metadata), still_running (batches)."""
+    """Bring in every finished submission's answers: into the cache (one call logged each, at the
+    batch price), failures logged with their error and kept as failed lines. Counts: ok, failed,
+    unknown (a line naming no request of the metadata), still_running (batches)."""
     path = Path(path)
     meta = load(client, path)
-    api = _api(client)
+    api = provider(client)
     done = {"ok": 0, "failed": 0, "unknown": 0, "still_running": 0}
     for sub in meta["submissions"]:
         if sub["ingested"]:
             continue
-        remote = api.batches.retrieve(sub["batch_id"])
-        sub["state"] = remote.status
-        if remote.status not in FINISHED:
+        sub["state"], _ = api.state(sub["batch_id"])
+        if sub["state"] not in api.finished_states:
             done["still_running"] += 1
             continue
-        lines, seen = [], set()
-        for kind, file_id in (("output", remote.output_file_id), ("errors", remote.error_file_id)):
-            if file_id:
-                text = api.files.content(file_id).text
-                path.with_suffix(f".submit-{sub['n']}.{kind}.jsonl").write_text(text)
-                for x in filter(str.strip, text.splitlines()):
-                    try:
-                        lines.append(json.loads(x))
-                    except json.JSONDecodeError:  # a cut line names no request it could answer
-                        done["unknown"] += 1
-        for line in lines:
-            key = line.get("custom_id") if isinstance(line, dict) else None
+        seen = set()
+        for key, out, why in api.answers(sub["batch_id"], path.with_suffix(f".submit-{sub['n']}")):
             if not isinstance(key, str) or key not in meta["requests"]:
                 done["unknown"] += 1
                 continue
             seen.add(key)
-            out, why = parse_output_line(line)
             done[_record(client, meta, key, out, why or "", sub["batch_id"])] += 1
         for key in set(sub["keys"]) - seen:  # an expired or cancelled batch leaves lines unanswered
-            done[_record(client, meta, key, None, f"no answer: batch {remote.status}", sub["batch_id"])] += 1
+            done[_record(client, meta, key, None, f"no answer: batch {sub['state']}", sub["batch_id"])] += 1
         sub["ingested"] = True
     _save(path, meta)
     return done

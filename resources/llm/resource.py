@@ -1,4 +1,4 @@
-"""The `llm` resource: one interface over llama.cpp, OpenAI-compatible servers and vLLM, per role.
+"""The `llm` resource: one interface over llama.cpp, OpenAI-compatible servers, vLLM and Anthropic, per role.
 
 Every call goes through the call cache (keyed by backend, model and the full request) and is
 logged as one row of the call log, which the asset `core/llm_calls` copies into the warehouse.
@@ -35,9 +35,10 @@ class RoleClient:
         self.asset, self.run_id = asset, run_id
         price = settings.prices.get(backend.model)
         self._price = (price.input, price.output) if price else None
-        if backend.name != "openai":
+        paid = backend.name in ("openai", "anthropic")  # a local model costs nothing per call
+        if not paid:
             self._price = (0.0, 0.0)
-        self._batch_factor = settings.backends.openai.batch_price_factor
+        self._batch_factor = getattr(settings.backends, backend.name).batch_price_factor if paid else 0.0
 
     # --- what the role's backend can do ------------------------------------------------------
     @property
@@ -45,6 +46,11 @@ class RoleClient:
         """Renders messages into the model's prompt text; None where the backend cannot (an
         OpenAI-compatible server without a `chat_template` set for the role)."""
         return self.backend.chat_template
+
+    @property
+    def gives_logprobs(self) -> bool:
+        """Whether `choice_logprobs` can run (anthropic: no log-probabilities at all)."""
+        return self.backend.gives_logprobs
 
     @property
     def can_score_text(self) -> bool:
@@ -202,7 +208,7 @@ class RoleClient:
 
     def cost(self, out: dict[str, Any], batch: bool = False) -> float | None:
         """USD of one answer at [prices] (None: no price for the model); `batch`: at the provider's
-        batch rate ([backends.openai] batch_price_factor)."""
+        batch rate ([backends.<backend>] batch_price_factor)."""
         if self._price is None:
             return None
         usd = ((out.get("prompt_tokens") or 0) * self._price[0]

@@ -1,9 +1,9 @@
 """Keys stay with their own host. Which key a backend may send where, and text scrubbed of keys,
 credentials in URLs and Authorization headers before it is logged, cached, stored or raised.
 
-A role (or `[backends.openai]`) names a `base_url` and the `api_key_env` that holds its key, as a
-pair: a key goes only to the base URL configured beside it. OpenAI's own API (no base_url) gets
-`OPENAI_API_KEY` unless the pair says otherwise; a base_url configured without an api_key_env gets
+A role (or `[backends.openai]`, `[backends.anthropic]`) names a `base_url` and the `api_key_env`
+that holds its key, as a pair: a key goes only to the base URL configured beside it. OpenAI's own
+API (no base_url) gets `OPENAI_API_KEY`, Anthropic's `ANTHROPIC_API_KEY`, unless the pair says otherwise; a base_url configured without an api_key_env gets
 no key at all, whatever the environment holds.
 """
 
@@ -20,6 +20,7 @@ BEARER = re.compile(r"(?i)\bbearer\s+[^\s'\",}\]]+")
 AUTH_FIELD = re.compile(r"(?i)((?:authorization|api[-_]?key|x-api-key)['\"]?\s*[:=]\s*['\"]?)(?!bearer\b)[^\s'\",}\]]+")
 OPENAI_KEY = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+PROVIDER_KEY_ENV = {"openai": DEFAULT_KEY_ENV, "anthropic": "ANTHROPIC_API_KEY"}
 
 
 class CredentialsInURLError(ValueError):
@@ -34,16 +35,17 @@ def check_base_url(base_url: str, where: str) -> None:
             "variable and name it with api_key_env beside the base_url")
 
 
-def key_env_for(base_url: str, api_key_env: str) -> str:
-    """The environment variable whose key may go to `base_url` ("" = send none)."""
+def key_env_for(base_url: str, api_key_env: str, default: str = DEFAULT_KEY_ENV) -> str:
+    """The environment variable whose key may go to `base_url` ("" = send none); `default`: the
+    provider's own variable, for its own API (no base_url)."""
     if api_key_env:
         return api_key_env
-    return "" if base_url else DEFAULT_KEY_ENV
+    return "" if base_url else default
 
 
 def known_secrets(extra_env: Iterable[str] = ()) -> list[str]:
     """Values of every environment variable that may hold a key, to scrub from text."""
-    names = {DEFAULT_KEY_ENV, *extra_env, *(n for n in os.environ if n.endswith(("_API_KEY", "_TOKEN")))}
+    names = {*PROVIDER_KEY_ENV.values(), *extra_env, *(n for n in os.environ if n.endswith(("_API_KEY", "_TOKEN")))}
     return sorted({os.environ[n] for n in names if len(os.environ.get(n, "")) >= 6}, key=len, reverse=True)
 
 

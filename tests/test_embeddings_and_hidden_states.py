@@ -55,14 +55,22 @@ def test_bfloat16_embeddings_agree_with_float32_and_are_cached_apart(settings_fi
 def test_hidden_states_of_the_embedded_model(settings_file):
     hs = HiddenStates(settings_file=str(settings_file))
     text = "First, compute 3.5 times 2. Then check the result."
-    out = hs.hidden_states([text, "Hi"], layer=12)
+    both = hs.hidden_states([text, "Hi"], layers=[6, 12])   # one forward pass, two layers
+    out = both[12]
     assert hs.num_layers() == 30
     assert out[0].states.shape[1] == 576 and out[0].states.shape[0] == len(out[0].offsets) > 5
     assert out[1].states.shape[0] < out[0].states.shape[0]
     spans = out[0].offsets
     assert spans[0][0] == 0 and spans[-1][1] == len(text) and (np.diff(spans[:, 0]) >= 0).all()
+    # each layer's states are those a pass asking for it alone gives, and the layers differ
+    for layer in (6, 12):
+        alone = hs.hidden_states([text], layers=[layer])[layer][0].states
+        np.testing.assert_allclose(alone, both[layer][0].states, rtol=1e-4, atol=1e-3)
+    assert not np.allclose(both[6][0].states, both[12][0].states, atol=1e-2)
     # padding in a batch does not change a text's states
-    alone = hs.hidden_states(["Hi"], layer=12)[0].states
+    alone = hs.hidden_states(["Hi"], layers=[12])[12][0].states
     np.testing.assert_allclose(alone, out[1].states, rtol=1e-4, atol=1e-3)
-    with pytest.raises(ValueError, match=r"layer 31 is beyond .* valid layers: 0\.\.30"):
-        hs.hidden_states([text], layer=31)
+    with pytest.raises(ValueError, match=r"layer\(s\) \[31\] not in .*: valid layers 0\.\.30"):
+        hs.hidden_states([text], layers=[12, 31])
+    with pytest.raises(ValueError, match="load_in_8bit needs .*which this machine lacks"):
+        hs.hidden_states([text], layers=[12], load_in_8bit=True)

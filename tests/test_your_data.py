@@ -149,6 +149,18 @@ def test_readme_recipe_runs_on_the_files_it_names_and_reads_nothing_else(command
             imported = con.sql("SELECT count(*) FROM arena.behavior_properties").fetchone()[0]
             assert imported == sum(bool(json.loads(line).get("property_description")) for line in
                                    (inputs / command[4].replace("/", "_")).read_text().splitlines())
+        if command[1] == "acts":  # the README's sweep: every layer it names clustered, named and graded
+            layers = [int(x) for x in command[command.index("--layers") + 1:] if x.isdigit()]
+            assert len(layers) >= 2
+            for table in ("activation_means", "cluster_fits", "cluster_titles", "grades", "repetition_scores"):
+                assert con.sql(f"SELECT list(DISTINCT layer ORDER BY layer) FROM acts.{table}").fetchone()[0] == layers
+            scored = con.sql("SELECT layer, mean FROM acts.clustering_scores WHERE metric = 'final_score' "
+                             "AND kind = 'graded' ORDER BY layer").fetchall()
+            assert [layer for layer, _ in scored] == layers and all(0 <= m <= 1 for _, m in scored)
+            # one forward pass, two layers: the vectors differ between them
+            a, b = (np.array(con.sql(f"SELECT vector FROM acts.activations WHERE layer = {x} ORDER BY sentence_id "
+                                     "LIMIT 1").fetchone()[0]) for x in layers[:2])
+            assert not np.allclose(a, b, atol=1e-3)
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ def add_acts(sub) -> None:
                    help="the file holds questions (--question-column): role policy.reasoner writes the traces")
     p.add_argument("--question-column", default="question")
     p.add_argument("--n-examples", type=int, default=0, help="traces sampled (0 = all)")
-    p.add_argument("--layer", type=int, default=12)
+    p.add_argument("--layers", "--layer", nargs="+", type=int, default=[12],
+                   help="hidden-state layers, all from one forward pass (a sweep: --layers 6 12 18)")
     p.add_argument("--methods", nargs="+", default=None, help="clustering methods (default: all)")
     p.add_argument("--clusters", nargs="+", type=int, default=None, help="numbers of clusters (default 5 to 50)")
     p.add_argument("--repetitions", type=int, default=None, help="namer repetitions (default 5)")
@@ -34,14 +35,14 @@ def run_acts(args: argparse.Namespace) -> None:
     clusters = {k: v for k, v in (("methods", args.methods), ("clusters", args.clusters)) if v}
     result = materialize(["acts"], {
         step("acts.traces"): {**traces, "n_examples": args.n_examples, "seed": args.seed},
-        step("acts.activations"): {"layer": args.layer},
+        step("acts.activations"): {"layers": args.layers},
         step("acts.cluster_assignments"): {**clusters, "seed": args.seed},
         step("acts.cluster_titles"): {"seed": args.seed, **({"repetitions": args.repetitions} if args.repetitions else {})},
         step("acts.grades"): {"seed": args.seed},
     })
     with reader() as con:
-        show("activation clusters: each method x k by its graded final score (higher is better)", con.sql("""
-            SELECT method, k, mean AS final_score, ci_low, ci_high, n AS repetitions, grader_discriminates
+        show("activation clusters: each layer x method x k by its graded final score (higher is better)", con.sql("""
+            SELECT layer, method, k, mean AS final_score, ci_low, ci_high, n AS repetitions, grader_discriminates
             FROM acts.clustering_scores WHERE metric = 'final_score' AND kind = 'graded'
             ORDER BY mean DESC NULLS LAST LIMIT 10""").df())
     print(f"\nresults: {metadata(result, 'acts.results', 'output_dir')}; tables acts.*")
@@ -55,13 +56,15 @@ def add_acts_plan(sub) -> None:
 
 def run_acts_plan(args: argparse.Namespace) -> dict:
     from analysis.llm_call_plan import from_configs
-    from assets.acts.config import ClustersConfig, GradesConfig, TitlesConfig
+    from assets.acts.config import ActivationsConfig, ClustersConfig, GradesConfig, TitlesConfig
     from resources.settings import with_settings_defaults
 
     configs = [with_settings_defaults(cls, table, args.settings)().model_dump() for cls, table in (
         (ClustersConfig, "acts.cluster_assignments"), (TitlesConfig, "acts.cluster_titles"),
-        (GradesConfig, "acts.grades"))]
+        (GradesConfig, "acts.grades"), (ActivationsConfig, "acts.activations"))]
     calls = from_configs(*configs)
-    for name, n in calls.items():
-        print(f"{name:>12}  {n}")
+    layers = calls["layers"]
+    print(f"{'':>12}  {'per layer':>9}  {'x ' + str(len(layers)) + ' layers (' + ', '.join(map(str, layers)) + ')'}")
+    for name, n in calls["per_layer"].items():
+        print(f"{name:>12}  {n:>9}  {calls[name]}")
     return calls

@@ -1,5 +1,5 @@
-"""Activation clusters: method x k heatmaps of the graded scores, and each cluster's title,
-description and example sentences."""
+"""Activation clusters: method x k heatmaps of the graded scores per layer, and each cluster's
+title, description and example sentences."""
 
 import json
 
@@ -15,24 +15,28 @@ st.title("Activation clusters")
 with warehouse() as con:
     require(con, "acts", "clustering_scores", "materialize the `acts` group in Dagster.")
     scores = con.execute("SELECT * FROM acts.clustering_scores").df()
-    means = con.execute("SELECT * FROM acts.activation_means").df().iloc[0]
-    categories = con.execute("SELECT * FROM acts.category_scores ORDER BY method, k, repetition, cluster_id").df()
-    titles = con.execute("SELECT method, k, repetition, cluster_id, shown_sentence_ids, name, named_by, keywords "
+    means = con.execute("SELECT * FROM acts.activation_means ORDER BY layer").df()
+    categories = con.execute("SELECT * FROM acts.category_scores ORDER BY layer, method, k, repetition, cluster_id").df()
+    titles = con.execute("SELECT layer, method, k, repetition, cluster_id, shown_sentence_ids, name, named_by, keywords "
                          "FROM acts.cluster_titles").df()
     text = con.execute("SELECT sentence_id, text FROM acts.sentences").df().set_index("sentence_id").text
     configs = con.execute("SELECT table_name, config FROM core.materializations WHERE table_name IN "
-                          "('acts.cluster_assignments', 'acts.cluster_titles', 'acts.grades')").df()
+                          "('acts.cluster_assignments', 'acts.cluster_titles', 'acts.grades', 'acts.activations')").df()
 
-st.caption(f"{means.model}, layer {means.layer}, {means.n_sentences} sentences")
+layers = means.layer.tolist()
+st.caption(f"{means.model.iloc[0]}, layer{'s' if len(layers) > 1 else ''} {', '.join(map(str, layers))}, "
+           f"{means.n_sentences.iloc[0]} sentences")
 ran = {r.table_name: json.loads(r.config) for r in configs.itertuples() if r.config}
-if len(ran) == 3:  # the run config each step ran with, as core.materializations recorded it
-    calls = from_configs(ran["acts.cluster_assignments"], ran["acts.cluster_titles"], ran["acts.grades"])
-    st.info(f"This run's configuration makes up to **{calls['total']}** LLM calls: namer {calls['namer']}, "
+if len(ran) == 4:  # the run config each step ran with, as core.materializations recorded it
+    calls = from_configs(ran["acts.cluster_assignments"], ran["acts.cluster_titles"], ran["acts.grades"],
+                         ran["acts.activations"])
+    st.info(f"This run's configuration makes up to **{calls['total']}** LLM calls "
+            f"({calls['per_layer']['total']} per layer): namer {calls['namer']}, "
             f"membership {calls['membership']}, shuffled-title control {calls['control']}, "
             f"completeness {calls['completeness']}, "
             f"similarity {calls['similarity']}.")
 
-control = scores[scores.kind == "graded"].drop_duplicates(["method", "k"])
+control = scores[scores.kind == "graded"].drop_duplicates(["layer", "method", "k"])
 blind = control[~control.grader_discriminates.fillna(False).astype(bool)]
 if len(control) and len(blind) == len(control):
     st.warning(f"**The grader does not discriminate.** Asked about each cluster's own sentences, it accepted "
@@ -48,17 +52,21 @@ elif len(control):
 
 metric_names = sorted(scores.metric.unique(), key=lambda m: (m != "final_score", m))
 metric = st.selectbox("Metric", metric_names, index=0)
-shown = scores[scores.metric == metric]
-grid = shown.pivot_table(index="method", columns="k", values="mean")
-grid.columns = grid.columns.astype(str)  # k as categories, not a numeric axis
-fig = px.imshow(grid, text_auto=".2f", aspect="auto", color_continuous_scale="RdBu",
-                labels={"color": metric}, title=f"{metric} (mean over repetitions)")
-st.plotly_chart(fig, use_container_width=True)
+for layer in layers:  # a heatmap per layer, on one colour scale, so a sweep reads across
+    shown = scores[(scores.metric == metric) & (scores.layer == layer)]
+    grid = shown.pivot_table(index="method", columns="k", values="mean")
+    grid.columns = grid.columns.astype(str)  # k as categories, not a numeric axis
+    fig = px.imshow(grid, text_auto=".2f", aspect="auto", color_continuous_scale="RdBu",
+                    range_color=[scores[scores.metric == metric]["mean"].min(), scores[scores.metric == metric]["mean"].max()],
+                    labels={"color": metric}, title=f"layer {layer}: {metric} (mean over repetitions)")
+    st.plotly_chart(fig, use_container_width=True)
 with st.expander("Every score, with its spread over repetitions"):
-    st.dataframe(scores.sort_values(["metric", "method", "k"]), hide_index=True, use_container_width=True)
+    st.dataframe(scores.sort_values(["metric", "layer", "method", "k"]), hide_index=True, use_container_width=True)
 
 st.subheader("Clusters")
-left, middle, right = st.columns(3)
+first, left, middle, right = st.columns(4)
+layer = first.selectbox("Layer", layers)
+categories, titles = categories[categories.layer == layer], titles[titles.layer == layer]
 method = left.selectbox("Method", sorted(categories.method.unique()))
 k = middle.selectbox("k", sorted(categories[categories.method == method].k.unique()))
 repetition = right.selectbox("Repetition", sorted(categories[(categories.method == method)

@@ -1,9 +1,10 @@
-"""`acts.activations` and `acts.activation_means`: one vector per sentence at a layer.
+"""`acts.activations` and `acts.activation_means`: one vector per sentence at each layer of `layers`.
 
-One forward pass per trace (batched by the hidden_states resource; fp16 on GPU). A sentence's
+One forward pass per trace gives every layer (batched by the hidden_states resource; fp16 on GPU,
+int8 weights with `load_in_8bit` where bitsandbytes and CUDA are present). A sentence's
 vector is the mean hidden state over the tokens that overlap its character span (optionally with
-the token just before it), then centred by the mean over all sentences and L2-normalised. The
-centring mean is stored (`acts.activation_means`) so that new sentences are projected the same way.
+the token just before it), then centred by the layer's mean over all sentences and L2-normalised.
+The centring mean of each layer is stored (`acts.activation_means`) so that new sentences are projected the same way.
 """
 
 import dagster as dg
@@ -15,7 +16,7 @@ from assets.core.pools import model_pool
 from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, Query, reads
 from resources.embeddings import check_finite
-from resources.hidden_states import HiddenStates, TokenStates
+from resources.hidden_states import HiddenStates, TokenStates, eight_bit_problem
 from resources.warehouse import Warehouse
 
 
@@ -51,38 +52,45 @@ def model_id(model: str) -> str:
             pool=model_pool(local=True))
 def activations(context: dg.AssetExecutionContext, config: ActivationsConfig, hidden_states: HiddenStates,
                 warehouse: Warehouse) -> Written:
-    """Sentence activations (mean of the layer's token states, centred, unit length) and their mean."""
-    depth = hidden_states.num_layers(config.model)
-    if not 0 <= config.layer <= depth:  # before the long forward passes
-        raise ValueError(f"layer {config.layer} is beyond {hidden_states.model_name(config.model)}'s depth; "
+    """Sentence activations (mean of each layer's token states, centred, unit length) and their means."""
+    layers = sorted(set(config.layers))
+    if not layers:
+        raise ValueError("acts__activations.layers is empty: name at least one layer, e.g. layers = [12]")
+    if config.load_in_8bit and (problem := eight_bit_problem()):  # before loading anything
+        raise ValueError(f"acts__activations.load_in_8bit: {problem}; set it to false")
+    depth = hidden_states.num_layers(config.model, config.load_in_8bit)
+    wrong = [layer for layer in layers if not 0 <= layer <= depth]
+    if wrong:  # before the long forward passes
+        raise ValueError(f"layer(s) {wrong} beyond {hidden_states.model_name(config.model)}'s depth; "
                          f"valid layers: 0..{depth}")
     sentences = warehouse.query(SPANS)
     traces = warehouse.query(TRACES)
     groups = dict(tuple(sentences.groupby("trace_id", sort=False)))
-    states = hidden_states.hidden_states(traces.full_response.tolist(), config.layer, model=config.model,
-                                         max_tokens=config.max_tokens)
-    ids, vectors = [], []
-    for trace_id, token_states in zip(traces.trace_id, states):
-        group = groups[trace_id]
-        means = sentence_means(token_states, list(zip(group.char_start, group.char_end)),
-                               config.include_previous_token)
-        for sentence_id, v in zip(group.sentence_id, means):
-            if v is not None:
-                ids.append(sentence_id)
-                vectors.append(v)
-    dropped = len(sentences) - len(ids)
+    states = hidden_states.hidden_states(traces.full_response.tolist(), layers, model=config.model,
+                                         max_tokens=config.max_tokens, load_in_8bit=config.load_in_8bit)
+    model = hidden_states.model_name(config.model)
+    frames, means, dropped = [], [], 0
+    for layer in layers:
+        ids, vectors = [], []
+        for trace_id, token_states in zip(traces.trace_id, states[layer]):
+            group = groups[trace_id]
+            for sentence_id, v in zip(group.sentence_id, sentence_means(
+                    token_states, list(zip(group.char_start, group.char_end)), config.include_previous_token)):
+                if v is not None:
+                    ids.append(sentence_id)
+                    vectors.append(v)
+        dropped = len(sentences) - len(ids)  # the same sentences at every layer: the cut is in tokens
+        if not ids:
+            raise ValueError("no sentence has an activation (all past max_tokens?)")
+        raw = np.stack(vectors).astype(np.float64)
+        check_finite(raw, [f"sentence {i}" for i in ids], f"{model} layer {layer}")
+        mean = raw.mean(axis=0)
+        frames.append(pd.DataFrame({"layer": layer, "sentence_id": ids, "vector": list(project(raw, mean).astype(np.float32))}))
+        means.append({"model": model, "model_id": model_id(model), "layer": layer,
+                      "include_previous_token": config.include_previous_token, "n_sentences": len(ids),
+                      "mean": mean.astype(np.float32)})
     if dropped:
         context.log.warning(f"{dropped} sentence(s) lie past max_tokens={config.max_tokens} and have no activation")
-    if not ids:
-        raise ValueError("no sentence has an activation (all past max_tokens?)")
-    raw = np.stack(vectors).astype(np.float64)
-    check_finite(raw, [f"sentence {i}" for i in ids], f"{hidden_states.model_name(config.model)} layer {config.layer}")
-    mean = raw.mean(axis=0)
-    unit = project(raw, mean).astype(np.float32)
-    model = hidden_states.model_name(config.model)
-    frame = pd.DataFrame({"sentence_id": ids, "vector": list(unit)})
-    means = pd.DataFrame({"model": [model], "model_id": [model_id(model)], "layer": [config.layer],
-                          "include_previous_token": [config.include_previous_token],
-                          "n_sentences": [len(ids)], "mean": [mean.astype(np.float32)]})
-    return Written({"activations": frame, "activation_means": means}, {"activations": {
-        "model": model, "layer": config.layer, "dimensions": int(raw.shape[1]), "sentences_past_max_tokens": dropped}})
+    return Written({"activations": pd.concat(frames, ignore_index=True), "activation_means": pd.DataFrame(means)},
+                   {"activations": {"model": model, "layers": layers, "dimensions": int(raw.shape[1]),
+                                    "sentences_past_max_tokens": dropped}})

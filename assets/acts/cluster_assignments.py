@@ -1,4 +1,4 @@
-"""`acts.cluster_assignments` and `acts.cluster_fits`: every method x k, fitted and saved.
+"""`acts.cluster_assignments` and `acts.cluster_fits`: every layer x method x k, fitted and saved.
 
 For each method and k (k above the number of sentences is skipped with a warning) the method is
 fitted with `seed`; its labels are the assignments. `stability_seeds` - 1 more fits with other
@@ -24,18 +24,18 @@ from assets.lineage import MODEL, Query, reads
 from resources.warehouse import Warehouse
 
 
-VECTORS = Query("SELECT sentence_id, vector FROM acts.activations ORDER BY sentence_id")
+VECTORS = Query("SELECT layer, sentence_id, vector FROM acts.activations ORDER BY layer, sentence_id")
 MEANS = Query("SELECT * FROM acts.activation_means")
 
 
 def batch_tag(warehouse: Warehouse) -> str:
-    """The model and layer a run's batch files belong to (in their names, so layers do not collide)."""
-    means = warehouse.query(MEANS).iloc[0]
-    return f"{means.model_id}_layer{int(means.layer)}"
+    """The model and layers a run's batch files belong to (in their names, so runs do not collide)."""
+    means = warehouse.query(MEANS)
+    return f"{means.model_id.iloc[0]}_layer{'-'.join(str(int(x)) for x in sorted(means.layer))}"
 
 
 def vectors_of(frame) -> tuple[list[str], np.ndarray]:
-    """Sentence ids and their vectors as one float32 matrix, from the rows of VECTORS."""
+    """Sentence ids and their vectors as one float32 matrix, from the rows of VECTORS (one layer's)."""
     return frame.sentence_id.tolist(), np.stack(frame.vector.to_numpy()).astype(np.float32)
 
 
@@ -87,28 +87,33 @@ def fit_all(x: np.ndarray, config: ClustersConfig, log=None) -> tuple[list[dict]
 
 @table_step(deps=reads(VECTORS, MEANS), layer=MODEL, kinds={"duckdb", "scikitlearn"})
 def cluster_assignments(context: dg.AssetExecutionContext, config: ClustersConfig, warehouse: Warehouse) -> Written:
-    """Each method and k's cluster per sentence, and each fit's scores and saved model."""
-    ids, x = vectors_of(warehouse.query(VECTORS))
-    means = warehouse.query(MEANS).iloc[0]
-    fits, report = fit_all(x, config, context.log)
-    if not fits:
-        raise ValueError(f"every k in {config.clusters} exceeds the {len(x)} sentences: nothing to cluster")
+    """Each layer, method and k's cluster per sentence, and each fit's scores and saved model."""
+    vectors = warehouse.query(VECTORS)
+    means_by_layer = warehouse.query(MEANS).set_index("layer")
     models_dir = Path(warehouse.settings.path("models"))
-    assignments, records = [], []
-    for fit in fits:
-        path = model_path(models_dir, means.model_id, int(means.layer), fit["method"], fit["k"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"estimator": fit.pop("estimator"), "mean": np.asarray(means["mean"], dtype=np.float64),
-                     "model": means.model, "layer": int(means.layer), "method": fit["method"], "k": fit["k"]}, path)
-        labels = fit.pop("labels")
-        assignments.append(pd.DataFrame({"method": fit["method"], "k": fit["k"], "sentence_id": ids,
-                                         "cluster_id": labels.astype(int)}))
-        records.append({**fit, "n_sentences": len(ids), "model_path": str(path)})
+    assignments, records, skipped_k = [], [], set()
+    for layer, of_layer in vectors.groupby("layer", sort=True):
+        ids, x = vectors_of(of_layer)
+        means = means_by_layer.loc[layer]
+        fits, report = fit_all(x, config, context.log)
+        skipped_k.update(report["skipped_k"])
+        if not fits:
+            raise ValueError(f"every k in {config.clusters} exceeds the {len(x)} sentences: nothing to cluster")
+        for fit in fits:
+            path = model_path(models_dir, means.model_id, int(layer), fit["method"], fit["k"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            joblib.dump({"estimator": fit.pop("estimator"), "mean": np.asarray(means["mean"], dtype=np.float64),
+                         "model": means.model, "layer": int(layer), "method": fit["method"], "k": fit["k"]}, path)
+            labels = fit.pop("labels")
+            assignments.append(pd.DataFrame({"layer": int(layer), "method": fit["method"], "k": fit["k"],
+                                             "sentence_id": ids, "cluster_id": labels.astype(int)}))
+            records.append({"layer": int(layer), **fit, "n_sentences": len(ids), "model_path": str(path)})
     fits_frame = pd.DataFrame(records)
     for column in ("sae_validation_fvu", "sae_dead_latents", "sae_validation_rows"):
         if column not in fits_frame:
             fits_frame[column] = None
     return Written({"cluster_assignments": pd.concat(assignments), "cluster_fits": fits_frame}, {
-        "cluster_assignments": {"methods": config.methods, "skipped_k": report["skipped_k"],
-                                "clusters": [k for k in config.clusters if k not in report["skipped_k"]]},
+        "cluster_assignments": {"methods": config.methods, "skipped_k": sorted(skipped_k),
+                                "layers": sorted(int(x) for x in means_by_layer.index),
+                                "clusters": [k for k in config.clusters if k not in skipped_k]},
         "cluster_fits": {"models": str(models_dir / "acts")}})

@@ -1,7 +1,7 @@
-"""`acts.cluster_titles`: a title and a description for every method x k x cluster x repetition.
+"""`acts.cluster_titles`: a title and a description for every layer x method x k x cluster x repetition.
 
 The role `namer` sees the cluster's c-TF-IDF keywords (`keywords`, against the other clusters of
-the same method and k), its most central members (cosine to the centroid), random other members
+the same layer, method and k), its most central members (cosine to the centroid), random other members
 (drawn anew each repetition) and a few whole thinking spans that contain central members. `name`
 is the title where it names something, else the keywords (`named_by`); the grader grades the title.
 What it saw is stored (`shown_sentence_ids`) so the grader tests on other sentences. Empty
@@ -27,7 +27,7 @@ from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
 
-ASSIGNMENTS = Query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
+ASSIGNMENTS = Query("SELECT * FROM acts.cluster_assignments ORDER BY layer, method, k, sentence_id")
 SENTENCES = Query("SELECT sentence_id, trace_id, text FROM acts.sentences")
 TRACES = Query("SELECT trace_id, full_response FROM acts.traces")
 
@@ -53,14 +53,14 @@ def trace_context(traces: pd.Series, trace_ids: list[int], chars: int) -> str:
 
 
 def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: pd.DataFrame,
-                    vectors: dict[str, np.ndarray], traces: pd.Series) -> tuple[list[dict], list[dict]]:
-    """One request per method x k x non-empty cluster x repetition, and what each one showed."""
+                    vectors: dict[tuple[int, str], np.ndarray], traces: pd.Series) -> tuple[list[dict], list[dict]]:
+    """One request per layer x method x k x non-empty cluster x repetition, and what each one showed."""
     requests, shown = [], []
-    for (method, k), group in assignments.groupby(["method", "k"], sort=True):
+    for (layer, method, k), group in assignments.groupby(["layer", "method", "k"], sort=True):
         keywords = cluster_keywords(sentences.loc[group.sentence_id, "text"], group.cluster_id)
         for cluster_id, members in group.groupby("cluster_id", sort=True):
             ids = members.sentence_id.to_numpy()
-            member_vectors = np.stack([vectors[i] for i in ids])
+            member_vectors = np.stack([vectors[layer, i] for i in ids])
             for rep in range(config.repetitions):
                 rng = np.random.default_rng([config.seed, int(k), int(cluster_id), rep, zlib.crc32(method.encode())])
                 central, chosen = shown_members(ids, member_vectors, config.n_central, config.n_random, rng)
@@ -73,7 +73,7 @@ def naming_requests(config: TitlesConfig, assignments: pd.DataFrame, sentences: 
                     traces=trace_context(traces, trace_ids, config.trace_chars))
                 requests.append({"method": "chat_json", "messages": [{"role": "user", "content": message}],
                                  "schema": prompts.TITLE_SCHEMA, "seed": rep})
-                shown.append({"method": method, "k": int(k), "cluster_id": int(cluster_id), "repetition": rep,
+                shown.append({"layer": int(layer), "method": method, "k": int(k), "cluster_id": int(cluster_id), "repetition": rep,
                               "size": len(ids), "shown_sentence_ids": [*ids[central], *ids[chosen]],
                               "keywords": keywords[cluster_id]})
     return requests, shown
@@ -87,8 +87,10 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
     assignments = warehouse.query(ASSIGNMENTS)
     sentences = warehouse.query(SENTENCES).set_index("sentence_id")
     traces = warehouse.query(TRACES).set_index("trace_id").full_response
-    ids, x = vectors_of(warehouse.query(VECTORS))
-    requests, shown = naming_requests(config, assignments, sentences, dict(zip(ids, x)), traces)
+    vectors = {}
+    for layer, of_layer in warehouse.query(VECTORS).groupby("layer"):
+        vectors.update({(layer, i): v for i, v in zip(*vectors_of(of_layer))})
+    requests, shown = naming_requests(config, assignments, sentences, vectors, traces)
     client = llm.client("namer", context)
     results = batch.run(client, requests, llm.batches_folder, config.batches,
                         tag=batch_tag(warehouse) if config.batches else "")
@@ -96,7 +98,7 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
              "description": r.value["description"].strip() if r.ok else None,
              "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]
     frame = pd.DataFrame(rows)
-    for _, clustering in frame.groupby(["method", "k", "repetition"]):  # a repeated title names nothing within one
+    for _, clustering in frame.groupby(["layer", "method", "k", "repetition"]):  # a repeated title names nothing within one
         names, named_by = shown_names(clustering.title.tolist(), clustering.keywords.tolist())
         frame.loc[clustering.index, "name"], frame.loc[clustering.index, "named_by"] = names, named_by
     return one(frame, {"namer_calls": len(requests),

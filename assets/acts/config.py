@@ -25,7 +25,8 @@ class SentencesConfig(dg.Config):
 class ActivationsConfig(dg.Config):
     model: str = ""             # "" = [hidden_states] model (embedded SmolLM2); the source tool used
                                 # deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B
-    layer: int = 12
+    layers: list[int] = [12]    # every layer from one forward pass; each is clustered, named and graded
+    load_in_8bit: bool = False  # int8 weights (bitsandbytes, CUDA only), as the source tool's --load_in_8bit
     include_previous_token: bool = False  # also average the token just before the sentence
     max_tokens: int = 4096      # per trace; sentences past it are dropped and counted
 

@@ -1,6 +1,6 @@
 """`acts.grades`: the role `grader`'s verdicts on the namer's categories, one row per question.
 
-Per method x k x repetition, for each titled cluster:
+Per layer x method x k x repetition, for each titled cluster:
 - `membership` (for accuracy / precision / recall / F1): `n_test` of the cluster's sentences and
   `n_test` of other clusters' sentences; does the sentence belong to the described category?
 - `membership_shuffled`, the control: the same `n_test` cluster sentences asked against another
@@ -33,8 +33,8 @@ from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
 
-TITLES = Query("SELECT * FROM acts.cluster_titles ORDER BY method, k, repetition, cluster_id")
-ASSIGNMENTS = Query("SELECT * FROM acts.cluster_assignments ORDER BY method, k, sentence_id")
+TITLES = Query("SELECT * FROM acts.cluster_titles ORDER BY layer, method, k, repetition, cluster_id")
+ASSIGNMENTS = Query("SELECT * FROM acts.cluster_assignments ORDER BY layer, method, k, sentence_id")
 SENTENCE_TEXT = Query("SELECT sentence_id, text FROM acts.sentences")
 
 
@@ -54,12 +54,12 @@ def grading_requests(config: GradesConfig, titles: pd.DataFrame, assignments: pd
         requests.append({"method": "chat_json", "messages": _message(template, **values), "schema": schema})
         rows.append(row)
 
-    for (method, k, rep), cats in titles.groupby(["method", "k", "repetition"], sort=True):
+    for (layer, method, k, rep), cats in titles.groupby(["layer", "method", "k", "repetition"], sort=True):
         seen = {s for ids in cats.shown_sentence_ids for s in ids}  # untitled categories' too
         cats = cats[cats.title.notna()].set_index("cluster_id").sort_index()
-        members = assignments[(assignments.method == method) & (assignments.k == k)]
+        members = assignments[(assignments.layer == layer) & (assignments.method == method) & (assignments.k == k)]
         pool = members[~members.sentence_id.isin(seen)]
-        base = {"method": method, "k": int(k), "repetition": int(rep)}
+        base = {"layer": int(layer), "method": method, "k": int(k), "repetition": int(rep)}
         for cluster_id, cat in cats.iterrows():
             rng = np.random.default_rng([config.seed, int(k), int(cluster_id), int(rep), zlib.crc32(method.encode())])
             inside = pool.sentence_id[pool.cluster_id == cluster_id].to_numpy()
@@ -108,9 +108,9 @@ def answer(result) -> float | None:
 def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
            warehouse: Warehouse) -> Written:
     """Membership, completeness and similarity verdicts of role grader."""
-    # a partition owns whole clusterings (method, k): completeness and similarity compare their clusters
-    titles = rows_of_partition(context, warehouse.query(TITLES), ["method", "k"])
-    assignments = rows_of_partition(context, warehouse.query(ASSIGNMENTS), ["method", "k"])
+    # a partition owns whole clusterings (layer, method, k): completeness and similarity compare their clusters
+    titles = rows_of_partition(context, warehouse.query(TITLES), ["layer", "method", "k"])
+    assignments = rows_of_partition(context, warehouse.query(ASSIGNMENTS), ["layer", "method", "k"])
     text = warehouse.query(SENTENCE_TEXT).set_index("sentence_id").text
     requests, rows = grading_requests(config, titles, assignments, text)
     untitled = int(titles.title.isna().sum())
@@ -121,7 +121,7 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
                         tag="_".join(filter(None, [batch_tag(warehouse), partition_tag(context)])) if config.batches else "")
     frame = pd.DataFrame([{**row, "answer": answer(r), "error": r.error, "raw": None if r.ok else r.raw}
                           for row, r in zip(rows, results)],
-                         columns=["method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",
+                         columns=["layer", "method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",
                                   "sentence_id", "truth", "threshold", "answer", "error", "raw"])
     frame = frame.astype({"other_cluster_id": "Int64", "threshold": "Float64", "truth": "boolean",
                           "answer": "Float64"})  # a number even when no answer parsed (all None)

@@ -1,4 +1,4 @@
-"""`acts/results`: the source tool's results files, one per method, read from the warehouse.
+"""`acts/results`: the source tool's results files, one per layer and method, read from the warehouse.
 
 <output_dir>/results/vars/{method}_results_{model_id}_layer{layer}.json holds
 `results_by_cluster_size[k]` with `all_results` (one entry per repetition: categories as
@@ -74,15 +74,15 @@ MEANS = Query("SELECT * FROM acts.activation_means")
 SCORES = Query("SELECT * FROM acts.clustering_scores")
 REPETITIONS = Query("SELECT * FROM acts.repetition_scores")
 CATEGORIES = Query("SELECT * FROM acts.category_scores")
-SHOWN = Query("SELECT method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles")
+SHOWN = Query("SELECT layer, method, k, repetition, cluster_id, shown_sentence_ids FROM acts.cluster_titles")
 SENTENCE_TEXT = Query("SELECT sentence_id, text FROM acts.sentences")
 
 
 @dg.asset(key=["acts", "results"], group_name="acts", kinds={"json"}, tags=RESULT,
           deps=reads(MEANS, SCORES, REPETITIONS, CATEGORIES, SHOWN, SENTENCE_TEXT))
 def results(context: dg.AssetExecutionContext, config: ResultsConfig, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The results JSON per method (the source tool's format)."""
-    means = warehouse.query(MEANS).iloc[0]
+    """The results JSON per layer and method (the source tool's format)."""
+    means = warehouse.query(MEANS).set_index("layer", drop=False)
     scores = warehouse.query(SCORES)
     reps = warehouse.query(REPETITIONS)
     cats = warehouse.query(CATEGORIES)
@@ -92,10 +92,12 @@ def results(context: dg.AssetExecutionContext, config: ResultsConfig, warehouse:
     out_dir = root / "results" / "vars"
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
-    for method in sorted(set(scores.method)):
-        doc = method_results(method, means, reps[reps.method == method], cats[cats.method == method],
-                             scores[scores.method == method], titles[titles.method == method], text)
-        path = out_dir / f"{method}_results_{means.model_id}_layer{int(means.layer)}.json"
+    for layer, method in sorted(set(zip(scores.layer, scores.method))):
+        def of(frame):
+            return frame[(frame.layer == layer) & (frame.method == method)]
+
+        doc = method_results(method, means.loc[layer], of(reps), of(cats), of(scores), of(titles), text)
+        path = out_dir / f"{method}_results_{means.model_id[layer]}_layer{int(layer)}.json"
         path.write_text(json.dumps(doc, indent=2))
         files.append(str(path))
     return dg.MaterializeResult(metadata={"files": files, "output_dir": dg.MetadataValue.path(str(root))})

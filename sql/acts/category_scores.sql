@@ -1,4 +1,4 @@
--- Per method x k x repetition x category: how well the grader's verdicts agree with the clusters.
+-- Per layer x method x k x repetition x category: how well the grader's verdicts agree with the clusters.
 -- Membership: a sentence from the cluster is a positive, one from another cluster a negative; the
 -- grader's "belongs" is the prediction. Precision, recall and F1 are 0 when undefined (no
 -- predicted or no true positives), as scikit-learn's zero_division=0. Completeness is the mean
@@ -9,7 +9,7 @@
 -- p < 0.05. A grader that says yes to anything scores a high F1 and fails this.
 WITH membership AS (
     SELECT
-        method, k, repetition, cluster_id,
+        layer, method, k, repetition, cluster_id,
         count(*) FILTER (WHERE truth AND answer = 1) AS tp,
         count(*) FILTER (WHERE NOT truth AND answer = 1) AS fp,
         count(*) FILTER (WHERE truth AND answer = 0) AS fn,
@@ -22,7 +22,7 @@ WITH membership AS (
 
 completeness AS (
     SELECT
-        method, k, repetition, cluster_id,
+        layer, method, k, repetition, cluster_id,
         avg(answer) / 10 AS completeness,
         count(answer) AS completeness_graded,
         count(*) FILTER (WHERE answer IS NULL) AS unparsed
@@ -33,7 +33,7 @@ completeness AS (
 
 shuffled AS (
     SELECT
-        method, k, repetition, cluster_id,
+        layer, method, k, repetition, cluster_id,
         count(answer) AS shuffled_graded,
         count(*) FILTER (WHERE answer = 1) AS shuffled_accepted,
         count(*) FILTER (WHERE answer IS NULL) AS unparsed
@@ -43,13 +43,13 @@ shuffled AS (
 ),
 
 categories AS (
-    SELECT method, k, repetition, cluster_id, title, description, size
+    SELECT layer, method, k, repetition, cluster_id, title, description, size
     FROM acts.cluster_titles
     WHERE title IS NOT NULL
 )
 
 SELECT
-    c.method, c.k, c.repetition, c.cluster_id, c.title, c.description, c.size,
+    c.layer, c.method, c.k, c.repetition, c.cluster_id, c.title, c.description, c.size,
     m.tp + m.fp + m.fn + m.tn AS membership_graded,
     (m.tp + m.tn) / nullif(m.tp + m.fp + m.fn + m.tn, 0) AS accuracy,
     CASE WHEN m.tp + m.fp > 0 THEN m.tp / (m.tp + m.fp) ELSE 0 END AS precision,
@@ -69,6 +69,6 @@ SELECT
              AND control_p_value < 0.05, false) AS grader_discriminates,
     coalesce(m.unparsed, 0) + coalesce(p.unparsed, 0) + coalesce(x.unparsed, 0) AS unparsed
 FROM categories AS c
-LEFT JOIN membership AS m USING (method, k, repetition, cluster_id)
-LEFT JOIN completeness AS p USING (method, k, repetition, cluster_id)
-LEFT JOIN shuffled AS x USING (method, k, repetition, cluster_id)
+LEFT JOIN membership AS m USING (layer, method, k, repetition, cluster_id)
+LEFT JOIN completeness AS p USING (layer, method, k, repetition, cluster_id)
+LEFT JOIN shuffled AS x USING (layer, method, k, repetition, cluster_id)

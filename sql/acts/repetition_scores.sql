@@ -1,4 +1,4 @@
--- Per method x k x repetition: the category scores averaged over categories, the semantic
+-- Per layer x method x k x repetition: the category scores averaged over categories, the semantic
 -- orthogonality (share of category pairs the grader rates below the similarity threshold) and
 -- the final score, the mean of F1, completeness and orthogonality (of those that were graded),
 -- reported beside the grader's control pooled over the repetition's categories (matched vs
@@ -8,7 +8,7 @@
 -- are NULL, `failed_titles` and `unparsed` count what failed, and `reason` says why.
 WITH repetitions AS (
     SELECT
-        method, k, repetition,
+        layer, method, k, repetition,
         count(*) AS clusters,
         count(*) FILTER (WHERE title IS NULL) AS failed_titles
     FROM acts.cluster_titles
@@ -17,7 +17,7 @@ WITH repetitions AS (
 
 categories AS (
     SELECT
-        method, k, repetition,
+        layer, method, k, repetition,
         count(*) AS categories,
         avg(accuracy) AS accuracy,
         avg(precision) AS precision,
@@ -36,7 +36,7 @@ categories AS (
 
 pairs AS (
     SELECT
-        method, k, repetition,
+        layer, method, k, repetition,
         avg(CASE WHEN answer < threshold THEN 1.0 ELSE 0.0 END) FILTER (WHERE answer IS NOT NULL) AS orthogonality,
         count(answer) AS pairs_graded,
         count(*) FILTER (WHERE answer IS NULL) AS unparsed
@@ -47,7 +47,7 @@ pairs AS (
 
 scored AS (
     SELECT
-        r.method, r.k, r.repetition,
+        r.layer, r.method, r.k, r.repetition,
         coalesce(c.categories, 0) AS categories,
         r.failed_titles,
         CASE WHEN c.has_membership THEN c.accuracy END AS accuracy,
@@ -68,8 +68,8 @@ scored AS (
             WHEN r.failed_titles > 0 THEN r.failed_titles || ' of ' || r.clusters || ' titles did not parse'
         END AS reason
     FROM repetitions AS r
-    LEFT JOIN categories AS c USING (method, k, repetition)
-    LEFT JOIN pairs AS p USING (method, k, repetition)
+    LEFT JOIN categories AS c USING (layer, method, k, repetition)
+    LEFT JOIN pairs AS p USING (layer, method, k, repetition)
 )
 
 SELECT

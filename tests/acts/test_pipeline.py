@@ -235,10 +235,10 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
     assert unparsed == grades.n[0]
 
     result = materialize(path, ["acts/activations", "acts/activation_means"],
-                         {"ops": {"acts__activations": {"config": {"layer": 31}}}})
+                         {"ops": {"acts__activations": {"config": {"layers": [12, 31]}}}})
     assert not result.success
     message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
-    assert "layer 31 is beyond smollm2-135m-instruct's depth; valid layers: 0..30" in message
+    assert "layer(s) [31] beyond smollm2-135m-instruct's depth; valid layers: 0..30" in message
     assert len(bad.query("SELECT * FROM acts.activations")) == len(wh.query("SELECT * FROM acts.activations"))
 
     with streamlit_app(wh.settings_file, tmp_path) as url:

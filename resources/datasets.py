@@ -3,7 +3,7 @@
 A source is one of
   * `sample:<name>`: a file bundled in data/samples (see SAMPLES and data/samples/PROVENANCE.md);
   * `hf:<owner>/<name>`: a Hugging Face dataset through `datasets` (needs the network or its cache);
-  * a path to a .csv, .jsonl, .json or .parquet file.
+  * a path to a .csv, .jsonl, .json or .parquet file, or an Inspect AI log (.eval: a row per sample).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Sequence
 import dagster as dg
 import pandas as pd
 
+from resources.inspect_logs import read_inspect_log
 from resources.settings import PROJECT_ROOT
 
 SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
@@ -31,6 +32,7 @@ READERS = {
     ".jsonl": lambda p: pd.read_json(p, lines=True, dtype=False, convert_dates=False),
     ".json": lambda p: pd.read_json(p, dtype=False, convert_dates=False),
     ".parquet": pd.read_parquet,
+    ".eval": lambda p: read_inspect_log(p),  # Inspect AI's logs (resources/inspect_logs.py)
 }
 
 

@@ -173,7 +173,7 @@ def test_unknown_arena_dataset_lists_the_valid_names():
     from resources.datasets import DatasetError, Datasets
 
     with pytest.raises(DatasetError, match=r"dataset 'arenna' is unknown: use one of arena, webdev, coding, "
-                                           r"fictional, or a path to a \.csv, \.jsonl, \.json, \.parquet file"):
+                                           r"fictional, or a path to a \.csv, \.jsonl, \.json, \.parquet, \.eval file"):
         load_battles(BattlesConfig(dataset="arenna"), Datasets())
 
 

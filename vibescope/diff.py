@@ -13,7 +13,8 @@ def add_diff(sub) -> None:
                        description="Flags as the source tool's: vibescope diff a.csv b.csv "
                                    "--text-column answer --extra-prompt '...' --model NAME --output report/. "
                                    "A and B: csv, jsonl, json or parquet files (arena-hard-auto's model-answer "
-                                   "JSONL too: the answer is read from its messages), hf:<id>, or sample:<name>.")
+                                   "JSONL too: the answer is read from its messages; Inspect AI .eval logs, paired by sample id), "
+                                   "hf:<id>, or sample:<name>.")
     p.add_argument("a", help="dataset A")
     p.add_argument("b", help="dataset B")
     p.add_argument("--text-column", default="answer")

@@ -5,7 +5,8 @@ Sources: `arena` (bundled LMSYS sample, or hf:lmarena-ai/arena-human-preference-
 `coding` (arena battles whose prompt is about programming), `fictional` (planted behaviours, see
 fictional.py), or a local file with the bundled sample's columns, Arena's `conversation_a/b`, or
 StringSight's side-by-side columns (`question_id, model_a_response, model_b_response`; a properties
-file that carries its battles, as `arena/exports` writes one, gives one battle per question_id). Multi-turn battles keep every
+file that carries its battles, as `arena/exports` writes one, gives one battle per question_id), or a
+pairwise judge's Inspect AI log (resources/inspect_logs.py). Multi-turn battles keep every
 turn; `prompt`, `response_a` and `response_b` join the turns for the describer.
 """
 

@@ -10,7 +10,8 @@ class RowsConfig(dg.Config):
     b: str = ""                           # dataset B
     text_column: str = "answer"
     text_column_b: str = ""               # "" = text_column
-    pair_key: str = ""                    # sort both by this column, so comparable rows share an index
+    pair_key: str = ""                    # pair rows by this column (both sides kept to shared values); two
+                                          # Inspect logs pair by "sample" (their sample ids) when it is ""
     max_rows: int = 0                     # per side after balancing; 0 = all
     test_fraction: float = 0.5            # index positions the describer never sees
     seed: int = 0

@@ -82,14 +82,14 @@ def acts(con) -> Finding | None:
     if not exists(con, "acts", "clustering_scores"):
         return None
     table = con.sql("""
-        SELECT method, k, mean AS final_score, ci_low, ci_high, grader_discriminates
+        SELECT layer, method, k, mean AS final_score, ci_low, ci_high, grader_discriminates
         FROM acts.clustering_scores WHERE metric = 'final_score' AND kind = 'graded'
         ORDER BY mean DESC NULLS LAST LIMIT 5""").df()
     source = con.sql("SELECT any_value(source) FROM acts.traces").fetchone()[0]
     discriminates = bool(table.grader_discriminates.any()) if len(table) else False
     verdict = ("the grader tells a right title from a shuffled one" if discriminates else
                "the grader accepts any title alike: these scores measure the grader, not the names")
-    return Finding("Activation clusters: the best method x k by graded score", source or "unknown", verdict, table)
+    return Finding("Activation clusters: the best layer x method x k by graded score", source or "unknown", verdict, table)
 
 
 FINDINGS = (arena, diff, cje, acts)

@@ -55,8 +55,8 @@ def needs_logprobs(role: str) -> str:
     """What a role needs token log-probabilities for ("" = nothing)."""
     if role == "classifier":
         return "the A/B token's probabilities"
-    if role.startswith("policy."):
-        return "teacher forcing: every policy scores the base's responses"
+    if role.startswith("policy.") and role != "policy.reasoner":  # the reasoner only writes traces
+        return "teacher forcing: every CJE policy scores the base's responses"
     return ""
 
 

@@ -168,6 +168,8 @@ class TrackingSettings(_Strict):
     entity: str = ""   # "" = the W&B account's default
     mode: Literal["", "online", "offline", "disabled"] = ""  # "" = W&B's own (WANDB_MODE, else online)
     max_table_rows: int = Field(10_000, ge=1)  # of each headline table logged
+    mlflow: bool = False             # the same to MLflow (mlflow-skinny), in experiment `project`
+    mlflow_tracking_uri: str = ""    # "" = sqlite:///<reports>/mlflow.db; or a server, "http://..."
 
 
 class WarehouseSettings(_Strict):

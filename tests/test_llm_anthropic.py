@@ -143,6 +143,14 @@ def test_roles_that_need_logprobs_are_refused_when_the_settings_load(tmp_path, r
         load_settings(path)
 
 
+def test_the_reasoner_needs_no_logprobs_and_may_run_on_anthropic(tmp_path):
+    path = settings_with(tmp_path, claude("policy.reasoner", "http://127.0.0.1:9/v1"), drop=())
+    text = path.read_text()
+    start = text.index("[roles.policy.reasoner]")
+    path.write_text(text[:start] + text[text.index("\n\n", start) + 2:])   # the shipped one goes
+    assert load_settings(path).role("policy.reasoner").backend == "anthropic"
+
+
 def test_the_whole_run_on_anthropic_names_the_first_role_that_cannot(tmp_path, monkeypatch):
     monkeypatch.setenv("VIBESCOPE_BACKEND", "anthropic")
     with pytest.raises(SettingsError, match=r"\[roles.classifier\] runs on backend anthropic"):

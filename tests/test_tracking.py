@@ -1,12 +1,18 @@
-"""Tracking to Weights & Biases (resources/tracking.py), offline: a materialization of the CJE
-graph on the bundled sample writes a W&B run named for the Dagster run, whose folders hold each
-step's run config, row counts and metadata, and the headline tables, re-read here from the files
-W&B wrote (its transaction log and table files) and compared with the warehouse; off, nothing of
-W&B is imported."""
+"""Tracking to Weights & Biases and MLflow (resources/tracking.py): one materialization of the CJE
+graph on the bundled sample, with both on, writes an offline W&B run named for the Dagster run,
+whose folders hold each step's run config, row counts and metadata, and the headline tables,
+re-read here from the files W&B wrote (its transaction log and table files), and one MLflow run
+tagged with the Dagster run id, re-read from its SQLite store and artifact files with sqlite3 and
+json alone; both compared with the warehouse. Off, neither is imported."""
 
 import json
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
 
 from resources.warehouse import Warehouse
 from tests.cje.conftest import materialize_cje
@@ -16,8 +22,9 @@ from tests.helpers.wandb_log import logged
 
 def test_an_offline_run_holds_the_configs_counts_and_headline_tables(tmp_path, monkeypatch):
     settings = write_settings(tmp_path / "dagster_project.toml")
-    settings.write_text(settings.read_text().replace('[tracking]\nwandb = false\nproject = "vibescope"',
-                                                     '[tracking]\nwandb = true\nproject = "vibescope-test"\nmode = "offline"', 1))
+    settings.write_text(settings.read_text().replace('[tracking]\nwandb = false\nproject = "vibescope"\nmlflow = false',
+                                                     '[tracking]\nwandb = true\nproject = "vibescope-test"\nmlflow = true\n'
+                                                     'mode = "offline"', 1))
     assert 'project = "vibescope-test"' in settings.read_text()
     monkeypatch.setenv("VIBESCOPE_SETTINGS", str(settings))
     for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "WANDB_ARTIFACT_DIR"):
@@ -53,14 +60,33 @@ def test_an_offline_run_holds_the_configs_counts_and_headline_tables(tmp_path, m
     row = dict(zip(tables["cje.decision"]["columns"], tables["cje.decision"]["data"][0]))
     assert row["best_policy"] == decision.best_policy and row["note"] == decision.note
 
+    # MLflow: one run for the Dagster run, whatever the number of steps that logged to it
+    with sqlite3.connect(wh.settings.path("reports") / "mlflow.db") as db:
+        (run_uuid, artifacts), = db.execute(
+            "SELECT r.run_uuid, r.artifact_uri FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
+            "JOIN experiments e ON e.experiment_id = r.experiment_id "
+            "WHERE t.key = 'dagster_run_id' AND t.value = ? AND e.name = 'vibescope-test'", (result.run_id,)).fetchall()
+        metrics = dict(db.execute("SELECT key, value FROM latest_metrics WHERE run_uuid = ?", (run_uuid,)).fetchall())
+        params = dict(db.execute("SELECT key, value FROM params WHERE run_uuid = ?", (run_uuid,)).fetchall())
+        run_tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (run_uuid,)).fetchall())
+    for table, rows in counts.itertuples(index=False):
+        assert metrics[f"{table}/rows"] == rows, table
+    assert params["cje__logged_data.oracle_fraction"] == "1.0" and params["cje__calibrated_rewards.n_folds"] == "5"
+    assert run_tags["cje.calibrated_rewards/selected_mode"] == "two_stage"
+    logged_table = json.loads((Path(urlparse(artifacts).path) / "cje.policy_estimates.json").read_text())
+    assert logged_table["columns"] == list(estimates.columns) and len(logged_table["data"]) == len(estimates)
+    at = logged_table["columns"].index("v_hat")
+    # MLflow writes its table files with pandas' to_json, which keeps 10 decimals
+    assert sorted(r[at] for r in logged_table["data"] if r[at] is not None) == pytest.approx(ours, abs=1e-9)
 
-def test_off_nothing_of_wandb_is_imported(tmp_path):
+
+def test_off_nothing_of_wandb_or_mlflow_is_imported(tmp_path):
     settings = write_settings(tmp_path / "dagster_project.toml")
     code = ("import sys, dagster as dg; import definitions; from resources import build_resources; "
             "from tests.cje.conftest import materialize_cje; "
             f"r = materialize_cje({str(settings)!r}, oracle_fraction=1.0); "
-            "print(r.success, 'wandb' in sys.modules)")
+            "print(r.success, 'wandb' in sys.modules, 'mlflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**__import__("os").environ, "VIBESCOPE_SETTINGS": str(settings)})
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "True False"
+    assert out.stdout.strip().splitlines()[-1] == "True False False"

@@ -22,7 +22,8 @@ BUNDLED = ("data/samples", "sample:")
 # per command, flags that keep the test's run small on the embedded model (the README's commands
 # read everything; the test only bounds how many rows the LLM steps see)
 SMALL = {"diff": ["--max-rows", "4", "--batch-size", "2", "--max-unseen", "2"],
-         "acts": ["--n-examples", "3", "--methods", "spherical_kmeans", "--clusters", "2", "--repetitions", "1"]}
+         "acts": ["--n-examples", "3", "--methods", "spherical_kmeans", "--clusters", "2", "--repetitions", "1",
+                  "--n-test", "2"]}
 
 
 def project(tmp_path: Path) -> tuple[Path, dict]:

@@ -22,6 +22,8 @@ def add_acts(sub) -> None:
     p.add_argument("--methods", nargs="+", default=None, help="clustering methods (default: all)")
     p.add_argument("--clusters", nargs="+", type=int, default=None, help="numbers of clusters (default 5 to 50)")
     p.add_argument("--repetitions", type=int, default=None, help="namer repetitions (default 5)")
+    p.add_argument("--n-test", type=int, default=None,
+                   help="held-out sentences per cluster (and as many from others) the grader is asked about (default 5)")
     p.add_argument("--seed", type=int, default=42)
     add_model_flags(p)
     p.set_defaults(run=run_acts)
@@ -38,7 +40,7 @@ def run_acts(args: argparse.Namespace) -> None:
         step("acts.activations"): {"layers": args.layers},
         step("acts.cluster_assignments"): {**clusters, "seed": args.seed},
         step("acts.cluster_titles"): {"seed": args.seed, **({"repetitions": args.repetitions} if args.repetitions else {})},
-        step("acts.grades"): {"seed": args.seed},
+        step("acts.grades"): {"seed": args.seed, **({"n_test": args.n_test} if args.n_test else {})},
     })
     with reader() as con:
         show("activation clusters: each layer x method x k by its graded final score (higher is better)", con.sql("""

@@ -17,6 +17,9 @@ from assets.cje.logged_data import read_files
 from resources.datasets import DatasetError
 from tests.cje.test_inputs import read_as_rows, reference_tables
 from tests.fuzz import EXAMPLES, assert_one_line_naming, line_numbers_named, text_values
+# each example is a DuckDB ingest of its files (about 50 ms): a quarter of the examples keeps
+# each test to seconds (CI's budget), still hundreds of spoiled files
+INGESTS = max(1, EXAMPLES // 4)
 
 TARGET = "pi_a"
 REQUIRED = ("prompt", "response", "base_policy_logprob", "judge_score")
@@ -100,7 +103,7 @@ def labelled(rows, spoiled) -> bool:
                and spoiled.get(i) not in LINE_SPOILS for i, r in enumerate(rows))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=INGESTS, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=logged_files())
 def test_logged_data_loads_every_row_or_names_a_bad_one(tmp_path_factory, case):
     rows, lines, spoiled, bad_utf8 = case
@@ -157,7 +160,7 @@ def draw_files(draw):
     return rows, spoiled
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=INGESTS, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=draw_files())
 def test_fresh_draws_load_every_row_or_name_a_bad_one(tmp_path_factory, case):
     rows, spoiled = case

@@ -48,28 +48,26 @@ def _no_credentials(url: str | None) -> str | None:
     return url
 
 
-class OpenAISettings(_Strict):
-    # A base_url and the api_key_env beside it are a pair: the key goes to that URL and nowhere
-    # else. "" = api.openai.com, which gets OPENAI_API_KEY unless api_key_env names another.
+class ServerSettings(_Strict):
+    """[backends.openai] and [backends.anthropic]. A base_url and the api_key_env beside it are a
+    pair: the key goes to that URL and nowhere else. "" = the provider's own API, which gets its
+    variable (OPENAI_API_KEY, ANTHROPIC_API_KEY) unless api_key_env names another; a base_url
+    given without api_key_env gets no key."""
     base_url: str = ""
     api_key_env: str = ""
     _url = field_validator("base_url")(_no_credentials)
     max_workers: int = Field(8, ge=1)
     max_retries: int = Field(4, ge=0)
     timeout_s: float = Field(120.0, gt=0)
-    batch_price_factor: float = Field(0.5, ge=0)  # Batch API answers cost this share of [prices] (OpenAI: half)
+    batch_price_factor: float = Field(0.5, ge=0)  # batch answers cost this share of [prices] (both providers: half)
 
 
-class AnthropicSettings(_Strict):
-    # As [backends.openai]: "" = api.anthropic.com, which gets ANTHROPIC_API_KEY unless api_key_env
-    # names another; a base_url given without api_key_env gets no key.
-    base_url: str = ""
-    api_key_env: str = ""
-    _url = field_validator("base_url")(_no_credentials)
-    max_workers: int = Field(8, ge=1)
-    max_retries: int = Field(4, ge=0)
-    timeout_s: float = Field(120.0, gt=0)
-    batch_price_factor: float = Field(0.5, ge=0)  # Message Batches answers cost this share of [prices] (half)
+class OpenAISettings(ServerSettings):
+    pass
+
+
+class AnthropicSettings(ServerSettings):
+    pass
 
 
 class VLLMSettings(_Strict):

@@ -11,12 +11,12 @@ deterministic mode only.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
 from resources.llm.json_schema import without_string_lengths
-from resources.llm.types import CapabilityError, LLMConfigError
+from resources.llm.secrets import server_key
+from resources.llm.types import CapabilityError
 from resources.settings_models import AnthropicSettings
 
 log = logging.getLogger(__name__)
@@ -70,11 +70,7 @@ class AnthropicBackend:
     def __init__(self, model: str, settings: AnthropicSettings, base_url: str = "", key_env: str = "ANTHROPIC_API_KEY"):
         import anthropic
 
-        key = os.environ.get(key_env) if key_env else None
-        if key_env and not key:
-            raise LLMConfigError(
-                f"anthropic backend: no API key for {base_url or 'api.anthropic.com'}; set the environment "
-                f"variable {key_env} (or name another with api_key_env under the role)")
+        key = server_key("anthropic", base_url, key_env, "api.anthropic.com")
         self.model, self.base_url = model, base_url
         self.max_workers = settings.max_workers
         self.client = anthropic.Anthropic(api_key=key or "no-key", base_url=base_url or None,

@@ -9,12 +9,12 @@ and the prompt's size are read from the server's error, since there is no tokeni
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 from typing import Any
 
 from resources.llm.json_schema import without_string_lengths
+from resources.llm.secrets import server_key
 from resources.llm.truncate import fit_messages
 from resources.llm.types import CapabilityError, LLMConfigError
 from resources.settings_models import OpenAISettings
@@ -37,11 +37,7 @@ class OpenAIBackend:
         import openai
 
         # the key named beside this base_url, and no other (resources/llm/secrets.py)
-        key = os.environ.get(key_env) if key_env else None
-        if key_env and not key:
-            raise LLMConfigError(
-                f"openai backend: no API key for {base_url or 'api.openai.com'}; set the environment "
-                f"variable {key_env} (or point base_url at a local OpenAI-compatible server)")
+        key = server_key("openai", base_url, key_env, "api.openai.com")
         self.model, self.base_url = model, base_url
         self.max_workers = settings.max_workers
         self.client = openai.OpenAI(api_key=key or "no-key", base_url=base_url or None,

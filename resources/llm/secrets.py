@@ -43,6 +43,18 @@ def key_env_for(base_url: str, api_key_env: str, default: str = DEFAULT_KEY_ENV)
     return "" if base_url else default
 
 
+def server_key(provider: str, base_url: str, key_env: str, host: str) -> str | None:
+    """The key a server backend sends to `base_url` (None: send none), or a clear error naming the
+    variable that should hold it."""
+    from resources.llm.types import LLMConfigError
+
+    key = os.environ.get(key_env) if key_env else None
+    if key_env and not key:
+        raise LLMConfigError(f"{provider} backend: no API key for {base_url or host}; set the environment "
+                             f"variable {key_env} (or name another with api_key_env beside a base_url)")
+    return key
+
+
 def known_secrets(extra_env: Iterable[str] = ()) -> list[str]:
     """Values of every environment variable that may hold a key, to scrub from text."""
     names = {*PROVIDER_KEY_ENV.values(), *extra_env, *(n for n in os.environ if n.endswith(("_API_KEY", "_TOKEN")))}

@@ -133,3 +133,17 @@ def test_unequal_sizes_are_balanced_and_reported(tmp_path):
     assert len(a) == 4 and a.source_row.is_monotonic_increasing  # sampled, order kept
     assert (rows.groupby("idx").split.nunique() == 1).all()  # a position is seen or unseen on both sides
     assert rows.split.value_counts().to_dict() == {"seen": 4, "unseen": 4}
+
+
+def test_a_pair_key_keeps_shared_values_pairs_across_max_rows_and_refuses_none_shared(tmp_path):
+    pd.DataFrame({"uid": [f"q{i}" for i in range(8)], "answer": [f"a{i}" for i in range(8)]}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"uid": [f"q{i}" for i in range(1, 9)], "answer": [f"b{i}" for i in range(1, 9)]}).to_csv(tmp_path / "b.csv", index=False)
+    pd.DataFrame({"uid": ["x", "y"], "answer": ["c", "d"]}).to_csv(tmp_path / "c.csv", index=False)
+    rows, report = build_rows(RowsConfig(a=str(tmp_path / "a.csv"), b=str(tmp_path / "b.csv"), pair_key="uid",
+                                         max_rows=4), Datasets())
+    assert report["unpaired_a"] == 1 and report["unpaired_a_keys"] == ["q0"] and report["unpaired_b_keys"] == ["q8"]
+    a, b = (rows[rows.side == s].set_index("idx") for s in ("A", "B"))
+    assert len(a) == 4 and (a.pair_value == b.pair_value).all()          # sampled together
+    assert (a.text.str[1:] == b.text.str[1:]).all()                        # a<i> beside b<i>
+    with pytest.raises(DatasetError, match=r"a\.csv and .*c\.csv: no uid value in both"):
+        build_rows(RowsConfig(a=str(tmp_path / "a.csv"), b=str(tmp_path / "c.csv"), pair_key="uid"), Datasets())

@@ -239,6 +239,12 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
     assert not result.success
     message = "\n".join(str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
     assert "layer(s) [31] beyond smollm2-135m-instruct's depth; valid layers: 0..30" in message
+    for config, said in (({"layers": []}, "acts__activations.layers is empty"),
+                         ({"layers": [12], "load_in_8bit": True}, "acts__activations.load_in_8bit: load_in_8bit needs")):
+        result = materialize(path, ["acts/activations", "acts/activation_means"],
+                             {"ops": {"acts__activations": {"config": config}}})
+        assert not result.success and said in "\n".join(
+            str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure)
     assert len(bad.query("SELECT * FROM acts.activations")) == len(wh.query("SELECT * FROM acts.activations"))
 
     with streamlit_app(wh.settings_file, tmp_path) as url:

@@ -20,4 +20,11 @@ for f in shown:
     st.subheader(f.title)
     st.caption(f"input: {f.source}")
     st.markdown(f"**control:** {f.verdict}")
-    st.dataframe(f.table, hide_index=True, use_container_width=True)
+    if f.figure is not None:
+        left, right = st.columns(2)
+        left.dataframe(f.table, hide_index=True, use_container_width=True)
+        right.plotly_chart(f.figure, use_container_width=True)
+    else:
+        st.dataframe(f.table, hide_index=True, use_container_width=True)
+    if f.page:
+        st.page_link(f.page, label="everything behind it, example by example", icon="🔎")

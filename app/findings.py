@@ -10,15 +10,35 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.cje_report import headline_estimator
+from analysis.leaderboard import board, interval_figure
 from snapshot import exists
 
 
 @dataclass
 class Finding:
     title: str
-    source: str     # the input it came from
+    source: str     # the input it came from, counted from the tables the finding reads
     verdict: str    # what its control or guard rails say
     table: pd.DataFrame
+    figure: object = None   # a plot, where people would rather look than read
+    page: str | None = None  # the app page with everything behind it
+
+
+def leaderboard(con) -> Finding | None:
+    if not exists(con, "arena", "model_ratings"):
+        return None
+    ratings = con.execute("SELECT * FROM arena.model_ratings").df()
+    cfg = _config(con, "arena.response_style")
+    n = con.execute("SELECT count(*) FROM arena.rating_battles").fetchone()[0]
+    table = board(ratings).head(10)
+    top = ratings[(ratings.control == "none") & (ratings.category == "all") & ratings.rated]
+    top = top[top.model.isin(table.model)]
+    shared = top[top["rank"] == 1].model.tolist()
+    verdict = (f"{shared[0]} ranks first, and no other model's interval allows it to" if len(shared) == 1 else
+               f"{len(shared)} models can rank first within their intervals: {', '.join(shared)}")
+    return Finding("Which model is better: Bradley-Terry ratings (95% intervals)",
+                   f"{n:,} battles of {cfg.get('dataset') or cfg.get('source') or 'unknown'}", verdict, table,
+                   interval_figure(ratings[ratings.model.isin(table.model)], height=320), "pages/0_Leaderboard.py")
 
 
 def _config(con, table: str) -> dict:
@@ -30,7 +50,9 @@ def arena(con) -> Finding | None:
     if not exists(con, "arena", "model_style_metrics"):
         return None
     cfg = _config(con, "arena.battles")
-    n = con.execute("SELECT count(*) FROM arena.battles").fetchone()[0]
+    n_style = con.execute("SELECT count(DISTINCT battle_id) FROM arena.response_style").fetchone()[0]
+    n_described = (con.execute("SELECT count(DISTINCT battle_id) FROM arena.behavior_properties").fetchone()[0]
+                   if exists(con, "arena", "behavior_properties") else 0)
     table = con.sql("""
         SELECT model, feature AS behaviour, 'style' AS kind, rate, rate_others, win_rate_with, win_rate_without, p_holm
         FROM arena.model_style_metrics WHERE p_holm < 0.05
@@ -44,7 +66,9 @@ def arena(con) -> Finding | None:
                False: "the describer's quotes are not grounded in the responses: read its behaviours as noise",
                None: "no describer control yet"}[grounded]
     return Finding("Arena behaviours: what goes with winning (Holm p < 0.05)",
-                   f"{n} battles of {cfg.get('dataset') or cfg.get('source') or 'unknown'}", verdict, table)
+                   f"style: {n_style:,} battles (no LLM); behaviour clusters: the {n_described:,} battles described, "
+                   f"of {cfg.get('dataset') or cfg.get('source') or 'unknown'}", verdict, table,
+                   page="pages/5_Arena_behaviours.py")
 
 
 def diff(con) -> Finding | None:
@@ -60,7 +84,8 @@ def diff(con) -> Finding | None:
     words = table[table.stage == "lexical_baseline"].accuracy.max() if len(table) else float("nan")
     verdict = (f"the LLM's description ({best:.0%}) beats the words-only baseline ({words:.0%}) on unseen rows"
                if best > words else f"the LLM's description ({best:.0%}) does not beat words alone ({words:.0%})")
-    return Finding("Dataset difference: held-out accuracy of telling A from B", sources or "unknown", verdict, table)
+    return Finding("Dataset difference: held-out accuracy of telling A from B", sources or "unknown", verdict, table,
+                   page="pages/4_Dataset_difference.py")
 
 
 def cje(con) -> Finding | None:
@@ -69,13 +94,19 @@ def cje(con) -> Finding | None:
     estimates = con.sql("SELECT * FROM cje.policy_estimates").df()
     name, rule = headline_estimator(estimates, "auto")
     table = estimates[estimates.estimator == name][["policy", "v_hat", "ci_low", "ci_high", "oracle_truth", "reason"]]
-    rails = con.sql("SELECT count(*), count(DISTINCT rule) FROM cje.guard_rails").fetchone() \
-        if exists(con, "cje", "guard_rails") else (0, 0)
     cfg = _config(con, "cje.policies")
     source = cfg.get("logged_data") if cfg.get("source", "files") == "files" else "the built logs (cje_logs)"
-    return Finding(f"CJE: each policy's value, {rule}", source or "unknown",
-                   f"{rails[0]} guard-rail warnings ({rails[1]} rules): see the CJE page" if rails[0]
-                   else "no guard rail fired", table)
+    return Finding(f"CJE: each policy's value, {rule}", source or "unknown", _decision(con), table,
+                   page="pages/3_CJE.py")
+
+
+def _decision(con) -> str:
+    """The decision sentence (cje.decision), as the CJE page leads with it."""
+    if not exists(con, "cje", "decision"):
+        return "no decision yet (materialize cje/decision)"
+    d = con.sql("SELECT * FROM cje.decision").df().iloc[0]
+    best = f"Best policy by {d.estimator}: {d.best_policy}" if d.best_policy else "No best policy"
+    return f"{best}. {'Decision-ready. ' if d.decision_ready else ''}{d.note}"
 
 
 def acts(con) -> Finding | None:
@@ -89,7 +120,8 @@ def acts(con) -> Finding | None:
     discriminates = bool(table.grader_discriminates.any()) if len(table) else False
     verdict = ("the grader tells a right title from a shuffled one" if discriminates else
                "the grader accepts any title alike: these scores measure the grader, not the names")
-    return Finding("Activation clusters: the best layer x method x k by graded score", source or "unknown", verdict, table)
+    return Finding("Activation clusters: the best layer x method x k by graded score", source or "unknown", verdict, table,
+                   page="pages/6_Activation_clusters.py")
 
 
-FINDINGS = (arena, diff, cje, acts)
+FINDINGS = (leaderboard, cje, diff, acts, arena)

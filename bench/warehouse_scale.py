@@ -109,7 +109,7 @@ def one(folder: Path, battles: int, partitions: int, workers: int) -> dict:
     warehouse = Warehouse()
     stages, start = {}, time.perf_counter()
     source = {"dataset": "fictional", "num_samples": battles, "filter_english": False}
-    materialize(["arena/battles", "arena/response_style"],
+    materialize(["arena/battles", "arena/response_style", "arena/source_battles"],
                 {"arena__battles": {"config": source}, "arena__response_style": {"config": source}})
     stages["battles"] = time.perf_counter() - start
     mark = time.perf_counter()

@@ -11,6 +11,7 @@
     vibescope acts plan [settings.toml]
     vibescope arena recovery
     vibescope run-report [RUN_ID]  the per-step table of a run (default: the latest)
+    vibescope report --html PATH [--examples N]   the findings as one self-contained HTML file
     vibescope batch write arena/battle_differences | list | submit | status | ingest | run-locally
 
 The analysis commands take --model, --backend, --base-url, --api-key-env: every role on one model.
@@ -36,6 +37,7 @@ from vibescope.run import whole_groups_only
 from resources.reader import open_reader
 from resources.settings import load_settings
 from vibescope.batches import add_batch
+from vibescope.report import add_report
 from vibescope.findings import NO_LLM_SELECTION, print_findings
 from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
 from vibescope.slots import release_dead_runs
@@ -72,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(run=lambda a: warehouse_cli.main(["sql", a.query]))
     tables = sub.add_parser("tables", help="the warehouse's tables: layer, rows, when written")
     tables.set_defaults(run=lambda a: warehouse_cli.main(["summary"]))
-    for add in (*pipelines.ADDERS, add_batch):
+    for add in (*pipelines.ADDERS, add_batch, add_report):
         add(sub)
     return parser
 

@@ -5,7 +5,7 @@ CJE estimates of cje-eval's real Arena sample), read from the warehouse."""
 from __future__ import annotations
 
 # the assets behind them: no LLM, no hidden states (the CJE sample carries its judge and oracle)
-NO_LLM_SELECTION = ('group:cje or key:"arena/response_style" or key:"diff/rows" '
+NO_LLM_SELECTION = ('group:cje or key:"arena/response_style" or key:"arena/source_battles" or key:"diff/rows" '
                     'or key:"diff/baseline_predictions" or key:"diff/distinguishing_terms"')
 
 STYLE = """

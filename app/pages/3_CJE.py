@@ -5,7 +5,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from snapshot import require, warehouse
+from analysis.evidence import render
+from resources import examples
+from snapshot import exists, require, warehouse
 
 st.set_page_config(page_title="vibescope · CJE", layout="wide")
 st.title("Causal judge evaluation")
@@ -86,3 +88,32 @@ if rails.empty:
 else:
     st.warning(f"{len(rails)} guard rail violation(s)")
     st.dataframe(rails, hide_index=True, use_container_width=True)
+
+st.subheader("Prompts behind the estimates")
+st.caption("Per prompt: the base's logged response with its judge score, calibrated reward and oracle label where "
+           "one exists, and the chosen policy's importance weight. Largest weight first: these rows carry the "
+           "policy's IPS estimate. Pick one to read every policy's responses to it.")
+with warehouse() as con:
+    if not exists(con, "cje", "importance_weights"):
+        st.info("No logged responses with log-probabilities: no importance weights to sort by.")
+        st.stop()
+    targets = [p for p in weights.policy]
+    policy = st.selectbox("policy (its weights)", targets, key="cje_policy")
+    total = examples.cje_prompts(con, policy, size=0)[0]
+    pages = max(1, -(-total // 50))
+    number = st.number_input(f"{total:,} prompts; page (of {pages})", 1, pages, 1, key="cje_page") - 1
+    prompts = examples.cje_prompts(con, policy, number, 50)[1]
+    st.dataframe(prompts, hide_index=True, use_container_width=True, height=260)
+    picked = st.selectbox("prompt", prompts.prompt_id, key="cje_prompt") if len(prompts) else None
+    if picked:
+        text, responses, prompt_weights = examples.cje_prompt(con, picked)
+if picked:
+    st.markdown(f"**Prompt {picked}**")
+    st.html(f'<div class="vs-prompt">{render(text)}</div>')
+    st.dataframe(prompt_weights, hide_index=True)
+    for r in responses.itertuples():
+        oracle = "" if r.oracle_label != r.oracle_label else f" · oracle {r.oracle_label:.3g}"
+        calibrated = "" if r.calibrated_score != r.calibrated_score else f" · calibrated {r.calibrated_score:.3f}"
+        with st.expander(f"{r.policy} · {r.source} #{r.draw_idx} · judge {r.judge_score:.3g}{calibrated}{oracle}",
+                         expanded=r.source == "logged"):
+            st.html(f'<div class="vs-response">{render(r.response)}</div>')

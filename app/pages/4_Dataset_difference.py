@@ -3,6 +3,8 @@
 import plotly.express as px
 import streamlit as st
 
+from analysis.evidence import render
+from resources import examples
 from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · dataset difference", layout="wide")
@@ -72,3 +74,23 @@ for r in iterations.itertuples():
         st.write(r.description)
 st.subheader("All metrics")
 st.dataframe(metrics, hide_index=True, use_container_width=True)
+
+st.subheader("Rows, one by one")
+st.caption("Each row under the final prompt: its side, the side predicted (A where P(A) ≥ 0.5), right or wrong. "
+           "Pick one to see P(A) at every iteration and baseline, with the description each iteration used.")
+a, b = st.columns(2)
+wrong_only = a.checkbox("wrong only", key="wrong_only")
+unseen_only = b.checkbox("unseen only (rows the describer never saw)", key="unseen_only")
+with warehouse() as con:
+    total = examples.diff_rows(con, wrong_only, unseen_only, size=0)[0]
+    pages = max(1, -(-total // 50))
+    number = st.number_input(f"{total:,} rows match; page (of {pages})", 1, pages, 1, key="diff_page") - 1
+    rows = examples.diff_rows(con, wrong_only, unseen_only, number, 50)[1]
+    st.dataframe(rows, hide_index=True, use_container_width=True, height=260)
+    picked = st.selectbox("row", rows.row_id, key="diff_row") if len(rows) else None
+    if picked:
+        row, history = examples.diff_row(con, picked)
+if picked:
+    st.markdown(f"**Row {row.row_id}** · side **{row.side}** · {row.split} · {row.source}")
+    st.html(f'<div class="vs-response">{render(row.text)}</div>')
+    st.dataframe(history, hide_index=True, use_container_width=True)

@@ -4,23 +4,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis.arena_figures import cluster_tree, model_bars, property_map
+from resources.explore import BattleFilter
 from snapshot import exists, require, warehouse
 
 def leaderboard_section(con) -> None:
-    """The leaderboard first: raw and style-controlled ratings side by side with their intervals
-    and rank ranges, then what moved the models between them."""
-    if not exists(con, "arena", "leaderboard"):
+    """What style and the behaviours are worth in preference (the ratings themselves: the Leaderboard page)."""
+    if not exists(con, "arena", "rating_covariates"):
         return
-    board = con.execute("SELECT * FROM arena.leaderboard").df()
     covariates = con.execute("SELECT * FROM arena.rating_covariates ORDER BY control, p_value").df()
-    st.subheader("Which model is better: Bradley-Terry ratings (Elo scale, 95% bootstrap intervals)")
-    if board.empty:
-        st.info("No model has enough battles to be rated (arena__model_ratings.min_battles).")
-        return
-    st.dataframe(board, hide_index=True, use_container_width=True, column_config={
-        "rating": st.column_config.NumberColumn("rating", format="%.0f"),
-        "style_rating": st.column_config.NumberColumn("style-controlled", format="%.0f"),
-        "places_moved": st.column_config.NumberColumn("places moved by style control")})
+    st.page_link("pages/0_Leaderboard.py", label="Which model is better: the leaderboard", icon="🏆")
     style = covariates[covariates.control == "style"]
     if len(style):
         worth = "; ".join(f"{r.covariate} {r.coefficient:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}], Holm p {r.p_holm:.2g}"
@@ -60,7 +52,6 @@ with warehouse() as con:
     properties = con.execute("SELECT * FROM arena.clustered_properties").df()
     labels = con.execute("SELECT * FROM arena.cluster_labels").df()
     metrics = con.execute("SELECT * FROM arena.model_cluster_metrics").df()
-    battles = con.execute("SELECT battle_id, model_a, model_b, winner, prompt, response_a, response_b FROM arena.battles").df()
     control = (con.execute("SELECT * FROM arena.describer_control").df().iloc[0]
                if exists(con, "arena", "describer_control") else None)
     style = con.execute("SELECT * FROM arena.model_style_metrics").df() if exists(con, "arena", "model_style_metrics") else None
@@ -96,7 +87,10 @@ for label, group in shown.groupby("model"):
         text=[f"p_holm {p:.3g}" if p == p else "" for p in group.p_holm]))
 link.update_layout(xaxis_title="win rate with the behaviour − without (ties excluded)", height=400)
 st.plotly_chart(link, use_container_width=True)
-st.dataframe(shown, hide_index=True, use_container_width=True)
+explorer = st.column_config.LinkColumn("battles", display_text="open in explorer")
+shown = shown.assign(battles_link=[BattleFilter(model=m, shows="model", **{level: int(c)}).link()
+                                   for m, c in zip(shown.model, shown.cluster_id)])
+st.dataframe(shown, hide_index=True, use_container_width=True, column_config={"battles_link": explorer})
 
 st.subheader("A cluster")
 options = labels[labels.level == level].sort_values("size", ascending=False)
@@ -111,15 +105,8 @@ if row.named_by == "keywords":
 members = properties[properties[f"{level}_cluster_id"] == chosen]
 st.dataframe(members[["model", "property_description", "evidence", "impact", "behavior_type"]].head(30),
              hide_index=True, use_container_width=True)
-if len(members):
-    example = battles.set_index("battle_id").loc[members.battle_id.iloc[0]]
-    st.caption(f"Example battle: {example.model_a} vs {example.model_b}, winner: {example.winner}")
-    st.text(example.prompt[:1500])
-    a, b = st.columns(2)
-    a.markdown(f"**A: {example.model_a}**")
-    a.text(example.response_a[:3000])
-    b.markdown(f"**B: {example.model_b}**")
-    b.text(example.response_b[:3000])
+n_battles = members.battle_id.nunique()
+st.link_button(f"open the {n_battles} battles of this cluster in the explorer", BattleFilter(**{level: int(chosen)}).link())
 
 st.subheader("Style: what each model's responses look like (no LLM)")
 if style is None:
@@ -134,9 +121,10 @@ else:
     st.plotly_chart(go.Figure(go.Bar(x=one.model, y=one.win_rate_delta, text=[
         f"p_holm {p:.3g}" if p == p else "" for p in one.p_holm])).update_layout(
         yaxis_title="win rate showing it − not showing it", height=350), use_container_width=True)
+    one = one.assign(battles_link=[BattleFilter(model=m, style=feature, shows="model").link() for m in one.model])
     st.dataframe(one[["model", "battles", "mean_value", "mean_value_others", "rate", "rate_others",
-                      "win_rate_with", "win_rate_without", "win_rate_delta", "p_holm"]],
-                 hide_index=True, use_container_width=True)
+                      "win_rate_with", "win_rate_without", "win_rate_delta", "p_holm", "battles_link"]],
+                 hide_index=True, use_container_width=True, column_config={"battles_link": explorer})
 
 st.subheader("Prompt categories")
 st.caption("`keywords`: c-TF-IDF of the category's prompts against the others; `named_by`: keywords where the "

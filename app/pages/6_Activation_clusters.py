@@ -6,7 +6,9 @@ import json
 import plotly.express as px
 import streamlit as st
 
+from analysis.evidence import coloured_sentences
 from analysis.llm_call_plan import from_configs
+from resources import examples
 from snapshot import require, warehouse
 
 st.set_page_config(page_title="vibescope · activation clusters", layout="wide")
@@ -85,3 +87,25 @@ for c in chosen.itertuples():
                    + ("" if c.grader_discriminates else " (not different at p < 0.05: the F1 says little)"))
         st.write(c.description)
         st.markdown("\n".join(f"- {text[s]}" for s in own.shown_sentence_ids[:5]))
+
+st.subheader("A trace, sentence by sentence")
+with warehouse() as con:
+    runs = examples.acts_runs(con)
+    run = st.selectbox("layer · method · k (by graded score)", range(len(runs)), key="acts_run", format_func=lambda i: (
+        f"layer {runs.layer[i]} · {runs.method[i]} · k {runs.k[i]}"
+        + (f" · final score {runs.final_score[i]:.2f}" if runs.final_score[i] == runs.final_score[i] else "")))
+    r = runs.iloc[run]
+    traces = [t[0] for t in con.execute("SELECT trace_id FROM acts.traces ORDER BY trace_id").fetchall()]
+    trace = st.selectbox("trace", traces, key="acts_trace")
+    sentences = examples.acts_trace(con, trace, int(r.layer), r.method, int(r.k))
+    clusters = examples.acts_clusters(con, int(r.layer), r.method, int(r.k))
+    picked = st.selectbox("cluster", sorted(clusters.cluster_id.unique()), key="acts_cluster")
+    shown = examples.acts_examples(con, int(r.layer), r.method, int(r.k), int(picked))
+st.caption("Each sentence on its cluster's colour; hover for the cluster's title.")
+st.html(coloured_sentences(zip(sentences.text, sentences.cluster_id, sentences.title)))
+one = clusters[clusters.cluster_id == picked]
+st.markdown(f"**{picked}. {one.title.iloc[0]}**: {one.description.iloc[0] or ''}")
+st.markdown("\n".join(f"- {s}" for s in shown))
+st.caption("The grader's verdicts on this cluster (membership: its answer 1/0 against the truth; completeness and "
+           "similarity: its 0-10 answer)")
+st.dataframe(one.drop(columns=["title", "description"]), hide_index=True, use_container_width=True)

@@ -1,22 +1,13 @@
--- One row per battle of arena.response_style (every battle of the source, no LLM), in the shape
+-- One row per battle of arena.source_battles (every battle of the source, no LLM), in the shape
 -- the Bradley-Terry fits read: both models, the winner, the broad prompt category where the
 -- battle was categorised, and Chatbot Arena's style covariates: for tokens, headers, list items
 -- and bold spans, the normalised difference (A - B) / (A + B + 1) (FastChat's `preprocess_for_style`,
 -- whose + 1 keeps it defined where both are 0), then standardised over the battles (mean 0,
 -- standard deviation 1), so that each coefficient is the preference one standard deviation of
 -- that difference is worth.
-WITH sides AS (
-    SELECT battle_id, side, model, outcome, feature, value
-    FROM arena.response_style
-),
-
-battles AS (
+WITH features AS (
     SELECT
         battle_id,
-        any_value(model) FILTER (WHERE side = 'a') AS model_a,
-        any_value(model) FILTER (WHERE side = 'b') AS model_b,
-        CASE any_value(outcome) FILTER (WHERE side = 'a')
-            WHEN 'win' THEN 'model_a' WHEN 'loss' THEN 'model_b' ELSE 'tie' END AS winner,
         sum(value) FILTER (WHERE side = 'a' AND feature = 'tokens') AS tokens_a,
         sum(value) FILTER (WHERE side = 'b' AND feature = 'tokens') AS tokens_b,
         sum(value) FILTER (WHERE side = 'a' AND feature = 'headers') AS headers_a,
@@ -25,8 +16,14 @@ battles AS (
         sum(value) FILTER (WHERE side = 'b' AND feature = 'list_items') AS list_items_b,
         sum(value) FILTER (WHERE side = 'a' AND feature = 'bold') AS bold_a,
         sum(value) FILTER (WHERE side = 'b' AND feature = 'bold') AS bold_b
-    FROM sides
+    FROM arena.response_style
     GROUP BY battle_id
+),
+
+battles AS (
+    SELECT s.battle_id, s.model_a, s.model_b, s.winner, f.* EXCLUDE (battle_id)
+    FROM arena.source_battles AS s
+    JOIN features AS f USING (battle_id)
 ),
 
 normalised AS (

@@ -1,12 +1,12 @@
 -- How well each classifier prompt tells A from B, per stage (loop, final, and the baselines
 -- length_baseline and lexical_baseline), iteration and split; the headline is the `unseen` split, rows the describer never saw.
--- A row counts as predicted A when P(A) >= 0.5. Abstentions (neither token among the 20
+-- A row's predicted side is diff.all_predictions' `predicted`. Abstentions (neither token among the 20
 -- likeliest, in both label orders) are counted and left out of the metrics. Accuracy has a
 -- Wilson 95% interval and an exact two-sided binomial test against 50%; AUROC is the
 -- Mann-Whitney statistic with average ranks for ties, with Hanley and McNeil's (1982) standard
 -- error and a normal 95% interval clipped to [0, 1]; log-loss clips P(A) to [eps, 1 - eps].
 WITH labelled AS (
-    SELECT stage, iteration, split, p_a, abstained, CASE WHEN side = 'A' THEN 1 ELSE 0 END AS is_a
+    SELECT stage, iteration, split, p_a, abstained, predicted, CASE WHEN side = 'A' THEN 1 ELSE 0 END AS is_a
     FROM diff.all_predictions
 ),
 
@@ -27,10 +27,10 @@ scored AS (
         stage, iteration, split,
         count(*) AS n,
         sum(is_a) AS n_a,
-        count(*) FILTER (WHERE p_a >= 0.5 AND is_a = 1) AS true_a,
-        count(*) FILTER (WHERE p_a < 0.5 AND is_a = 1) AS false_b,
-        count(*) FILTER (WHERE p_a >= 0.5 AND is_a = 0) AS false_a,
-        count(*) FILTER (WHERE p_a < 0.5 AND is_a = 0) AS true_b,
+        count(*) FILTER (WHERE predicted = 'A' AND is_a = 1) AS true_a,
+        count(*) FILTER (WHERE predicted = 'B' AND is_a = 1) AS false_b,
+        count(*) FILTER (WHERE predicted = 'A' AND is_a = 0) AS false_a,
+        count(*) FILTER (WHERE predicted = 'B' AND is_a = 0) AS true_b,
         avg(power(p_a - is_a, 2)) AS brier,
         -avg(is_a * ln(greatest(p_a, 2.220446049250313e-16))
              + (1 - is_a) * ln(greatest(1 - p_a, 2.220446049250313e-16))) AS log_loss,

@@ -61,9 +61,16 @@ def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
 
 
+COLUMNS = "battle_id, model_a, model_b, winner, prompt_turns, response_a_turns, response_b_turns, prompt, response_a, response_b"
+
+
 def _source(have: set[str]) -> str:
-    """Every battle of the source where the no-LLM steps wrote them, else the described ones."""
-    return "arena.source_battles" if "arena.source_battles" in have else "arena.battles"
+    """Every battle: those of the no-LLM steps' source (arena.source_battles), and the described ones
+    (arena.battles) it lacks, as when the two steps were given different inputs."""
+    parts = [f"SELECT {COLUMNS} FROM {t}" for t in ("arena.source_battles", "arena.battles") if t in have]
+    if len(parts) == 2:
+        parts[1] += " WHERE battle_id NOT IN (SELECT battle_id FROM arena.source_battles)"
+    return f"({' UNION ALL '.join(parts)})"
 
 
 def _where(f: BattleFilter, have: set[str]) -> tuple[list[str], dict]:
@@ -107,11 +114,10 @@ def _filtered(f: BattleFilter, have: set[str]) -> tuple[str, dict]:
                   else "LEFT JOIN (SELECT NULL::VARCHAR AS battle_id, NULL::VARCHAR AS broad_category, "
                        "NULL::VARCHAR AS narrower_category) AS c USING (battle_id)")
     described = ("LEFT JOIN (SELECT battle_id, true AS described FROM arena.battles) AS d USING (battle_id)"
-                 if "arena.battles" in have and _source(have) != "arena.battles" else
+                 if "arena.battles" in have else
                  "LEFT JOIN (SELECT NULL::VARCHAR AS battle_id, true AS described) AS d USING (battle_id)")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = (f"SELECT b.*, c.broad_category, c.narrower_category, coalesce(d.described, "
-           f"{'false' if _source(have) != 'arena.battles' else 'true'}) AS described "
+    sql = (f"SELECT b.*, c.broad_category, c.narrower_category, coalesce(d.described, false) AS described "
            f"FROM {_source(have)} AS b {categories} {described} {where}")
     return sql, params
 
@@ -176,13 +182,13 @@ def battle(con, battle_id: str) -> Battle | None:
         properties = con.execute(
             f"SELECT property_id, side, model, property_description, category, impact, behavior_type, evidence"
             f"{clusters} FROM {source} WHERE battle_id = ? ORDER BY side, property_id", [battle_id]).df()
-        grounding = (con.execute("SELECT property_id, quote_idx, in_own, in_other FROM arena.describer_grounding "
-                                 "WHERE battle_id = ?", [battle_id]).df()
-                     if "arena.describer_grounding" in have else pd.DataFrame(columns=["property_id", "quote_idx"]))
-        checked = {(r.property_id, int(r.quote_idx)): r for r in grounding.itertuples()}
-        properties["quotes"] = [
-            [{"quote": q, "status": _status(checked.get((pid, i + 1)))} for i, q in enumerate(_quotes(evidence))]
-            for pid, evidence in zip(properties.property_id, properties.evidence)]
+        grounding = (con.execute("SELECT property_id, quote, in_own, in_other FROM arena.describer_grounding "
+                                 "WHERE battle_id = ? ORDER BY property_id, quote_idx", [battle_id]).df()
+                     if "arena.describer_grounding" in have else pd.DataFrame(columns=["property_id"]))
+        checked = {pid: [{"quote": r.quote, "status": _status(r)} for r in rows.itertuples()]
+                   for pid, rows in grounding.groupby("property_id")}
+        properties["quotes"] = [checked.get(pid) or [{"quote": e, "status": "not checked (under 8 characters)"} for e in _quotes(ev)]
+                                for pid, ev in zip(properties.property_id, properties.evidence)]
     style = pd.DataFrame(columns=["feature", "a", "b"])
     if "arena.response_style" in have:
         style = con.execute("SELECT feature, any_value(value) FILTER (WHERE side = 'a') AS a, "
@@ -202,10 +208,8 @@ def _quotes(evidence) -> list[str]:
 
 
 def _status(checked) -> str:
-    """grounded (in the response it describes: highlighted), in the other response, not found, or
-    too short for the grounding check (under 8 characters: describer_grounding.sql)."""
-    if checked is None:
-        return "too short to check"
+    """grounded (in the response it describes: highlighted), in the other response, or not found:
+    describer_grounding.sql's verdict (a quote under 8 characters it leaves out: too short to check)."""
     if checked.in_own:
         return "grounded"
     return "in the other response" if checked.in_other else "not found in either response"

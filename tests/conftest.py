@@ -119,8 +119,11 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+    """Where the browser tests save their screenshots: test-artifacts/, or docs/screenshots/ with
+    VIBESCOPE_SCREENSHOTS=docs (how the pictures in docs/EVIDENCE.md are made)."""
+    folder = ROOT / "docs" / "screenshots" if os.environ.get("VIBESCOPE_SCREENSHOTS") == "docs" else ARTIFACTS
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -57,7 +57,7 @@ def test_cje_page(settings_file, tmp_path, page, artifacts):
         page.goto(url)  # Home leads with the finding, its input and its guard rails
         page.get_by_text("CJE: each policy's value, dr (auto: fresh draws give doubly robust estimates)").wait_for()
         page.get_by_text("input: sample:cje_arena_sample/logged_data.jsonl").wait_for()
-        page.get_by_text("guard-rail warnings", exact=False).wait_for()
+        page.get_by_text("Best policy by dr: parallel_universe_prompt. Not decision-ready:", exact=False).wait_for()
         page.screenshot(path=artifacts / "app_home_cje.png", full_page=True)
         page.goto(f"{url}/CJE")  # the page leads with the decision (cje.decision)
         page.get_by_text("Best policy by dr: parallel_universe_prompt. Not decision-ready:", exact=False).wait_for()
@@ -67,6 +67,16 @@ def test_cje_page(settings_file, tmp_path, page, artifacts):
         page.locator(".js-plotly-plot").nth(2).wait_for()  # Streamlit draws the plots one by one
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_cje.png", full_page=True)
+        # the prompts behind the estimates, largest weight first: the first is the policy's heaviest
+        page.get_by_text("Prompts behind the estimates").wait_for()
+        page.get_by_text("1,000 prompts; page (of 20)").wait_for()
+        wh = Warehouse()
+        weights = wh.query("SELECT prompt_id, weight FROM cje.importance_weights WHERE policy = 'clone'")
+        heaviest = weights.sort_values(["weight", "prompt_id"], ascending=[False, True]).prompt_id.iloc[0]
+        page.get_by_text(f"Prompt {heaviest}").wait_for()
+        logged = wh.query(f"SELECT response FROM cje.responses WHERE prompt_id = '{heaviest}' AND source = 'logged'")
+        assert logged.response[0].split()[0] in page.locator(".vs-response").first.inner_text()
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 @pytest.mark.slow
@@ -92,3 +102,13 @@ def test_dataset_difference_page(settings_file, tmp_path, page, artifacts):
         page.locator(".js-plotly-plot").first.wait_for()
         page.wait_for_timeout(1000)
         page.screenshot(path=artifacts / "app_diff.png", full_page=True)
+        # each row with its side, the side predicted and whether that is right; wrong only: fewer
+        page.get_by_text("Rows, one by one").wait_for()
+        rows = Warehouse().query("SELECT r.side, p.p_a FROM diff.rows AS r JOIN diff.predictions AS p USING (row_id) "
+                                 "WHERE p.stage = 'final'")
+        wrong = int(((rows.p_a >= 0.5) != (rows.side == "A")).sum())
+        assert 0 < wrong < len(rows)
+        page.get_by_text(f"{len(rows)} rows match").wait_for()
+        page.get_by_text("wrong only").click()
+        page.get_by_text(f"{wrong} rows match").wait_for()
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -16,6 +16,14 @@ from resources.datasets import SAMPLES_DIR
 ANCHORS = SAMPLES_DIR / "anchors"
 
 
+def pieces(item: str) -> list[str]:
+    """An evidence item's quotes (describer_grounding.sql's rule): LMM-Vibes writes `"a" and "b... c"`,
+    each quoted fragment split at its ellipses a quote; any other item is one."""
+    if item.strip().startswith(('"', "“")):
+        return [p for f in re.findall(r'["“]([^"”]+)["”]', item) for p in re.split(r"\.\.\.|…", f)]
+    return [item]
+
+
 def squash(text: str) -> str:
     return re.sub(r"\s+", "", text.lower())
 
@@ -67,7 +75,7 @@ def test_the_anchor_files_quotes_are_highlighted_where_they_occur_and_only_there
         b = battles[p["question_id"]]
         side = "a" if p["model"] == b["model_a"] else "b"
         quotes = p["evidence"] if isinstance(p["evidence"], list) else [p["evidence"]]
-        by_response.setdefault((p["question_id"], side), []).extend(q for q in quotes if q)
+        by_response.setdefault((p["question_id"], side), []).extend(q for item in quotes if item for q in pieces(item))
     for (qid, side), quotes in by_response.items():
         text = battles[qid][f"model_{side}_response"]
         norm = " ".join(text.lower().split())
@@ -82,7 +90,7 @@ def test_the_anchor_files_quotes_are_highlighted_where_they_occur_and_only_there
         assert all(any(e in m for e in expected) for m in marked), (qid, marked - expected)
         checked += len(long_enough)
         found += len(expected)
-    assert checked > 30 and 0 < found < checked  # the file has quotes of both kinds
+    assert checked > 50 and checked / 2 < found < checked  # 40 of 58 found: most, not all
 
 
 def visible(text: str) -> str:

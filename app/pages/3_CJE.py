@@ -97,8 +97,8 @@ with warehouse() as con:
     if not exists(con, "cje", "importance_weights"):
         st.info("No logged responses with log-probabilities: no importance weights to sort by.")
         st.stop()
-    targets = [p for p in weights.policy]
-    policy = st.selectbox("policy (its weights)", targets, key="cje_policy")
+    targets = [r[0] for r in con.execute("SELECT policy FROM cje.policies ORDER BY is_base, policy").fetchall()]
+    policy = st.selectbox("policy (its weights; the base's are all 1)", targets, key="cje_policy")
     total = examples.cje_prompts(con, policy, size=0)[0]
     pages = max(1, -(-total // 50))
     number = st.number_input(f"{total:,} prompts; page (of {pages})", 1, pages, 1, key="cje_page") - 1

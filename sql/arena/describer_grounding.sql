@@ -1,15 +1,27 @@
 -- The describer's evidence checked against the battle it came from, at no LLM cost: one row per
--- evidence quote (at least 8 characters once case and runs of white space are normalised), and
+-- evidence quote (at least 8 characters once case and runs of white space are normalised; the
+-- quoted fragments of an item written as `"a" and "b"` each count as one), and
 -- whether it occurs in the response the property is attributed to (`in_own`) and in the other
 -- response (`in_other`). A describer that reads the responses quotes the side it describes;
 -- one that ignores them, or mixes up A and B, quotes it no more often than the other side
 -- (arena.describer_control tests that).
-WITH quotes AS (
+WITH fragments AS (
+    -- StringSight / LMM-Vibes write several quoted fragments in one evidence item (`"a" and "b"`,
+    -- `"c... d"`): an item that opens with a double quote gives each quoted fragment, split at its
+    -- ellipses (an omission), as a quote of its own; any other item is one quote
     SELECT property_id, battle_id, side,
-           unnest(from_json(evidence, '["VARCHAR"]')) AS quote,
-           generate_subscripts(from_json(evidence, '["VARCHAR"]'), 1) AS quote_idx
+           flatten(list_transform(from_json(evidence, '["VARCHAR"]'), lambda item:
+               CASE WHEN regexp_matches(trim(item), '^["“]')
+                    THEN flatten(list_transform(regexp_extract_all(item, '["“]([^"”]+)["”]', 1),
+                                                lambda f: regexp_split_to_array(f, '\.\.\.|…')))
+                    ELSE [item] END)) AS pieces
     FROM arena.behavior_properties
     WHERE evidence IS NOT NULL
+),
+
+quotes AS (
+    SELECT property_id, battle_id, side, unnest(pieces) AS quote, generate_subscripts(pieces, 1) AS quote_idx
+    FROM fragments
 ),
 
 normalised AS (

@@ -255,6 +255,19 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
         page.get_by_text("Keywords", exact=False).first.wait_for()
         page.wait_for_timeout(1500)
         page.screenshot(path=artifacts / "app_activation_clusters.png", full_page=True)
+        # the first trace, each sentence on its cluster under the best-graded layer x method x k
+        best = wh.query("""SELECT layer, method, k FROM acts.clustering_scores
+                           WHERE metric = 'final_score' AND kind = 'graded'
+                           ORDER BY mean DESC NULLS LAST, layer, method, k LIMIT 1""").iloc[0]
+        want = wh.query(f"""SELECT a.cluster_id FROM acts.sentences AS s JOIN acts.cluster_assignments AS a
+                            USING (sentence_id) WHERE a.layer = {best.layer} AND a.method = '{best.method}'
+                            AND a.k = {best.k} AND s.trace_id = (SELECT min(trace_id) FROM acts.traces)
+                            ORDER BY s.idx""").cluster_id.tolist()
+        page.get_by_text("A trace, sentence by sentence").wait_for()
+        page.locator("span[data-cluster]").first.wait_for()
+        assert [int(c) for c in page.locator("span[data-cluster]").evaluate_all(
+            "spans => spans.map(s => s.dataset.cluster)")] == want
+        assert page.locator('[data-testid="stException"]').count() == 0
 
 
 @pytest.mark.slow

@@ -6,10 +6,8 @@ import pytest
 from resources import build_resources
 from resources.warehouse import Warehouse
 
-# the style view reads the same battles, as `vibescope arena` sets both: every battle has its texts,
-# properties and style in the explorer
+# the style view reads its own battles: the 999 bundled ones (the demo profile's), no LLM
 FICTIONAL = {"ops": {"arena__battles": {"config": {"dataset": "fictional", "num_samples": 120}},
-                     "arena__response_style": {"config": {"dataset": "fictional", "num_samples": 120}},
                      "arena__battle_differences": {"config": {"describer_source": "planted"}},
                      "arena__property_clusters": {"config": {"enable_dim_reduction": False}}}}
 

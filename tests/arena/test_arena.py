@@ -1,6 +1,7 @@
 """Arena behaviours: planted behaviours recovered; every metric re-derived with pandas + statsmodels."""
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -178,7 +179,7 @@ def test_exports_and_page(fictional_warehouse, tmp_path, page, artifacts):
     with streamlit_app(settings_file, tmp_path) as url:
         page.goto(f"{url}/Arena_behaviours")
         page.get_by_text("Which behaviours go with winning").wait_for()
-        page.get_by_text("Example battle:", exact=False).wait_for()
+        page.get_by_role("link", name=re.compile(r"open the \d+ battles of this cluster in the explorer")).wait_for()
         page.get_by_text("Keywords (c-TF-IDF against the other", exact=False).wait_for()
         page.get_by_text("Style: what each model's responses look like (no LLM)").wait_for()
         page.get_by_text("Describer control: the properties carry no evidence quotes", exact=False).wait_for()

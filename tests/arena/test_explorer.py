@@ -1,6 +1,6 @@
-"""The explorer's reads on the fictional run: every filter's battles equal the same filter computed
-here in pandas from the tables, pages cover them once each, and the pairwise matrices equal
-FastChat's own pivot-table code."""
+"""The explorer's reads on the fictional run (its 120 described battles, and the 999 bundled ones
+its style view reads): every filter's battles equal the same filter computed here in pandas from
+the tables, pages cover them once each, and the pairwise matrices equal FastChat's pivot code."""
 
 import pandas as pd
 import pytest
@@ -20,7 +20,8 @@ def con(fictional_warehouse):
 @pytest.fixture(scope="module")
 def frames(fictional_warehouse):
     q = fictional_warehouse.query
-    return {"battles": q("SELECT * FROM arena.source_battles"),
+    source, described = q("SELECT * FROM arena.source_battles"), q("SELECT * FROM arena.battles")
+    return {"battles": pd.concat([source, described[~described.battle_id.isin(source.battle_id)]]),
             "categories": q("SELECT * FROM arena.prompt_categories"),
             "properties": q("SELECT battle_id, side, model, fine_cluster_id, coarse_cluster_id FROM arena.clustered_properties"),
             "style": q("SELECT battle_id, side, model, feature, shows FROM arena.response_style")}
@@ -103,12 +104,15 @@ def test_a_link_carries_its_filter(con):
 
 def test_a_battle_holds_its_texts_properties_and_style(con, frames):
     p = frames["properties"]
-    battle_id = p.battle_id.iloc[0]
+    battle_id = p.battle_id.iloc[0]  # a described battle: texts and properties, no style (not in the source)
     b = explore.battle(con, battle_id)
     row = frames["battles"].set_index("battle_id").loc[battle_id]
-    assert (b.row.model_a, b.row.response_b) == (row.model_a, row.response_b)
+    assert (b.row.model_a, b.row.response_b, b.row.described) == (row.model_a, row.response_b, True)
     assert sorted(b.properties.property_id.str.split(":").str[0].unique()) == [battle_id]
     assert len(b.properties) == (p.battle_id == battle_id).sum()
+    styled = frames["style"].battle_id.iloc[0]  # a battle of the style view's source: its features, no properties
+    b = explore.battle(con, styled)
+    assert b.properties.empty and not b.row.described
     assert set(b.style.feature) == set(frames["style"].feature) and len(b.style.dropna()) == len(b.style)
     assert explore.battle(con, "no such battle") is None
 

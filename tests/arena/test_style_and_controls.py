@@ -71,11 +71,16 @@ def test_describer_control_counts_quotes_and_equals_statsmodels_mcnemar():
         text = {"own": own, "other": other, "made up": "zebras paint the moon at noon"}[source]
         start = int(rng.integers(0, max(1, len(text) - 40)))
         quote = "  ".join(text[start:start + 40].split()).upper()  # case and spacing differ from the text
-        rows.append({"property_id": f"{b.battle_id}:0", "battle_id": b.battle_id, "side": side,
-                     "evidence": json.dumps([quote, "short"])})  # "short": under 8 characters, left out
         norm = lambda t: " ".join(t.lower().split())  # noqa: E731
-        if len(norm(quote)) >= 8:
-            expected.append((norm(quote) in norm(own), norm(quote) in norm(other)))
+        if i % 5 == 0:  # LMM-Vibes' form: quoted fragments in one item, one cut by an ellipsis
+            first, second = own[:30].replace('"', ""), other[-60:].replace('"', "")
+            item = f'"{first}" and "{second[:25]}...{second[25:]}"'
+            quotes = [first, second[:25], second[25:]]
+        else:
+            item, quotes = quote, [quote]
+        rows.append({"property_id": f"{b.battle_id}:0", "battle_id": b.battle_id, "side": side,
+                     "evidence": json.dumps([item, "short"])})  # "short": under 8 characters, left out
+        expected += [(norm(q) in norm(own), norm(q) in norm(other)) for q in quotes if len(norm(q)) >= 8]
     con = duckdb.connect()
     register_udfs(con)
     con.execute("CREATE SCHEMA arena")
@@ -87,6 +92,7 @@ def test_describer_control_counts_quotes_and_equals_statsmodels_mcnemar():
                 + (ROOT / "sql/arena/describer_grounding.sql").read_text())
     grounding = con.execute("SELECT in_own, in_other FROM arena.describer_grounding ORDER BY battle_id").df()
     assert sorted(map(tuple, grounding.to_numpy().tolist())) == sorted(expected)
+    assert len(expected) > 70  # the fragments counted one by one
     control = con.execute((ROOT / "sql/arena/describer_control.sql").read_text()).df().iloc[0]
     own_only = sum(o and not t for o, t in expected)
     other_only = sum(t and not o for o, t in expected)

@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 
 OPEN, CLOSE = "\ue000", "\ue001"
 MARK_STYLE = "background:#ffe28a;padding:0 1px;border-radius:2px"
+PRE_STYLE = "white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:6px;border-radius:4px"
 # raw HTML in a response is shown as text, never run: responses are untrusted input
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable("table")
 # a line's block syntax, which a mark placed in front of it would break
@@ -96,7 +97,8 @@ class _Marker(HTMLParser):
         self.marks = 0  # OPEN and CLOSE seen in text: a mark lost in an attribute leaves it odd
 
     def handle_starttag(self, tag, attrs):
-        self.out.append(self.get_starttag_text())
+        # a code block wraps in its column rather than running under the other response
+        self.out.append(f'<pre style="{PRE_STYLE}">' if tag == "pre" else self.get_starttag_text())
 
     def handle_startendtag(self, tag, attrs):
         self.out.append(self.get_starttag_text())

@@ -77,6 +77,8 @@ def test_cje_page(settings_file, tmp_path, page, artifacts):
         logged = wh.query(f"SELECT response FROM cje.responses WHERE prompt_id = '{heaviest}' AND source = 'logged'")
         assert logged.response[0].split()[0] in page.locator(".vs-response").first.inner_text()
         assert page.locator('[data-testid="stException"]').count() == 0
+        page.get_by_text("Prompts behind the estimates").scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "app_cje_examples.png")
 
 
 @pytest.mark.slow
@@ -112,3 +114,5 @@ def test_dataset_difference_page(settings_file, tmp_path, page, artifacts):
         page.get_by_text("wrong only").click()
         page.get_by_text(f"{wrong} rows match").wait_for()
         assert page.locator('[data-testid="stException"]').count() == 0
+        page.get_by_text("Rows, one by one").scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "app_diff_rows.png")

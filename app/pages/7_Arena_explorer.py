@@ -81,10 +81,11 @@ with warehouse() as con:
                              step=1, key="page") - 1
     rows = explore.page(con, chosen, number, PAGE_SIZE)
     ids = rows.battle_id.tolist()
-    wanted = st.query_params.get("battle")
-    shown = wanted if wanted in ids else (ids[0] if ids else None)
-    st.html(battle_list(rows, chosen, number + 1, shown))
-    battle = explore.battle(con, shown) if shown else None
+    wanted = st.query_params.get("battle")  # a link to one battle opens it, on whatever page it is
+    battle = explore.battle(con, wanted) if wanted else None
+    if battle is None and ids:
+        battle = explore.battle(con, ids[0])
+    st.html(battle_list(rows, chosen, number + 1, battle.row.battle_id if battle is not None else None))
 
 if battle is not None:
     b = battle.row
@@ -100,9 +101,9 @@ if battle is not None:
         st.markdown(f"**User, turn {i} of {len(turns)}**" if len(turns) > 1 else "**Prompt**")
         st.html(f'<div class="vs-prompt">{render(prompt)}</div>')
         left, right = st.columns(2)
-        left.markdown(f"**A: {b.model_a}**" + (" 🏆" if b.winner == "model_a" else ""))
+        left.markdown(f"**A: {b.model_a}**" + (" (won)" if b.winner == "model_a" else ""))
         left.html(f'<div class="vs-response" data-side="A">{render(a_text, highlights["A"])}</div>')
-        right.markdown(f"**B: {b.model_b}**" + (" 🏆" if b.winner == "model_b" else ""))
+        right.markdown(f"**B: {b.model_b}**" + (" (won)" if b.winner == "model_b" else ""))
         right.html(f'<div class="vs-response" data-side="B">{render(b_text, highlights["B"])}</div>')
 
     left, right = st.columns(2)

@@ -268,6 +268,8 @@ def test_bad_grader_output_layer_out_of_range_and_page(acts, tmp_path, page, art
         assert [int(c) for c in page.locator("span[data-cluster]").evaluate_all(
             "spans => spans.map(s => s.dataset.cluster)")] == want
         assert page.locator('[data-testid="stException"]').count() == 0
+        page.get_by_text("A trace, sentence by sentence").scroll_into_view_if_needed()
+        page.screenshot(path=artifacts / "app_acts_trace.png")
 
 
 @pytest.mark.slow

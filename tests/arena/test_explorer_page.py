@@ -22,12 +22,14 @@ from tests.conftest import streamlit_app, write_settings
 
 ANCHORS = SAMPLES_DIR / "anchors"
 BATTLES, PROPERTIES = ANCHORS / "lmm_vibes_arena_battles.jsonl", ANCHORS / "lmm_vibes_arena_properties.jsonl"
-SOURCE = {"dataset": str(BATTLES), "filter_english": False}
-RUN = {"ops": {"arena__battles": {"config": {**SOURCE, "num_samples": 0}},
-               "arena__response_style": {"config": SOURCE},
+# as in the demo, the no-LLM steps (style, ratings) read the 999 bundled battles, and the describer
+# reads others: here LMM-Vibes' 12 with their published properties; the explorer shows them all
+RUN = {"ops": {"arena__battles": {"config": {"dataset": str(BATTLES), "filter_english": False, "num_samples": 0}},
                "arena__battle_differences": {"config": {"describer_source": "file", "properties_path": str(PROPERTIES)}},
-               "arena__property_clusters": {"config": {"enable_dim_reduction": False}},
-               "arena__model_ratings": {"config": {"min_battles": 2, "bootstrap_rounds": 20}}}}
+               "arena__property_clusters": {"config": {"enable_dim_reduction": False}}}}
+EVERY = ("(SELECT battle_id, model_a, model_b, winner, prompt, response_a, response_b FROM arena.source_battles "
+         "UNION ALL SELECT battle_id, model_a, model_b, winner, prompt, response_a, response_b FROM arena.battles "
+         "WHERE battle_id NOT IN (SELECT battle_id FROM arena.source_battles))")
 
 
 class RemoteReferences(HTMLParser):
@@ -126,20 +128,20 @@ def marked_spans(page, side: str) -> set[str]:
 def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
     wh = Warehouse(settings_file=str(anchor_run))
     q = lambda sql: wh.query(sql).iloc[:, 0].tolist()  # noqa: E731
-    models = q("SELECT DISTINCT model_a FROM arena.source_battles ORDER BY 1")
+    models = q(f"SELECT DISTINCT model_a FROM {EVERY} ORDER BY 1")
     fine = q("SELECT fine_cluster_id FROM arena.clustered_properties GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]
     category = q("SELECT broad_category FROM arena.prompt_categories LIMIT 1")[0]
     # each filter and the count the same filter gives in SQL, written here
-    cases = [({}, "SELECT count(*) FROM arena.source_battles"),
-             ({"model": models[0]}, f"SELECT count(*) FROM arena.source_battles WHERE '{models[0]}' IN (model_a, model_b)"),
-             ({"winner": "tie"}, "SELECT count(*) FROM arena.source_battles WHERE winner = 'tie'"),
+    cases = [({}, f"SELECT count(*) FROM {EVERY}"),
+             ({"model": models[0]}, f"SELECT count(*) FROM {EVERY} WHERE '{models[0]}' IN (model_a, model_b)"),
+             ({"winner": "tie"}, f"SELECT count(*) FROM {EVERY} WHERE winner = 'tie'"),
              ({"broad": category}, f"SELECT count(*) FROM arena.prompt_categories WHERE broad_category = '{category}'"),
              ({"fine": fine}, f"SELECT count(DISTINCT battle_id) FROM arena.clustered_properties WHERE fine_cluster_id = {fine}"),
              ({"fine": fine, "shows": "B"}, "SELECT count(DISTINCT battle_id) FROM arena.clustered_properties "
                                             f"WHERE fine_cluster_id = {fine} AND side = 'B'"),
              ({"style": "code_blocks"}, "SELECT count(DISTINCT battle_id) FROM arena.response_style "
                                         "WHERE feature = 'code_blocks' AND shows"),
-             ({"search": "python"}, "SELECT count(*) FROM arena.source_battles WHERE lower(prompt || response_a || "
+             ({"search": "python"}, f"SELECT count(*) FROM {EVERY} WHERE lower(prompt || response_a || "
                                     "response_b) LIKE '%python%'")]
     with streamlit_app(anchor_run, tmp_path) as url:
         counts = set()
@@ -157,7 +159,7 @@ def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name=models[1], exact=True).click()
         page.wait_for_function("() => document.body.innerText.includes('match: model = ')")
-        assert matched(page) == q(f"SELECT count(*) FROM arena.source_battles WHERE '{models[1]}' IN (model_a, model_b)")[0]
+        assert matched(page) == q(f"SELECT count(*) FROM {EVERY} WHERE '{models[1]}' IN (model_a, model_b)")[0]
 
         # the highlights of every battle with grounded evidence: exactly its grounded quotes
         grounded = grounded_quotes()
@@ -172,7 +174,7 @@ def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
                 assert all(any(w in s for s in seen) for w in want), (battle_id, side, want - seen)
                 assert all(any(w in s for w in want) for s in seen), (battle_id, side, seen - want)
             no_exception(page)
-        coded = q("SELECT battle_id FROM arena.source_battles WHERE response_a LIKE '%```%' LIMIT 1")[0]
+        coded = q("SELECT battle_id FROM arena.battles WHERE response_a LIKE '%```%' ORDER BY 1 LIMIT 1")[0]
         page.goto(f"{url}/Arena_explorer?{urlencode({'battle': coded})}")
         page.locator('.vs-response[data-side="A"] pre').first.wait_for()  # a code block is a <pre>
         tall(page, artifacts / "app_arena_explorer.png")
@@ -202,7 +204,7 @@ def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
         explorer = popup.value
         explorer.get_by_text(re.compile(r"battles match")).first.wait_for()
         model = re.search(r"match: model = (.+)", explorer.get_by_text(re.compile("battles match")).first.inner_text()).group(1)
-        assert matched(explorer) == q(f"SELECT count(*) FROM arena.source_battles WHERE '{model}' IN (model_a, model_b)")[0]
+        assert matched(explorer) == q(f"SELECT count(*) FROM {EVERY} WHERE '{model}' IN (model_a, model_b)")[0]
         page.goto(url)
         page.get_by_text("Which model is better").first.wait_for()
         page.locator(".js-plotly-plot").first.wait_for()
@@ -237,7 +239,9 @@ def test_the_static_report_opens_with_the_network_off(anchor_run, tmp_path, page
     page.goto(out.as_uri())
     page.get_by_role("heading", name="Leaderboard: which model is better").wait_for()
     page.locator("#leaderboard .js-plotly-plot").first.wait_for()  # plotly.js ran from the file itself
-    assert page.locator("#leaderboard table.data tbody tr").count() == 3  # the three LMM-Vibes models
+    rated = Warehouse(settings_file=str(anchor_run)).query(
+        "SELECT count(*) AS n FROM arena.model_ratings WHERE control = 'none' AND category = 'all' AND rated").n[0]
+    assert page.locator("#leaderboard table.data tbody tr").count() == rated > 10
     example = page.locator("#arena details.example").first
     example.locator("summary").click()
     example.locator(".response").first.wait_for()

@@ -97,6 +97,7 @@ postgres:
 	  else echo "postgresql missing: run 'sudo apt-get install postgresql' for the shared-warehouse test"; fi; }
 
 test: $(STAMP) $(REFERENCE_STAMP) browser postgres
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 # The vllm backend's contract with the pinned vLLM, in a venv of its own (vLLM and its CUDA stack are

@@ -116,8 +116,8 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
     print(f"explorer bench, {cpu}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     print(f"{'battles':>8} {'first render s (min/median/max)':>34} {'next page s (min/median/max)':>32}")
     for n in args.sizes:

@@ -3,13 +3,11 @@ inspect_tasks.py, a model on 127.0.0.1), read back by `vibescope diff` (two logs
 id) and by `arena.battles` (a pairwise judge's log); what they read is compared with the logs'
 own JSON, opened with zipfile alone."""
 
-import glob
 import json
 import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import dagster as dg
 import duckdb

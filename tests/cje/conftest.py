@@ -46,7 +46,7 @@ def write_logged(path: Path, rows: list[dict]) -> Path:
 
 
 def sample_rows(n: int | None = None) -> list[dict]:
-    rows = [json.loads(l) for l in (SAMPLE / "logged_data.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (SAMPLE / "logged_data.jsonl").read_text().splitlines()]
     return rows[:n] if n else rows
 
 

@@ -192,7 +192,7 @@ def test_report_files(sample_warehouse):
     mine = weights.assign(log10_bin=np.floor(np.log10(weights.w) * 4) / 4).groupby(["policy", "log10_bin"]).size()
     hist = wh.query("SELECT * FROM cje.weight_histogram").set_index(["policy", "log10_bin"]).n
     assert mine.sort_index().tolist() == hist.sort_index().tolist() and list(mine.sort_index().index) == list(hist.sort_index().index)
-    log = [json.loads(l) for l in (folder / "stochastic_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (folder / "stochastic_log.jsonl").read_text().splitlines()]
     assert len(log) == wh.query("SELECT count(*) AS n FROM cje.responses").n[0]  # a row per interaction
     assert all(r["seeds"] == {"oracle_label_seed": 42, "oracle_fraction": 1.0, "fold_seed": 42, "n_folds": 5}
                for r in log)

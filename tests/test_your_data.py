@@ -80,6 +80,12 @@ def test_cje_on_a_users_logs_reads_them_alone_and_claims_only_what_they_carry(tm
         "token_level_cje_results.json").read_text())
     assert results["estimator"] == "cal_ips" and "no fresh draws" in results["estimator_rule"]
     assert "CJE estimates: cal_ips (auto: no fresh draws" in out.stdout
+    # a quiet console: no Dagster DEBUG event line, the decision and its table once, where the full log is
+    console = out.stdout + out.stderr
+    assert " - DEBUG - " not in console and console.count("CJE estimates: cal_ips") == 1
+    assert console.count("Best policy by") + console.count("No best policy") == 1
+    if env.get("DAGSTER_HOME"):  # a run kept in an instance says where its every event is
+        assert re.search(r"^run [0-9a-f-]{36}: every event in `vibescope run-report", out.stdout, re.M)
     # Kish's ESS of each target's weights, from the file itself: below 10% no IPS-family interval is given
     base = np.array([r["base_policy_logprob"] for r in rows])
     for policy in ("premium", "evasive"):

@@ -22,6 +22,7 @@ The analysis commands take --model, --backend, --base-url, --api-key-env: every 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -33,7 +34,7 @@ import dagster as dg
 from resources import warehouse_cli
 from resources.settings import PROFILE_ENV, PROJECT_ROOT
 from vibescope import pipelines
-from vibescope.run import whole_groups_only
+from vibescope.run import add_verbose, console_logging, whole_groups_only
 from resources.reader import open_reader
 from resources.settings import load_settings
 from vibescope.batches import add_batch
@@ -48,7 +49,8 @@ def materialize(select: str) -> int:
     """`dg launch` in a child process: the run uses the instance in $DAGSTER_HOME (with its
     concurrency pools) and the multiprocess executor, as a run from the UI does."""
     dg_cli = Path(sys.executable).parent / "dg"
-    command = [str(dg_cli), "launch", "--assets", select, "-m", "definitions"]
+    command = [str(dg_cli), "launch", "--assets", select, "-m", "definitions", "--config-json",
+               json.dumps(console_logging())]
     return subprocess.run(command, env=os.environ).returncode
 
 
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="materialize assets, then print the per-step table and the tables written")
     demo.add_argument("--select", default="*", help="Dagster asset selection (default: every asset)")
+    add_verbose(demo)
     runs = sub.add_parser("run-report", help="where a run's time went (default: the latest run)")
     runs.add_argument("run_id", nargs="?")
     sql = sub.add_parser("sql", help="one read-only query on the warehouse (sandboxed, row-capped)")
@@ -81,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(pipelines.with_verbs(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "verbose", False):
+        os.environ["VIBESCOPE_VERBOSE"] = "1"
     if args.command != "demo" and args.command != "run-report":
         args.run(args)  # in this process; run history in $DAGSTER_HOME when it is set
         return 0

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from assets.cje.config import HEADLINES
-from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, run_folder, step
+from vibescope.run import add_model_flags, add_verbose, apply_model_flags, materialize, metadata, run_folder, step
 
 
 def add_cje(sub) -> None:
@@ -33,6 +33,7 @@ def add_cje(sub) -> None:
                         "NOT_GRADED)")
     p.add_argument("--n-folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=42)
+    add_verbose(p)
     p.set_defaults(run=run_cje)
 
 

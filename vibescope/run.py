@@ -38,10 +38,11 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model", "put every role on one model for this run (a role that names its own "
                                       "model in dagster_project.toml keeps it)")
     g.add_argument("--model", default="", help="the model name (the server's name for it, or a .gguf path)")
-    g.add_argument("--backend", default="", choices=["", "llamacpp", "openai", "vllm"],
+    g.add_argument("--backend", default="", choices=["", "llamacpp", "openai", "anthropic", "vllm"],
                    help="default: openai when --base-url is given, else the settings' [llm] backend")
     g.add_argument("--base-url", default="", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key-env", default="", help="the variable holding that server's key")
+    add_verbose(p)
 
 
 def apply_model_flags(args: argparse.Namespace, roles: tuple[str, ...]) -> None:
@@ -61,6 +62,19 @@ def apply_model_flags(args: argparse.Namespace, roles: tuple[str, ...]) -> None:
         print(f"role {name:<11} {role.backend}: {role.model}{where}")
 
 
+def add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verbose", action="store_true",
+                   help="every Dagster event on the terminal (default: progress and warnings; every event is "
+                        "in the run's log all the same: vibescope run-report, or the Dagster UI)")
+
+
+def console_logging() -> dict:
+    """The run config that keeps Dagster's DEBUG event lines (a step started, an output yielded...) off
+    the terminal: progress (INFO) and warnings stay, and every event stays in the run's event log."""
+    level = "DEBUG" if os.environ.get("VIBESCOPE_VERBOSE") else "INFO"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
 def materialize(groups: list[str], ops: dict[str, dict]) -> dg.ExecuteInProcessResult:
     """Materialize every asset of `groups` (and their checks) with `ops` as each step's config."""
     whole_groups_only(f"vibescope {' + '.join(groups)}")
@@ -73,10 +87,12 @@ def materialize(groups: list[str], ops: dict[str, dict]) -> dg.ExecuteInProcessR
     result = dg.materialize(
         [*definitions.defs.assets, *definitions.defs.asset_checks],
         resources=definitions.defs.resources, selection=dg.AssetSelection.groups(*groups),
-        run_config={"ops": {name: {"config": config} for name, config in ops.items()}},
+        run_config={"ops": {name: {"config": config} for name, config in ops.items()}, **console_logging()},
         instance=instance, raise_on_error=False)
+    if instance is not None:
+        print(f"run {result.run_id}: every event in `vibescope run-report {result.run_id}` and the Dagster UI (make ui)")
     if not result.success:
-        raise SystemExit(f"the {' + '.join(groups)} run failed: see the log above")
+        raise SystemExit(f"the {' + '.join(groups)} run failed: see the errors above")
     return result
 
 

@@ -34,6 +34,6 @@ def decision(context: dg.AssetExecutionContext, config: DecisionConfig, warehous
                status["cards"], status["audits"], warehouse.query(RAILS), warehouse.query(BASE).policy.iloc[0],
                headline, config.alpha)
     frame = pd.DataFrame([{"estimator": headline, "estimator_rule": rule, **vars(d)}])
-    context.log.info(d.note)
+    context.log.debug(d.note)  # in the run log; the table and the commands show it
     return one(frame, {"best_policy": d.best_policy or "", "decision_ready": d.decision_ready,
                        "note": dg.MetadataValue.md(d.note)})

@@ -105,7 +105,7 @@ def report(context: dg.AssetExecutionContext, config: ReportConfig, warehouse: W
     best = f"Best policy by {headline}: {decision.best_policy}" if decision.best_policy else "No best policy"
     console.print(f"{best}. {decision.note}", soft_wrap=False)
     console.print(console_table(estimates, headline, rule))
-    context.log.info("\n" + console.export_text())
+    context.log.debug("\n" + console.export_text())  # in the run log; the command prints it once
     return dg.MaterializeResult(metadata={
         "run_folder": dg.MetadataValue.path(str(folder)),
         "zip": dg.MetadataValue.path(archive),

@@ -30,6 +30,7 @@ def test_demo_prints_a_row_per_step_with_its_llm_calls_then_the_tables(settings_
     assert "run " in report and ": SUCCESS" in report
     tables = out.stdout.split("== tables written ==", 1)[1]
     assert "core.role_health" in tables and "core.llm_calls" in tables
+    assert " - DEBUG - " not in out.stdout + out.stderr  # Dagster's event lines stay in the run's log
 
 
 @pytest.mark.slow

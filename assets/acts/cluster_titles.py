@@ -23,6 +23,7 @@ from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
+from assets.progress import Progress
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
@@ -93,7 +94,8 @@ def cluster_titles(context: dg.AssetExecutionContext, config: TitlesConfig, llm:
     requests, shown = naming_requests(config, assignments, sentences, vectors, traces)
     client = llm.client("namer", context)
     results = batch.run(client, requests, llm.batches_folder, config.batches,
-                        tag=batch_tag(warehouse) if config.batches else "")
+                        tag=batch_tag(warehouse) if config.batches else "",
+                        progress=Progress(context, "namer", len(requests)).step)
     rows = [{**s, "title": r.value["title"].strip() if r.ok else None,
              "description": r.value["description"].strip() if r.ok else None,
              "error": r.error, "raw": None if r.ok else r.raw} for s, r in zip(shown, results)]

@@ -29,6 +29,7 @@ from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_
 from assets.core.pools import model_pool
 from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
+from assets.progress import Progress
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
@@ -118,7 +119,8 @@ def grades(context: dg.AssetExecutionContext, config: GradesConfig, llm: LLM,
         context.log.warning(f"{untitled} categories have no parseable title and are not graded")
     client = llm.client("grader", context)
     results = batch.run(client, requests, llm.batches_folder, config.batches,
-                        tag="_".join(filter(None, [batch_tag(warehouse), partition_tag(context)])) if config.batches else "")
+                        tag="_".join(filter(None, [batch_tag(warehouse), partition_tag(context)])) if config.batches else "",
+                        progress=Progress(context, "grader", len(requests)).step)
     frame = pd.DataFrame([{**row, "answer": answer(r), "error": r.error, "raw": None if r.ok else r.raw}
                           for row, r in zip(rows, results)],
                          columns=["layer", "method", "k", "repetition", "metric", "cluster_id", "other_cluster_id",

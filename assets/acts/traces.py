@@ -11,15 +11,17 @@ from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.core.tables import Written, one, table_step
 from assets.lineage import INPUT
+from assets.progress import Progress
 from resources.datasets import DatasetError, Datasets, named_input
 from resources.llm import LLM
 from resources.warehouse import Warehouse
 
 
-def generate_traces(client, questions: list[str]) -> list[str]:
+def generate_traces(client, questions: list[str], progress=None) -> list[str]:
     """The reasoner's answer to each question, as a trace: prompt, then `<think>` and the answer
     (the tag is added when the reply lacks it, as reasoning models' chat templates do)."""
-    replies = client.run_batch([{"method": "chat", "messages": [{"role": "user", "content": q}]} for q in questions])
+    replies = client.run_batch([{"method": "chat", "messages": [{"role": "user", "content": q}]} for q in questions],
+                               progress=progress)
     return [f"{q}\n{'' if OPEN in r.text else OPEN}{r.text}" for q, r in zip(questions, replies)]
 
 
@@ -46,7 +48,8 @@ def traces(context: dg.AssetExecutionContext, config: TracesConfig, datasets: Da
         frame = frame.iloc[keep]
     texts = frame[column].astype(str).tolist()
     if config.questions:
-        texts = generate_traces(llm.client("policy.reasoner", context), texts)
+        texts = generate_traces(llm.client("policy.reasoner", context), texts,
+                                Progress(context, "reasoner", len(texts)).step)
     out = pd.DataFrame({"trace_id": np.arange(len(frame)), "source_row": frame.source_row.to_numpy(),
                         "full_response": texts, "source": source})
     return one(out, {"source": source, "empty_texts": len(empty),

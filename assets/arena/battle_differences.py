@@ -23,6 +23,7 @@ from assets.core.partitions import llm_stage_partitions, partition_tag, rows_of_
 from assets.core.pools import model_pool
 from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
+from assets.progress import Progress
 from resources.llm import LLM, batch
 from resources.warehouse import Warehouse
 
@@ -63,7 +64,7 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
         client = llm.client("describer", context, model=config.model_name)
         requests = [{"method": "chat_json", **request(b, config)} for b in battles.itertuples()]
         results = batch.run(client, requests, llm.batches_folder, config.batches, max_workers=config.max_workers,
-                            tag=partition_tag(context))
+                            tag=partition_tag(context), progress=Progress(context, "describer", len(requests)).step)
         frame = pd.DataFrame([{"battle_id": b.battle_id,
                                "properties_json": json.dumps(r.value["properties"]) if r.ok else None,
                                "error": r.error, "raw": None if r.ok else r.raw,

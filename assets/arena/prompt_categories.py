@@ -19,6 +19,7 @@ from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.core.tables import Written, one, table_step
 from assets.lineage import MODEL, Query, reads
+from assets.progress import Progress
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
@@ -34,10 +35,14 @@ def name(client: RoleClient, texts: list[str], keywords: list[str]) -> str | Non
     return out.value["name"].strip() if out.ok else None
 
 
-def named(client: RoleClient, examples: dict, keywords: dict, fallback: str) -> pd.DataFrame:
+def named(client: RoleClient, examples: dict, keywords: dict, fallback: str, progress=None) -> pd.DataFrame:
     """name, named_by, keywords per category id (the keywords where the namer's name names nothing)."""
     ids = sorted(examples)
-    names = [name(client, examples[k], keywords[k]) for k in ids]
+    names = []
+    for k in ids:
+        names.append(name(client, examples[k], keywords[k]))
+        if progress is not None:
+            progress()
     shown, named_by = shown_names(names, [keywords[k] for k in ids])
     return pd.DataFrame({"name": [s or f"{fallback} {k}" for s, k in zip(shown, ids)], "named_by": named_by,
                          "keywords": [keywords[k] for k in ids]}, index=ids)
@@ -55,12 +60,13 @@ def prompt_categories(context: dg.AssetExecutionContext, config: CategoriesConfi
         context.log.warning(warning)
     namer = llm.client("namer", context)
     broad_ids = np.array([result.coarse[k] for k in result.labels])
+    progress = Progress(context, "namer (categories)", len(set(result.labels)) + len(set(broad_ids))).step
     narrower = named(namer, {k: battles.prompt[result.labels == k].head(EXAMPLES).tolist()
                              for k in sorted(set(result.labels))},
-                     cluster_keywords(battles.prompt, result.labels), "Category")
+                     cluster_keywords(battles.prompt, result.labels), "Category", progress)
     broad = named(namer, {g: narrower["name"][sorted({k for k, v in result.coarse.items() if v == g})].tolist()
                           + battles.prompt[broad_ids == g].head(3).tolist() for g in sorted(set(broad_ids))},
-                  cluster_keywords(battles.prompt, broad_ids), "Group")
+                  cluster_keywords(battles.prompt, broad_ids), "Group", progress)
     at_narrower, at_broad = narrower.loc[result.labels], broad.loc[broad_ids]
     frame = pd.DataFrame({
         "battle_id": battles.battle_id,

@@ -21,6 +21,7 @@ from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.core.tables import Written, table_step
 from assets.lineage import MODEL, Query, reads
+from assets.progress import Progress
 from resources.embeddings import Embeddings
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
@@ -68,6 +69,7 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
                              "was_outlier": result.was_outlier, "x": xy[:, 0], "y": xy[:, 1]})
     namer = llm.client("namer", context)
     labels = []
+    progress = Progress(context, "namer (behaviour clusters)", len(set(fine) - {-1}) + len(set(coarse) - {-1}))
     for level, ids in (("fine", fine), ("coarse", coarse)):
         keywords = cluster_keywords(texts, ids)
         named = []
@@ -76,6 +78,8 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
             parent = int(result.coarse[k]) if level == "fine" else None
             text = ({"label": "Outliers", "description": "Not in any cluster.", "error": None} if k == -1
                     else label(namer, texts, vectors, members, keywords[k]))
+            if k != -1:
+                progress.step()
             named.append({"level": level, "cluster_id": int(k), "parent_cluster_id": parent,
                           "size": int(members.sum()), **text, "keywords": keywords[k]})
         names, named_by = shown_names([n["label"] for n in named], [n["keywords"] for n in named])

@@ -8,7 +8,7 @@ import pandas as pd
 
 from assets.cje_logs import judge_prompts
 from assets.cje_logs.config import JudgeConfig
-from assets.cje_logs.progress import Progress
+from assets.progress import Progress
 from assets.cje_logs.responses import KINDS
 from assets.core.partitions import llm_stage_partitions, rows_of_partition
 from assets.core.pools import model_pool

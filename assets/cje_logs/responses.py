@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.cje_logs.config import ResponsesConfig
-from assets.cje_logs.progress import Progress
+from assets.progress import Progress
 from assets.core.llm_calls import LLM_KIND
 from assets.core.pools import model_pool
 from assets.core.tables import Written, table_step

@@ -9,7 +9,7 @@ import math
 import dagster as dg
 import pandas as pd
 
-from assets.cje_logs.progress import Progress
+from assets.progress import Progress
 from assets.cje_logs.responses import KINDS, policy_clients, sampling_of
 from assets.core.partitions import llm_stage_partitions, rows_of_partition
 from assets.core.pools import model_pool

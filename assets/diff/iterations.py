@@ -22,6 +22,7 @@ from assets.core.tables import Written, table_step
 from assets.diff import prompts
 from assets.diff.config import IterationsConfig
 from assets.lineage import MODEL, Query, reads
+from assets.progress import Progress
 from resources.llm import LLM, RoleClient
 from resources.warehouse import Warehouse
 
@@ -89,6 +90,8 @@ def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm:
         unseen = unseen[: config.max_unseen_per_iteration]
     plan = list(batches(seen, config.batch_size, config.epochs))
     described, predictions, history = [], [], []
+    calls = sum(len(rows[rows.idx.isin(p) | rows.idx.isin(unseen)]) for _, p in plan) + len(rows)
+    progress = Progress(context, "classifier", calls, every=20)
     for iteration, (epoch, positions) in enumerate(plan, start=1):
         batch = rows[rows.idx.isin(positions)]
         description, truncated = describe(describer, batch, history, config.extra_prompt,
@@ -97,6 +100,7 @@ def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm:
         for r in tested.itertuples():
             predictions.append({"stage": "loop", "iteration": iteration, "row_id": r.row_id,
                                 **classify(classifier, description, r.text)})
+            progress.step()
         done = [p for p in predictions[-len(tested):] if p["p_a"] is not None]
         by_id = dict(zip(rows.row_id, rows.side))
         seen_done = [p for p in done if p["row_id"] in set(batch.row_id)]
@@ -111,6 +115,7 @@ def iterations(context: dg.AssetExecutionContext, config: IterationsConfig, llm:
     for r in rows.itertuples():
         predictions.append({"stage": "final", "iteration": len(plan), "row_id": r.row_id,
                             **classify(classifier, final, r.text)})
+        progress.step()
     frame = pd.DataFrame(predictions)
     return Written({"iterations": pd.DataFrame(described), "predictions": frame}, {"predictions": {
         "abstained": int(frame.abstained.sum()), "input_truncated": int(frame.input_truncated.sum())}})

@@ -235,11 +235,12 @@ def _from_cache(client: RoleClient, req: dict[str, Any], failed: dict[str, str])
 
 
 def run(client: RoleClient, requests: Sequence[dict[str, Any]], folder: Path, batches: bool,
-        max_workers: int = 0, tag: str = "") -> list[Any]:
-    """What assets call: `client.run_batch(requests)`, or with `batches` the batch file's answers,
-    stopping (raising) while any request is neither answered nor failed."""
+        max_workers: int = 0, tag: str = "", progress=None) -> list[Any]:
+    """What assets call: `client.run_batch(requests)` (`progress` called per answer), or with
+    `batches` the batch file's answers, stopping (raising) while any request is neither answered
+    nor failed."""
     if not batches:
-        return client.run_batch(requests, max_workers)
+        return client.run_batch(requests, max_workers, progress)
     path = write_requests(client, requests, folder / file_name(client, tag))
     left = counts(client, path)
     if left["pending"] or left["in_flight"]:

@@ -135,18 +135,23 @@ class RoleClient:
                              prompt_tokens=out["prompt_tokens"], boundary_ok=out["boundary_ok"],
                              truncated=out["truncated"])
 
-    def run_batch(self, requests: Sequence[dict[str, Any]], max_workers: int = 0) -> list[Any]:
+    def run_batch(self, requests: Sequence[dict[str, Any]], max_workers: int = 0,
+                  progress: Callable[[Any], None] | None = None) -> list[Any]:
         """Run many requests ({"method": "chat"|"chat_json"|..., **kwargs}) in order of input.
 
         `max_workers` at a time (0: the backend's own setting; a local model runs them one after
-        another whatever is asked, as it has one model in one process).
+        another whatever is asked, as it has one model in one process); `progress` is called with
+        each answer as it comes.
         """
         def run_one(req: dict[str, Any]) -> Any:
             req = dict(req)
             method = req.pop("method", "chat")
             if method not in ("chat", "chat_json", "choice_logprobs", "score_sequence"):
                 raise LLMConfigError(f"run_batch: unknown method {method!r}")
-            return getattr(self, method)(**req)
+            answer = getattr(self, method)(**req)
+            if progress is not None:
+                progress(answer)
+            return answer
 
         workers = self.backend.max_workers
         if max_workers and self.backend.max_workers > 1:

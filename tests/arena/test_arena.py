@@ -284,8 +284,12 @@ def test_the_embedded_describer_end_to_end_on_planted_battles(tmp_path, monkeypa
     selection = dg.AssetSelection.assets(*[["arena", t] for t in (
         "battles", "battle_differences", "prompt_categories", "behavior_properties", "describer_control",
         "describer_grounding", "property_clusters", "cluster_labels", "clustered_properties", "planted_recovery")])
-    assert dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)), run_config=config,
-                          selection=selection).success
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)), run_config=config,
+                            selection=selection, instance=instance)
+    assert result.success
+    said = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(re.match(r"describer: 4/4, about \d+ s left", m) for m in said)  # the describer says how far it is
     wh = Warehouse(settings_file=str(path))
     differences = wh.query("SELECT * FROM arena.battle_differences")
     assert len(differences) == 4 and (differences.properties_json.notna() != differences.error.notna()).all()

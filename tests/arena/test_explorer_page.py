@@ -94,8 +94,14 @@ def anchor_run(tmp_path_factory):
         mp.setenv("VIBESCOPE_SETTINGS", str(path))
         import definitions
 
-        assert dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)),
-                              selection=dg.AssetSelection.groups("arena"), run_config=RUN).success
+        instance = dg.DagsterInstance.ephemeral()
+        result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)), instance=instance,
+                                selection=dg.AssetSelection.groups("arena"), run_config=RUN)
+        assert result.success
+        # the namers say how far they are: a last line n/n for each naming stage
+        said = [e.user_message for e in instance.all_logs(result.run_id)]
+        for stage in ("namer (categories)", "namer (behaviour clusters)"):
+            assert any(re.match(rf"{re.escape(stage)}: (\d+)/\1, about \d+ s left", m) for m in said), stage
         yield path
 
 

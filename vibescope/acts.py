@@ -12,6 +12,13 @@ def add_acts(sub) -> None:
     p = sub.add_parser("acts", help="activation clusters of your reasoning traces; `vibescope acts plan` "
                                     "counts the LLM calls a configuration makes")
     p.add_argument("traces", help="a json, jsonl, csv or parquet file of traces (or of questions, with --questions)")
+    acts_flags(p)
+    add_model_flags(p)
+    p.set_defaults(run=run_acts)
+
+
+def acts_flags(p: argparse.ArgumentParser) -> None:
+    """The run's flags, which `vibescope acts plan` takes too, so that it plans the run a user is about to start."""
     p.add_argument("--text-column", default="full_response")
     p.add_argument("--questions", action="store_true",
                    help="the file holds questions (--question-column): role policy.reasoner writes the traces")
@@ -25,8 +32,6 @@ def add_acts(sub) -> None:
     p.add_argument("--n-test", type=int, default=None,
                    help="held-out sentences per cluster (and as many from others) the grader is asked about (default 5)")
     p.add_argument("--seed", type=int, default=42)
-    add_model_flags(p)
-    p.set_defaults(run=run_acts)
 
 
 def run_acts(args: argparse.Namespace) -> None:
@@ -51,8 +56,12 @@ def run_acts(args: argparse.Namespace) -> None:
 
 
 def add_acts_plan(sub) -> None:
-    p = sub.add_parser("acts-plan", help="`vibescope acts plan`: the LLM calls the settings' activation run makes")
-    p.add_argument("settings", nargs="?", default=None, help="a settings file (default: dagster_project.toml)")
+    p = sub.add_parser("acts-plan", help="`vibescope acts plan [TRACES] [flags of vibescope acts]`: the LLM calls "
+                                         "that run makes, before it runs")
+    p.add_argument("traces", nargs="?", default=None,
+                   help="the traces file the run reads (optional: the calls depend on the flags, not on it)")
+    p.add_argument("--settings", default=None, help="a settings file (default: dagster_project.toml)")
+    acts_flags(p)
     p.set_defaults(run=run_acts_plan)
 
 
@@ -61,7 +70,15 @@ def run_acts_plan(args: argparse.Namespace) -> dict:
     from assets.acts.config import ActivationsConfig, ClustersConfig, GradesConfig, TitlesConfig
     from resources.settings import with_settings_defaults
 
-    configs = [with_settings_defaults(cls, table, args.settings)().model_dump() for cls, table in (
+    if args.traces and args.traces.endswith(".toml"):  # the settings file, as this command once took it
+        args.settings, args.traces = args.traces, None
+    if args.traces and not os.path.exists(args.traces):
+        raise SystemExit(f"vibescope acts plan: no traces file {args.traces}")
+    flags = {"acts.cluster_assignments": {k: v for k, v in (("methods", args.methods), ("clusters", args.clusters)) if v},
+             "acts.cluster_titles": {"repetitions": args.repetitions} if args.repetitions else {},
+             "acts.grades": {"n_test": args.n_test} if args.n_test else {},
+             "acts.activations": {"layers": args.layers}}
+    configs = [with_settings_defaults(cls, table, args.settings)(**flags[table]).model_dump() for cls, table in (
         (ClustersConfig, "acts.cluster_assignments"), (TitlesConfig, "acts.cluster_titles"),
         (GradesConfig, "acts.grades"), (ActivationsConfig, "acts.activations"))]
     calls = from_configs(*configs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
+from vibescope.run import add_model_flags, named_path, apply_model_flags, materialize, metadata, reader, show, step
 
 
 def add_acts(sub) -> None:
@@ -35,8 +35,8 @@ def acts_flags(p: argparse.ArgumentParser) -> None:
 
 
 def run_acts(args: argparse.Namespace) -> None:
+    path = named_path("acts", "questions" if args.questions else "traces", args.traces)
     apply_model_flags(args, ("namer", "grader", *(("policy.reasoner",) if args.questions else ())))
-    path = os.path.abspath(args.traces)
     traces = ({"questions": path, "question_column": args.question_column, "source": ""} if args.questions
               else {"source": path, "text_column": args.text_column})
     clusters = {k: v for k, v in (("methods", args.methods), ("clusters", args.clusters)) if v}

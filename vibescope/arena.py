@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
+from vibescope.run import add_model_flags, named_path, apply_model_flags, materialize, metadata, reader, show, step
 
 
 def add_arena(sub) -> None:
@@ -29,12 +28,13 @@ def add_arena(sub) -> None:
 
 
 def run_arena(args: argparse.Namespace) -> None:
+    source = named_path("arena", "battles", args.battles)
+    properties = named_path("arena", "--properties", args.properties) if args.properties else ""
     apply_model_flags(args, ("describer", "namer"))
-    source = args.battles if args.battles.startswith("hf:") else os.path.abspath(args.battles)
     battles = {"dataset": source if not source.startswith("hf:") else "arena", "source": source,
                "filter_english": args.filter_english, "exclude_ties": args.exclude_ties, "models": args.models,
                "seed": args.seed}
-    differences = ({"describer_source": "file", "properties_path": os.path.abspath(args.properties)}
+    differences = ({"describer_source": "file", "properties_path": properties}
                    if args.properties else {})
     result = materialize(["arena"], {
         step("arena.battles"): {**battles, "num_samples": args.num_samples},

@@ -4,11 +4,10 @@ with real policies, then analysed)."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from assets.cje.config import HEADLINES
-from vibescope.run import add_model_flags, add_verbose, apply_model_flags, materialize, metadata, run_folder, step
+from vibescope.run import add_model_flags, named_path, add_verbose, apply_model_flags, materialize, metadata, run_folder, step
 
 
 def add_cje(sub) -> None:
@@ -41,9 +40,10 @@ def run_cje(args: argparse.Namespace) -> Path:
     if not args.delta_max >= 0:
         raise SystemExit(f"--delta-max is a margin on the reward scale, 0 or above, got {args.delta_max:g}")
     folder = run_folder("cje")
-    logged = {"source": "files", "logged_data": os.path.abspath(args.logged), "oracle_fraction": args.oracle_fraction,
-              "seed": args.seed, "fresh_draws_dir": os.path.abspath(args.fresh_draws) if args.fresh_draws else "",
-              "probe_dir": os.path.abspath(args.probes) if args.probes else ""}
+    logged = {"source": "files", "logged_data": named_path("cje", "logged data", args.logged),
+              "oracle_fraction": args.oracle_fraction, "seed": args.seed,
+              "fresh_draws_dir": named_path("cje", "--fresh-draws", args.fresh_draws, folder=True) if args.fresh_draws else "",
+              "probe_dir": named_path("cje", "--probes", args.probes, folder=True) if args.probes else ""}
     if args.identical is not None:
         logged["identical_policies"] = args.identical
     result = materialize(["cje"], {

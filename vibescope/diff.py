@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vibescope.run import add_model_flags, apply_model_flags, materialize, metadata, reader, show, step
+from vibescope.run import add_model_flags, named_path, apply_model_flags, materialize, metadata, reader, show, step
 
 
 def add_diff(sub) -> None:
@@ -33,9 +33,11 @@ def add_diff(sub) -> None:
 
 
 def run_diff(args: argparse.Namespace) -> str:
+    a, b = named_path("diff", "A", args.a), named_path("diff", "B", args.b)
     apply_model_flags(args, ("describer", "classifier"))
     result = materialize(["diff"], {
-        step("diff.rows"): {"a": args.a, "b": args.b, "text_column": args.text_column,
+        step("diff.rows"): {"a": a, "b": b,
+                            "text_column": args.text_column,
                             "text_column_b": args.text_column_b, "pair_key": args.pair_key,
                             "max_rows": args.max_rows, "test_fraction": args.test_fraction, "seed": args.seed},
         step("diff.iterations"): {"batch_size": args.batch_size, "epochs": args.epochs,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -62,6 +63,26 @@ def apply_model_flags(args: argparse.Namespace, roles: tuple[str, ...]) -> None:
         print(f"role {name:<11} {role.backend}: {role.model}{where}")
 
 
+def named_path(command: str, what: str, path: str, folder: bool = False) -> str:
+    """The absolute path of an input a user named, or one line saying it is not there (a dataset id,
+    hf:<id> or sample:<name>, is passed on as it is)."""
+    if path.startswith(("hf:", "sample:")):
+        return path
+    there = os.path.isdir(path) if folder else os.path.isfile(path)
+    if not there:
+        raise SystemExit(f"vibescope {command}: {what} {path}: no such {'folder' if folder else 'file'}")
+    return os.path.abspath(path)
+
+
+def root_cause(error) -> str:
+    """A step failure in one line: the innermost error's first line, its module path dropped
+    (`DatasetError: a.csv: no column 'answer'`), not Dagster's wrapper around it."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    first = str(error.message).strip().splitlines()[0] if str(error.message).strip() else repr(error)
+    return re.sub(r"^(?:\w+\.)+(\w+: )", r"\1", first)
+
+
 def add_verbose(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true",
                    help="every Dagster event on the terminal (default: progress and warnings; every event is "
@@ -92,7 +113,8 @@ def materialize(groups: list[str], ops: dict[str, dict]) -> dg.ExecuteInProcessR
     if instance is not None:
         print(f"run {result.run_id}: every event in `vibescope run-report {result.run_id}` and the Dagster UI (make ui)")
     if not result.success:
-        raise SystemExit(f"the {' + '.join(groups)} run failed: see the errors above")
+        failed = [f"FAILED {e.step_key}: {root_cause(e.event_specific_data.error)}" for e in result.get_step_failure_events()]
+        raise SystemExit("\n".join([*failed, f"the {' + '.join(groups)} run failed"]))
     return result
 
 

@@ -284,12 +284,10 @@ def test_the_embedded_describer_end_to_end_on_planted_battles(tmp_path, monkeypa
     selection = dg.AssetSelection.assets(*[["arena", t] for t in (
         "battles", "battle_differences", "prompt_categories", "behavior_properties", "describer_control",
         "describer_grounding", "property_clusters", "cluster_labels", "clustered_properties", "planted_recovery")])
-    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)), run_config=config,
-                            selection=selection, instance=instance)
-    assert result.success
-    said = [e.user_message for e in instance.all_logs(result.run_id)]
-    assert any(re.match(r"describer: 4/4, about \d+ s left", m) for m in said)  # the describer says how far it is
+                            selection=selection, instance=(instance := dg.DagsterInstance.ephemeral()))
+    assert result.success and any(re.match(r"describer: 4/4, about \d+ s left", e.user_message)  # its progress
+                                  for e in instance.all_logs(result.run_id))
     wh = Warehouse(settings_file=str(path))
     differences = wh.query("SELECT * FROM arena.battle_differences")
     assert len(differences) == 4 and (differences.properties_json.notna() != differences.error.notna()).all()
@@ -299,5 +297,4 @@ def test_the_embedded_describer_end_to_end_on_planted_battles(tmp_path, monkeypa
     quoted = wh.query("SELECT count(*) AS n FROM arena.behavior_properties WHERE evidence IS NOT NULL "
                       "AND evidence <> '[]'").n[0]
     assert (len(grounding) > 0) == (quoted > 0)
-    print("\nembedded describer on 4 planted battles:", parsed, "properties;",
-          wh.query("SELECT * FROM arena.planted_recovery").to_string(index=False))
+    print("\nembedded describer, 4 battles:", parsed, "properties;", wh.query("SELECT * FROM arena.planted_recovery"))

@@ -51,7 +51,14 @@ def materialize(select: str) -> int:
     dg_cli = Path(sys.executable).parent / "dg"
     command = [str(dg_cli), "launch", "--assets", select, "-m", "definitions", "--config-json",
                json.dumps(console_logging())]
-    return subprocess.run(command, env=os.environ).returncode
+    # the run config quiets the steps' loggers; the orchestrating process still writes its engine
+    # events at DEBUG (a step worker started...): those stay in the run's log, off the terminal
+    verbose = bool(os.environ.get("VIBESCOPE_VERBOSE"))
+    with subprocess.Popen(command, env=os.environ, stderr=subprocess.PIPE, text=True, errors="replace") as child:
+        for line in child.stderr:
+            if verbose or " - dagster - DEBUG - " not in line:
+                sys.stderr.write(line)
+    return child.returncode
 
 
 def report(run_id: str | None) -> int:

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
             frame.insert(0, "table_name", frame.pop("schema") + "." + frame.pop("table"))
             print(frame.drop(columns="run_id").to_string(index=False))
             print(f"\nwarehouse: {where_readers_read(settings)}\nreports: {settings.path('reports')}\n"
-                  "Dagster UI: make ui    app: make app    SQL: vibescope sql '...'")
+                  "Dagster UI: make ui    app: make app    SQL: vibescope sql '...'\n"
+                  "all of it in one file that opens offline: vibescope report --html reports/vibescope.html")
         else:
             try:
                 result = readonly_query(con, args.query, settings.readers.max_rows, settings.readers.timeout_s)

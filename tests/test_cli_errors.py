@@ -50,3 +50,14 @@ def test_a_file_with_wrong_content_is_named_by_the_step_that_refuses_it(settings
     assert code != 0 and lines[-1] == "the diff run failed"
     assert lines[-2] == (f"FAILED diff__rows: DatasetError: {ROOT / 'tests/bad_inputs/diff_missing_column.csv'}: "
                          "missing column(s) answer; it has: text")
+
+
+def test_the_report_refuses_a_negative_count_and_an_empty_project(tmp_path):
+    from tests.conftest import write_settings
+
+    code, lines = vibescope("report", "--html", str(tmp_path / "r.html"), "--examples", "-1")
+    assert code != 0 and lines == ["vibescope report: --examples must be 0 or more"]
+    env = {**os.environ, "VIBESCOPE_SETTINGS": str(write_settings(tmp_path / "dagster_project.toml"))}
+    code, lines = vibescope("report", "--html", str(tmp_path / "r.html"), env=env)
+    assert code != 0 and len(lines) == 1 and lines[0].startswith("vibescope report: no warehouse at ")
+    assert not (tmp_path / "r.html").exists()  # nothing written

@@ -32,7 +32,12 @@ def run(args: argparse.Namespace) -> None:
     if args.examples < 0:
         raise SystemExit("vibescope report: --examples must be 0 or more")
     settings = load_settings()
-    with open_reader(settings) as con:
+    try:
+        con = open_reader(settings)
+    except FileNotFoundError:
+        raise SystemExit(f"vibescope report: no warehouse at {where_readers_read(settings)} yet (make demo, or "
+                         "vibescope arena | cje | diff | acts)") from None
+    with con:
         sections = build(con, args.examples)
     if not sections:
         raise SystemExit("vibescope report: the warehouse holds no analysis yet (make demo, or vibescope arena | cje | diff | acts)")

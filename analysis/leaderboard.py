@@ -10,7 +10,8 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-CONTROLS = {"none": "plain", "style": "style-controlled", "style_behaviours": "behaviour-controlled"}
+CONTROLS = {"none": "plain", "style": "style-controlled", "style_behaviours": "mention-controlled",
+            "style_rubric": "measured-behaviour-controlled"}
 
 
 def rounding_step(ci_low: float, ci_high: float) -> float:
@@ -54,7 +55,7 @@ def board(ratings: pd.DataFrame, category: str = "all") -> pd.DataFrame:
         return pd.DataFrame(columns=["model"])
     battles = shown.groupby("model").battles.max()
     out["battles"] = out.model.map(battles)
-    order = [c for c in ("_none", "_style", "_style_behaviours") if c in out]
+    order = [c for c in (f"_{control}" for control in CONTROLS) if c in out]
     return out.sort_values(order, ascending=False, na_position="last").drop(columns=order).reset_index(drop=True)
 
 

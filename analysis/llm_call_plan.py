@@ -28,3 +28,31 @@ def from_configs(assignments: dict, titles: dict, grades: dict, activations: dic
     layers = (activations or {}).get("layers") or [12]
     return llm_calls(assignments["methods"], assignments["clusters"], titles["repetitions"], grades["metrics"],
                      grades["n_test"], layers)
+
+
+CHARS_PER_TOKEN = 4      # a rough English average; the plan is an estimate, the call log has the truth
+TEMPLATE_TOKENS = 250    # a describer's or scorer's instructions and system prompt
+BEHAVIOUR_TOKENS = 30    # one line of the scorer's behaviour list
+
+
+def arena_calls(battles: int, chars: int, describe: bool, behaviours: int, given: bool, max_tokens: dict,
+                models: dict, prices: dict) -> list[dict]:
+    """The arena run's per-battle LLM calls: the describer once per battle (where it runs), the
+    rubric's scorer twice (both answer orders, every behaviour in one call) where any behaviour is
+    scored; `chars`: the battles' prompt and response characters summed (as cut for the calls);
+    `behaviours`: discovered ones scored (top_k, an upper bound); `prices`: role -> [prices] entry
+    (input, output USD per million tokens) or None. The namers' calls (one per cluster) are left out."""
+    text = chars // CHARS_PER_TOKEN + battles * TEMPLATE_TOKENS
+    rows = []
+    if describe:
+        rows.append(("describer", battles, text))
+    if behaviours or given:
+        rows.append(("scorer", 2 * battles, 2 * (text + battles * BEHAVIOUR_TOKENS * max(behaviours, 1))))
+    out = []
+    for role, calls, tokens_in in rows:
+        tokens_out = calls * max_tokens[role]
+        price = prices.get(role)
+        cost = None if price is None else (tokens_in * price.input + tokens_out * price.output) / 1e6
+        out.append({"role": role, "model": models[role], "calls": calls, "input_tokens": tokens_in,
+                    "output_tokens": tokens_out, "cost_usd": cost})
+    return out

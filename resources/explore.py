@@ -31,6 +31,7 @@ class BattleFilter:
     coarse: int | None = None       # coarse behaviour cluster some response shows
     shows: str | None = None        # which side shows the cluster (or style feature): one of SIDES
     style: str | None = None        # a style feature (arena.response_style) some response shows
+    rubric: str | None = None       # a scored behaviour (arena.behaviour_verdicts) one response shows more
     search: str | None = None       # text in the prompt or either response (case-insensitive)
 
     @classmethod
@@ -100,6 +101,10 @@ def _where(f: BattleFilter, have: set[str]) -> tuple[list[str], dict]:
     if f.style:
         clauses.append("EXISTS (SELECT 1 FROM arena.response_style AS s WHERE s.battle_id = b.battle_id "
                        f"AND s.feature = $style AND s.shows{f' AND upper(s.side) = {side}' if side else ''})")
+    if f.rubric:  # the order-consistent verdict: the side named by `shows`, or either
+        status = f"= {side}" if side else "IN ('A', 'B')"
+        clauses.append("EXISTS (SELECT 1 FROM arena.behaviour_verdicts AS v WHERE v.battle_id = b.battle_id "
+                       f"AND v.behaviour = $rubric AND v.status {status})")
     if f.search:
         clauses.append("(contains(lower(b.prompt), lower($search)) OR contains(lower(b.response_a), lower($search)) "
                        "OR contains(lower(b.response_b), lower($search)))")
@@ -152,6 +157,8 @@ def options(con) -> dict[str, list]:
                                      "ORDER BY size DESC, cluster_id", [level]).fetchall()
     if "arena.response_style" in have:
         out["style"] = [r[0] for r in con.execute("SELECT DISTINCT feature FROM arena.response_style ORDER BY 1").fetchall()]
+    if "arena.rubric_behaviours" in have:
+        out["rubric"] = con.execute("SELECT behaviour, label FROM arena.rubric_behaviours ORDER BY position").fetchall()
     return out
 
 
@@ -160,6 +167,7 @@ class Battle:
     row: pd.Series              # the battle: models, winner, turns, category
     properties: pd.DataFrame    # the describer's properties, with their quotes' status
     style: pd.DataFrame         # feature, a, b (arena.response_style)
+    verdicts: pd.DataFrame      # behaviour, label, original, swapped, status, follows_position (the rubric)
 
     def quotes(self, side: str) -> list[str]:
         """The grounded evidence quotes of `side`'s properties: what its response highlights."""
@@ -194,7 +202,12 @@ def battle(con, battle_id: str) -> Battle | None:
         style = con.execute("SELECT feature, any_value(value) FILTER (WHERE side = 'a') AS a, "
                             "any_value(value) FILTER (WHERE side = 'b') AS b FROM arena.response_style "
                             "WHERE battle_id = ? GROUP BY feature ORDER BY feature", [battle_id]).df()
-    return Battle(rows.iloc[0], properties, style)
+    verdicts = pd.DataFrame(columns=["behaviour", "label", "original", "swapped", "status", "follows_position"])
+    if {"arena.behaviour_verdicts", "arena.rubric_behaviours"} <= have:
+        verdicts = con.execute("SELECT v.behaviour, r.label, v.original, v.swapped, v.status, v.follows_position "
+                               "FROM arena.behaviour_verdicts AS v JOIN arena.rubric_behaviours AS r USING (behaviour) "
+                               "WHERE v.battle_id = ? ORDER BY r.position", [battle_id]).df()
+    return Battle(rows.iloc[0], properties, style, verdicts)
 
 
 def _quotes(evidence) -> list[str]:

@@ -14,6 +14,7 @@ from tests.helpers.kill import run_killed_in_each
 
 KILLED_IN = {  # stage: the test that kills a run in it
     "arena/battle_differences": "tests/test_kill_every_stage.py::test_a_users_battles_all_described_after_a_kill",
+    "arena/behaviour_scores": "tests/test_kill_every_stage.py::test_a_users_battles_all_described_after_a_kill",
     "arena/property_clusters": "tests/test_your_data.py::test_readme_recipe_runs_on_the_files_it_names_and_reads_nothing_else[arena]",
     "arena/prompt_categories": "tests/test_your_data.py::test_readme_recipe_runs_on_the_files_it_names_and_reads_nothing_else[arena]",
     "diff/iterations": "tests/test_your_data.py::test_readme_recipe_runs_on_the_files_it_names_and_reads_nothing_else[diff]",
@@ -55,17 +56,22 @@ def project(tmp_path, user: bool) -> tuple[Warehouse, dict]:
 @pytest.mark.slow
 def test_a_users_battles_all_described_after_a_kill(tmp_path):
     """More battles than the demo profile's sample, no --num-samples: the embedded describer reads
-    every one (a row of arena.battle_differences each, parsed or with its error), across a kill."""
+    every one (a row of arena.battle_differences each, parsed or with its error), and the embedded
+    scorer scores each in both orders (every call parsed or its error kept), across a kill in each."""
     rows = (ROOT / "data/samples/anchors/lmm_vibes_arena_battles.jsonl").read_text().splitlines()[:5]
     battles = tmp_path / "my_battles.jsonl"
     battles.write_text("\n".join(rows) + "\n")
     wh, env = project(tmp_path, user=True)
     out = run_killed_in_each([sys.executable, "-m", "vibescope", "arena", str(battles)], env, tmp_path,
-                             ["arena/battle_differences"], wh, tmp_path / "data" / "llm_cache.sqlite", timeout=1500)
+                             ["arena/battle_differences", "arena/behaviour_scores"], wh,
+                             tmp_path / "data" / "llm_cache.sqlite", timeout=1500)
     assert "role describer" in out and "which model is better" in out
     described = wh.query("SELECT count(*) AS n, count(*) FILTER (WHERE properties_json IS NOT NULL OR "
                          "error IS NOT NULL) AS done FROM arena.battle_differences").iloc[0]
     assert described.n == described.done == len(rows)
+    calls = wh.query("SELECT battle_id, answer_order, bool_and(answer IS NOT NULL) AS answered, "
+                     "bool_and(error IS NOT NULL) AS failed FROM arena.behaviour_scores GROUP BY ALL")
+    assert len(calls) == 2 * len(rows) and (calls.answered | calls.failed).all()
     style = wh.query("SELECT count(DISTINCT battle_id) AS n FROM arena.response_style").n[0]
     assert style == len(rows)
 

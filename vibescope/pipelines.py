@@ -17,8 +17,9 @@ from __future__ import annotations
 from vibescope import acts, arena, cje, diff
 
 # `vibescope cje build`, `acts plan`, `arena recovery`: a verb where the others take a file
-VERBS = {("cje", "build"): "cje-build", ("cje", "plan"): "cje-plan", ("acts", "plan"): "acts-plan", ("arena", "recovery"): "arena-recovery"}
-ADDERS = (arena.add_arena, arena.add_arena_recovery, cje.add_cje, cje.add_cje_build, cje.add_cje_plan, diff.add_diff, acts.add_acts,
+VERBS = {("cje", "build"): "cje-build", ("cje", "plan"): "cje-plan", ("acts", "plan"): "acts-plan", ("arena", "recovery"): "arena-recovery",
+         ("arena", "plan"): "arena-plan"}
+ADDERS = (arena.add_arena, arena.add_arena_plan, arena.add_arena_recovery, cje.add_cje, cje.add_cje_build, cje.add_cje_plan, diff.add_diff, acts.add_acts,
           acts.add_acts_plan)
 
 

@@ -1,5 +1,5 @@
 """Which model is better: the ratings rounded to what their intervals carry, the interval plot, the
-three controls side by side, a category selector, and FastChat's pairwise matrices. Every rating
+controls side by side (plain, style, and behaviours as mentioned and as measured by the rubric), a category selector, and FastChat's pairwise matrices. Every rating
 and every matrix cell opens onto the battles behind it in the explorer."""
 
 import streamlit as st
@@ -25,8 +25,9 @@ table = board(ratings, category)
 controls = [name for c, name in CONTROLS.items() if (ratings.control == c).any()]
 st.caption(f"Bradley-Terry ratings on the Elo scale from {n_battles:,} battles, 95% bootstrap intervals, rounded "
            "to what the interval carries (a 150-point interval shows tens). Rank: the ranks the interval allows. "
-           f"Controls: {', '.join(controls)} (style: length and markdown held fixed; behaviour: the behaviour "
-           "clusters too, where a describer ran).")
+           f"Controls: {', '.join(controls)} (style: length and markdown held fixed; mention: the behaviour "
+           "clusters the describer mentioned too; measured behaviour: the rubric's verdicts on every scored "
+           "battle, asked in both answer orders, instead of mentions).")
 if table.empty:
     st.info(f"No model is rated in category {category!r} (arena__model_ratings.min_battles).")
     st.stop()

@@ -1,4 +1,5 @@
-"""Arena behaviours: the property map, the cluster tree, per-model shares and the win-rate link."""
+"""Arena behaviours: what the rubric measured on every battle (beside what the describer mentioned),
+the property map, the cluster tree, per-model shares and the win-rate link."""
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -28,6 +29,73 @@ def leaderboard_section(con) -> None:
         prediction_section(con.execute("SELECT * FROM arena.preference_prediction").df())
 
 
+EXPLORER = st.column_config.LinkColumn("battles", display_text="open in explorer")
+
+
+def measured_section(effects, bias, identity) -> None:
+    """The rubric: each scored behaviour's link to winning on its verdicts, beside the mention-based figure."""
+    st.subheader("Measured behaviours: the rubric on every battle, in both answer orders")
+    st.caption("Each behaviour scored on every battle by role scorer, asked with the responses in the data's order "
+               "and swapped; a verdict stands where both orders agree. Coefficient: log-odds of winning when a "
+               "response shows it more than its opponent's, the models held fixed (95% Wald; Holm across "
+               "behaviours). Beside it the same fit on the describer's mentions, and Cohen's kappa of mention vs "
+               "verdict: near 0, the mentions do not tell where the behaviour is.")
+    shown = effects.assign(battles_link=[BattleFilter(rubric=b).link() for b in effects.behaviour])
+    st.dataframe(shown[["label", "source", "battles", "differing", "coefficient", "ci_low", "ci_high", "p_holm",
+                        "mentioned_coefficient", "mentioned_ci_low", "mentioned_ci_high", "kappa",
+                        "position_bias_rate", "inconsistent", "error", "battles_link"]],
+                 hide_index=True, use_container_width=True, column_config={"battles_link": EXPLORER})
+    biased = bias[bias.position_bias_ci_low > 0]
+    if len(biased):
+        st.warning(f"Position bias: for {len(biased)} of {len(bias)} behaviours the scorer named the same slot in "
+                   f"both orders in some battles (up to {bias.position_bias_rate.max():.0%} of them); those "
+                   "verdicts are left out of every fit.")
+    labels = dict(zip(effects.behaviour, effects.label))
+    chosen = st.selectbox("which model shows it more", list(labels), format_func=lambda b: labels[b], key="rubric")
+    one = identity[identity.behaviour == chosen]
+    one = one.assign(battles_link=[BattleFilter(model=m, rubric=chosen, shows="model").link() for m in one.model])
+    st.dataframe(one.drop(columns="behaviour"), hide_index=True, use_container_width=True,
+                 column_config={"battles_link": EXPLORER})
+
+
+def clusters_section(properties, labels, metrics) -> None:
+    level = st.radio("cluster level", ["fine", "coarse"], horizontal=True)
+    st.plotly_chart(property_map(properties, level), use_container_width=True)
+    left, right = st.columns(2)
+    left.plotly_chart(cluster_tree(labels), use_container_width=True)
+    right.plotly_chart(model_bars(metrics, level), use_container_width=True)
+
+    st.subheader("Which behaviours go with winning (as the describer mentioned them)")
+    shown = metrics[(metrics.level == level) & metrics.win_rate_with.notna()]
+    link = go.Figure()
+    for label, group in shown.groupby("model"):
+        link.add_trace(go.Scatter(
+            x=group.win_rate_with - group.win_rate_without, y=group.cluster_label, mode="markers", name=label,
+            text=[f"p_holm {p:.3g}" if p == p else "" for p in group.p_holm]))
+    link.update_layout(xaxis_title="win rate with the behaviour − without (ties excluded)", height=400)
+    st.plotly_chart(link, use_container_width=True)
+    shown = shown.assign(battles_link=[BattleFilter(model=m, shows="model", **{level: int(c)}).link()
+                                       for m, c in zip(shown.model, shown.cluster_id)])
+    st.dataframe(shown, hide_index=True, use_container_width=True, column_config={"battles_link": EXPLORER})
+
+    st.subheader("A cluster")
+    options = labels[labels.level == level].sort_values("size", ascending=False)
+    by_id = options.set_index("cluster_id")
+    chosen = st.selectbox("cluster", options.cluster_id,
+                          format_func=lambda k: f"{by_id['name'][k]} ({by_id['size'][k]})")
+    row = by_id.loc[chosen]
+    st.markdown(f"**{row['name']}**: {row.description or ''}")
+    st.markdown(f"**Keywords** (c-TF-IDF against the other {level} clusters): {', '.join(row.keywords)}")
+    if row.named_by == "keywords":
+        st.caption(f"The namer's label, “{row.label or ''}”, names nothing (empty, no word, or another cluster's): "
+                   "the keywords stand in for it.")
+    members = properties[properties[f"{level}_cluster_id"] == chosen]
+    st.dataframe(members[["model", "property_description", "evidence", "impact", "behavior_type"]].head(30),
+                 hide_index=True, use_container_width=True)
+    st.link_button(f"open the {members.battle_id.nunique()} battles of this cluster in the explorer",
+                   BattleFilter(**{level: int(chosen)}).link())
+
+
 def prediction_section(prediction) -> None:
     """Held-out prediction of the winner and of the writing model: do the behaviours add anything?"""
     st.subheader("Do the behaviours predict the outcome? (held-out battles no fit saw)")
@@ -36,7 +104,7 @@ def prediction_section(prediction) -> None:
         return
     st.dataframe(prediction, hide_index=True, use_container_width=True)
     for task, question in (("winner", "the winner"), ("identity", "which model wrote a response")):
-        rows = prediction[(prediction.task == task) & prediction.features.str.endswith("behaviours")]
+        rows = prediction[(prediction.task == task) & prediction.features.str.endswith(("behaviours", "measured"))]
         for r in rows.itertuples():
             said = (f"Predicting {question}, the behaviours add {r.accuracy_gain:+.1%} accuracy over the previous "
                     f"features (McNemar p {r.mcnemar_p_value:.2g})")
@@ -56,6 +124,10 @@ with warehouse() as con:
                if exists(con, "arena", "describer_control") else None)
     style = con.execute("SELECT * FROM arena.model_style_metrics").df() if exists(con, "arena", "model_style_metrics") else None
     leaderboard_section(con)
+    if exists(con, "arena", "behaviour_effects"):
+        measured_section(con.execute("SELECT * FROM arena.behaviour_effects").df(),
+                         con.execute("SELECT * FROM arena.behaviour_position_bias").df(),
+                         con.execute("SELECT * FROM arena.behaviour_model_scores").df())
     categories = con.execute("SELECT broad_category, narrower_category, any_value(narrower_keywords) AS keywords, "
                              "any_value(narrower_named_by) AS named_by, count(*) AS battles "
                              "FROM arena.prompt_categories GROUP BY ALL ORDER BY battles DESC").df()
@@ -72,41 +144,10 @@ if control is not None and control.quotes:
 elif control is not None:
     st.info("Describer control: the properties carry no evidence quotes to check (the planted source has none).")
 
-level = st.radio("cluster level", ["fine", "coarse"], horizontal=True)
-st.plotly_chart(property_map(properties, level), use_container_width=True)
-left, right = st.columns(2)
-left.plotly_chart(cluster_tree(labels), use_container_width=True)
-right.plotly_chart(model_bars(metrics, level), use_container_width=True)
-
-st.subheader("Which behaviours go with winning")
-shown = metrics[(metrics.level == level) & metrics.win_rate_with.notna()]
-link = go.Figure()
-for label, group in shown.groupby("model"):
-    link.add_trace(go.Scatter(
-        x=group.win_rate_with - group.win_rate_without, y=group.cluster_label, mode="markers", name=label,
-        text=[f"p_holm {p:.3g}" if p == p else "" for p in group.p_holm]))
-link.update_layout(xaxis_title="win rate with the behaviour − without (ties excluded)", height=400)
-st.plotly_chart(link, use_container_width=True)
-explorer = st.column_config.LinkColumn("battles", display_text="open in explorer")
-shown = shown.assign(battles_link=[BattleFilter(model=m, shows="model", **{level: int(c)}).link()
-                                   for m, c in zip(shown.model, shown.cluster_id)])
-st.dataframe(shown, hide_index=True, use_container_width=True, column_config={"battles_link": explorer})
-
-st.subheader("A cluster")
-options = labels[labels.level == level].sort_values("size", ascending=False)
-by_id = options.set_index("cluster_id")
-chosen = st.selectbox("cluster", options.cluster_id, format_func=lambda k: f"{by_id['name'][k]} ({by_id['size'][k]})")
-row = by_id.loc[chosen]
-st.markdown(f"**{row['name']}**: {row.description or ''}")
-st.markdown(f"**Keywords** (c-TF-IDF against the other {level} clusters): {', '.join(row.keywords)}")
-if row.named_by == "keywords":
-    st.caption(f"The namer's label, “{row.label or ''}”, names nothing (empty, no word, or another cluster's): "
-               "the keywords stand in for it.")
-members = properties[properties[f"{level}_cluster_id"] == chosen]
-st.dataframe(members[["model", "property_description", "evidence", "impact", "behavior_type"]].head(30),
-             hide_index=True, use_container_width=True)
-n_battles = members.battle_id.nunique()
-st.link_button(f"open the {n_battles} battles of this cluster in the explorer", BattleFilter(**{level: int(chosen)}).link())
+if properties.empty:
+    st.info("No behaviour clusters: the describer gave no property (or did not run: `--no-discovery`).")
+else:
+    clusters_section(properties, labels, metrics)
 
 st.subheader("Style: what each model's responses look like (no LLM)")
 if style is None:
@@ -124,7 +165,7 @@ else:
     one = one.assign(battles_link=[BattleFilter(model=m, style=feature, shows="model").link() for m in one.model])
     st.dataframe(one[["model", "battles", "mean_value", "mean_value_others", "rate", "rate_others",
                       "win_rate_with", "win_rate_without", "win_rate_delta", "p_holm", "battles_link"]],
-                 hide_index=True, use_container_width=True, column_config={"battles_link": explorer})
+                 hide_index=True, use_container_width=True, column_config={"battles_link": EXPLORER})
 
 st.subheader("Prompt categories")
 st.caption("`keywords`: c-TF-IDF of the category's prompts against the others; `named_by`: keywords where the "

@@ -1,7 +1,8 @@
 """Every battle behind a number: filters (a link from a rating, cluster or metric row fills them),
 pages of battles in SQL, and one battle as a person reads it: the prompt, both responses side by
 side with markdown rendered, the winner, each describer property on its side with its grounded
-evidence highlighted in the response, and the style features of each side."""
+evidence highlighted in the response, the rubric's verdict per measured behaviour (both orders),
+and the style features of each side."""
 
 import html
 from urllib.parse import urlencode
@@ -66,10 +67,13 @@ with warehouse() as con:
     fine = pick("fine behaviour cluster", "fine", list(names["fine"]), lambda v: names["fine"].get(v, str(v)))
     coarse = pick("coarse behaviour cluster", "coarse", list(names["coarse"]), lambda v: names["coarse"].get(v, str(v)))
     style = pick("style feature shown", "style", opts.get("style", []))
+    rubric_names = dict(opts.get("rubric", []))
+    rubric = pick("measured behaviour shown more (rubric)", "rubric", list(rubric_names),
+                  lambda v: rubric_names.get(v, v))
     shows = pick("which side shows it", "shows", list(explore.SIDES))
     search = st.sidebar.text_input("text in the prompt or a response", value=linked.search or "", key="f_search")
     chosen = BattleFilter(model=model, opponent=opponent, winner=winner, broad=broad, narrow=narrow, fine=fine,
-                          coarse=coarse, shows=shows, style=style, search=search or None)
+                          coarse=coarse, shows=shows, style=style, rubric=rubric, search=search or None)
     if chosen != linked:  # the address keeps the filters: a link to this view shows it again
         st.query_params.from_dict(chosen.params())
     total = explore.count(con, chosen)
@@ -115,6 +119,16 @@ if battle is not None:
             quotes = "".join(f"<li>“{html.escape(q['quote'])}”: <i>{q['status']}</i></li>" for q in p.quotes)
             column.html(f'<div class="vs-property"><b>{html.escape(p.property_description)}</b>'
                         f'<small>{html.escape(cluster)}</small><ul>{quotes}</ul></div>')
+    if not battle.verdicts.empty:
+        st.markdown("**Measured behaviours** (the rubric: the scorer asked in the data's order and with the "
+                    "responses swapped; a verdict stands where both orders agree)")
+        side = {"A": f"A: {b.model_a}", "B": f"B: {b.model_b}", "equal": "equal"}
+        st.dataframe(battle.verdicts.assign(
+            original=battle.verdicts.original.map(side), swapped=battle.verdicts.swapped.map(side),
+            verdict=battle.verdicts.status.map(lambda v: side.get(v, v)))[
+                ["label", "original", "swapped", "verdict", "follows_position"]].rename(columns={
+                    "label": "behaviour", "original": "asked A first", "swapped": "asked B first",
+                    "follows_position": "followed the position"}), hide_index=True)
     if not battle.style.empty:
         st.markdown("**Style features** (counted by rule, no LLM)")
         st.dataframe(battle.style.rename(columns={"a": f"A: {b.model_a}", "b": f"B: {b.model_b}"}),

@@ -7,7 +7,9 @@ the retries is kept with its error (the battle then has no properties, and is co
 <model>.jsonl); `vibescope batch submit` (or `run-locally`), `vibescope batch ingest`, and
 materialize again: the answers then come from the cache, a failed line is its battle's error.
 `describer_source: planted` uses the fictional dataset's ground truth instead of an LLM, `file` a
-StringSight / LMM-Vibes properties file (`properties_path`; assets/arena/properties_file.py).
+StringSight / LMM-Vibes properties file (`properties_path`; assets/arena/properties_file.py), `none`
+no properties at all (the rubric scores a user's behaviours alone: `vibescope arena --behaviours F
+--no-discovery`).
 """
 
 import json
@@ -70,6 +72,9 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                                "error": r.error, "raw": None if r.ok else r.raw,
                                "input_truncated": r.truncated or cut_to_max_chars(b)}
                               for b, r in zip(battles.itertuples(), results)])
+    elif config.describer_source == "none":
+        frame = pd.DataFrame({"battle_id": battles.battle_id, "properties_json": "[]", "error": None, "raw": None,
+                              "input_truncated": False})
     elif config.describer_source == "file":
         if not config.properties_path:
             raise ValueError("describer_source 'file' needs properties_path: a StringSight / LMM-Vibes properties file")
@@ -80,7 +85,7 @@ def battle_differences(context: dg.AssetExecutionContext, config: DifferencesCon
                                     + ", ".join(report[what][:10]))
         imported = {k: len(v) if isinstance(v, list) else v for k, v in report.items()}
     else:
-        raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted, file")
+        raise ValueError(f"describer_source {config.describer_source!r}; valid: llm, planted, file, none")
     n = len(frame)
     parsed = int(frame.error.isna().sum())
     with_properties = int(frame.properties_json.map(lambda j: isinstance(j, str) and bool(json.loads(j))).sum())

@@ -29,13 +29,28 @@ class CategoriesConfig(dg.Config):
 
 
 class DifferencesConfig(dg.Config):
-    describer_source: str = "llm"  # llm | planted (the fictional dataset's ground truth) | file
+    describer_source: str = "llm"  # llm | planted (the fictional dataset's ground truth) | file | none
     properties_path: str = ""      # describer_source file: a StringSight / LMM-Vibes properties file (csv, jsonl, json, parquet)
     model_name: str = ""           # "" = role describer's model
     temperature: float = 0.6
     top_p: float = 0.95
     max_tokens: int = 768
     max_properties: int = 3
+    max_workers: int = 0           # 0 = the backend's own setting
+    batches: bool = False          # write OpenAI Batch API files and stop; ingest them on a later run
+
+
+class RubricConfig(dg.Config):
+    behaviours_path: str = ""      # a YAML or JSON file of behaviours to score (name, description, desirable)
+    discovered: bool = True        # also score the top_k fine clusters (false: the file's behaviours alone)
+    top_k: int = Field(8, ge=0)    # discovered behaviours scored: the fine clusters with most properties
+
+
+class ScoresConfig(dg.Config):
+    scorer_source: str = "llm"     # llm | planted (the fictional dataset's ground truth)
+    model_name: str = ""           # "" = role scorer's model
+    temperature: float = 0.0
+    max_tokens: int = 256
     max_workers: int = 0           # 0 = the backend's own setting
     batches: bool = False          # write OpenAI Batch API files and stop; ingest them on a later run
 
@@ -66,5 +81,7 @@ StyleConfig = with_settings_defaults(StyleConfig, "response_style", inherit="bat
 CategoriesConfig = with_settings_defaults(CategoriesConfig, "prompt_categories")
 DifferencesConfig = with_settings_defaults(DifferencesConfig, "battle_differences")
 ClustersConfig = with_settings_defaults(ClustersConfig, "property_clusters")
+RubricConfig = with_settings_defaults(RubricConfig, "rubric_behaviours")
+ScoresConfig = with_settings_defaults(ScoresConfig, "behaviour_scores")
 RatingsConfig = with_settings_defaults(RatingsConfig, "model_ratings")
 PredictionConfig = with_settings_defaults(PredictionConfig, "prediction_outcomes")

@@ -49,6 +49,38 @@ def differences_schema(max_properties: int) -> dict:
             "required": ["properties"], "additionalProperties": False}
 
 
+SCORER_SYSTEM = (
+    "You compare two AI assistants' responses to the same user prompt on a fixed list of behaviours. "
+    "For each behaviour you say which response shows it more, or that they show it equally (including "
+    "when neither shows it). You never know which models wrote them."
+)
+
+SCORER = """User prompt:
+{prompt}
+
+Response A:
+{response_a}
+
+Response B:
+{response_b}
+
+For each behaviour below, answer "A" if response A shows it more, "B" if response B shows it more,
+or "equal" if they show it to the same degree or neither shows it. Judge the responses, not their
+order.
+
+{behaviours}"""
+
+
+def scorer_schema(keys: list[str]) -> dict:
+    """One field per behaviour (VibeCheck batches a pair's vibes in one call the same way)."""
+    return {"type": "object", "properties": {k: {"enum": ["A", "B", "equal"]} for k in keys},
+            "required": list(keys), "additionalProperties": False}
+
+
+def behaviour_list(keys: list[str], names: list[str], descriptions: list[str]) -> str:
+    return "\n".join(f"{k}: {n}" + (f" ({d})" if d and d != n else "") for k, n, d in zip(keys, names, descriptions))
+
+
 CLUSTER_LABEL = """These descriptions of AI-assistant behaviours were grouped together:
 {members}
 

@@ -29,6 +29,9 @@ from resources.warehouse import Warehouse
 PROPERTIES = Query("SELECT property_id, battle_id, model, property_description "
                    "FROM arena.behavior_properties ORDER BY property_id")
 SHOWN, CONTRAST = 8, 5
+ASSIGNED_COLUMNS = ["property_id", "battle_id", "model", "fine_cluster_id", "coarse_cluster_id", "was_outlier", "x", "y"]
+LABEL_COLUMNS = ["level", "cluster_id", "parent_cluster_id", "size", "label", "description", "error", "keywords", "name",
+                 "named_by"]
 
 
 def label(client: RoleClient, texts: np.ndarray, vectors: np.ndarray, members: np.ndarray, keywords: list[str]) -> dict:
@@ -52,9 +55,13 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
                       llm: LLM, warehouse: Warehouse) -> Written:
     """Each property's fine and coarse cluster and map position, and each cluster's name."""
     props = warehouse.query(PROPERTIES)
-    if props.empty:
-        raise ValueError("no property to cluster: arena.behavior_properties is empty (no battle yielded a "
-                         "parseable property)")
+    if props.empty:  # describer_source none, or no output parsed: the rubric and the style view still run
+        context.log.warning("no property to cluster: arena.behavior_properties is empty (describer_source none, "
+                            "or no battle yielded a parseable property); the behaviour clusters are empty")
+        empty = {"fine_cluster_id": "int64", "coarse_cluster_id": "int64", "was_outlier": bool, "x": float, "y": float,
+                 "cluster_id": "int64", "parent_cluster_id": float, "size": "int64"}
+        typed = lambda columns: pd.DataFrame(columns=columns).astype({c: empty.get(c, str) for c in columns})  # noqa: E731
+        return Written({"property_clusters": typed(ASSIGNED_COLUMNS), "cluster_labels": typed(LABEL_COLUMNS)}, {})
     texts = props.property_description.to_numpy(object)
     vectors = embeddings.encode(texts.tolist())
     pipeline = density_pipeline(config.min_cluster_size, config.enable_dim_reduction, config.assign_outliers,
@@ -64,9 +71,8 @@ def property_clusters(context: dg.AssetExecutionContext, config: ClustersConfig,
         context.log.warning(warning)
     fine, xy = result.labels, result.xy
     coarse = np.array([result.coarse[k] for k in fine])
-    assigned = pd.DataFrame({"property_id": props.property_id, "battle_id": props.battle_id, "model": props.model,
-                             "fine_cluster_id": fine, "coarse_cluster_id": coarse,
-                             "was_outlier": result.was_outlier, "x": xy[:, 0], "y": xy[:, 1]})
+    assigned = pd.DataFrame(dict(zip(ASSIGNED_COLUMNS, [props.property_id, props.battle_id, props.model, fine, coarse,
+                                                         result.was_outlier, xy[:, 0], xy[:, 1]])))
     namer = llm.client("namer", context)
     labels = []
     progress = Progress(context, "namer (behaviour clusters)", len(set(fine) - {-1}) + len(set(coarse) - {-1}))

@@ -1,7 +1,8 @@
 -- Do the behaviours predict the outcome? Per task and feature set (arena.prediction_outcomes):
 -- held-out accuracy with its Wilson 95% interval and mean log-loss with a t interval, and the
 -- paired comparison with the task's previous feature set (winner: models -> +style ->
--- +behaviours; identity: majority -> style -> +behaviours) on the same held-out items: the
+-- +behaviours; identity: majority -> style -> +behaviours; the rubric's +measured beside
+-- +behaviours, against the same previous set) on the same held-out items: the
 -- accuracy gained and an exact McNemar test of the items one set gets right and the other not.
 -- `adds_over_previous` only where the gain is positive at p < 0.05: behaviours that add nothing
 -- over style say so here.
@@ -11,7 +12,9 @@ WITH ordered AS (
         *,
         CASE features
             WHEN 'models' THEN 1 WHEN 'models+style' THEN 2 WHEN 'models+style+behaviours' THEN 3
-            WHEN 'majority' THEN 1 WHEN 'style' THEN 2 WHEN 'style+behaviours' THEN 3 END AS step
+            WHEN 'models+style+measured' THEN 3
+            WHEN 'majority' THEN 1 WHEN 'style' THEN 2 WHEN 'style+behaviours' THEN 3
+            WHEN 'style+measured' THEN 3 END AS step
     FROM arena.prediction_outcomes
 ),
 
@@ -52,4 +55,4 @@ SELECT
              p.only_this + p.only_previous, 0.5) < 0.05, false) AS adds_over_previous
 FROM scored AS s
 LEFT JOIN paired AS p USING (task, features)
-ORDER BY s.task, s.step
+ORDER BY s.task, s.step, s.features

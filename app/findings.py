@@ -65,6 +65,12 @@ def arena(con) -> Finding | None:
     verdict = {True: "the describer quotes the response it describes more than the other (grounded)",
                False: "the describer's quotes are not grounded in the responses: read its behaviours as noise",
                None: "no describer control yet"}[grounded]
+    if exists(con, "arena", "behaviour_effects"):
+        k, n, bias = con.sql("SELECT count(*) FILTER (WHERE p_holm < 0.05), count(*), max(position_bias_rate) "
+                             "FROM arena.behaviour_effects").fetchone()
+        verdict += (f"; measured on every battle in both orders (the rubric), {k} of {n} behaviours go with winning "
+                    f"with the models held fixed (Holm p < 0.05)"
+                    + (f", the scorer followed the position in up to {bias:.0%} of battles" if bias else ""))
     return Finding("Arena behaviours: what goes with winning (Holm p < 0.05)",
                    f"style: {n_style:,} battles (no LLM); behaviour clusters: the {n_described:,} battles described, "
                    f"of {cfg.get('dataset') or cfg.get('source') or 'unknown'}", verdict, table,

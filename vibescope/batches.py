@@ -18,7 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
-BATCHING_ASSETS = ("arena/battle_differences", "acts/cluster_titles", "acts/grades")
+BATCHING_ASSETS = ("arena/battle_differences", "arena/behaviour_scores", "acts/cluster_titles", "acts/grades")
 
 
 def add_batch(sub) -> None:

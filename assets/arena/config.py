@@ -56,7 +56,7 @@ class ScoresConfig(dg.Config):
 
 
 class ClustersConfig(dg.Config):
-    min_cluster_size: int = 15     # scaled down, with a warning, for small data
+    min_cluster_size: int = 0      # 0 = from the number of properties (round(sqrt(n) / 3), at least 2)
     enable_dim_reduction: bool = True
     hierarchical: bool = True
     assign_outliers: bool = True

@@ -1,8 +1,8 @@
 """`arena.property_clusters` and `arena.cluster_labels`: behaviours grouped fine and coarse.
 
 Property descriptions are embedded, optionally reduced with UMAP (`enable_dim_reduction`),
-clustered with HDBSCAN (`min_cluster_size`), outliers assigned to the nearest cluster when
-`assign_outliers` (flagged), and fine clusters grouped into coarse ones (`hierarchical`). Every
+clustered with HDBSCAN (`min_cluster_size`; 0 = chosen from the number of properties), outliers
+assigned to the nearest cluster when `assign_outliers` (flagged), and fine clusters grouped into coarse ones (`hierarchical`). Every
 cluster gets its c-TF-IDF keywords (analysis/keywords.py), and the role `namer` labels it
 contrastively: it sees the keywords, members near the centroid and the nearest descriptions
 outside the cluster. `name` is the namer's label where it names something, else the keywords

@@ -24,7 +24,9 @@ def frames(fictional_warehouse):
     return {"battles": pd.concat([source, described[~described.battle_id.isin(source.battle_id)]]),
             "categories": q("SELECT * FROM arena.prompt_categories"),
             "properties": q("SELECT battle_id, side, model, fine_cluster_id, coarse_cluster_id FROM arena.clustered_properties"),
-            "style": q("SELECT battle_id, side, model, feature, shows FROM arena.response_style")}
+            "style": q("SELECT battle_id, side, model, feature, shows FROM arena.response_style"),
+            "verdicts": q("SELECT v.battle_id, v.behaviour, v.status, b.model_a, b.model_b "
+                          "FROM arena.behaviour_verdicts AS v JOIN arena.battles AS b USING (battle_id)")}
 
 
 def expected_ids(f: BattleFilter, frames) -> list[str]:
@@ -54,6 +56,12 @@ def expected_ids(f: BattleFilter, frames) -> list[str]:
         s = frames["style"]
         s = s[(s.feature == f.style) & s.shows & ((s.model == f.model) if f.shows == "model" else True)]
         keep &= b.battle_id.isin(s.battle_id)
+    if f.rubric:
+        v = frames["verdicts"]
+        v = v[v.behaviour == f.rubric]
+        shown = (v.status == "A") & (v.model_a == f.model) | (v.status == "B") & (v.model_b == f.model) \
+            if f.shows == "model" else v.status == f.shows if f.shows else v.status.isin(["A", "B"])
+        keep &= b.battle_id.isin(v[shown].battle_id)
     if f.search:
         text = (b.prompt + "\n" + b.response_a + "\n" + b.response_b).str.lower()
         keep &= text.str.contains(f.search.lower(), regex=False)
@@ -79,7 +87,8 @@ def test_every_filter_gives_the_battles_pandas_gives(con, frames):
                BattleFilter(coarse=int(p.coarse_cluster_id.iloc[0])), BattleFilter(fine=big_fine, shows="A"),
                BattleFilter(model=shown_by, fine=big_fine, shows="model"), BattleFilter(style="bold"),
                BattleFilter(model=models[2], style="list_items", shows="model"), BattleFilter(search="SORRY"),
-               BattleFilter(search="100%_not there")]
+               BattleFilter(search="100%_not there"), BattleFilter(rubric="summary"),
+               BattleFilter(rubric="summary", shows="B"), BattleFilter(model=models[0], rubric="summary", shows="model")]
     sizes = set()
     for f in filters:
         want = expected_ids(f, frames)
@@ -102,7 +111,7 @@ def test_a_link_carries_its_filter(con):
         BattleFilter.from_params({"winner": "A"})
 
 
-def test_a_battle_holds_its_texts_properties_and_style(con, frames):
+def test_a_battle_holds_its_texts_properties_verdicts_and_style(con, frames):
     p = frames["properties"]
     battle_id = p.battle_id.iloc[0]  # a described battle: texts and properties, no style (not in the source)
     b = explore.battle(con, battle_id)
@@ -110,6 +119,9 @@ def test_a_battle_holds_its_texts_properties_and_style(con, frames):
     assert (b.row.model_a, b.row.response_b, b.row.described) == (row.model_a, row.response_b, True)
     assert sorted(b.properties.property_id.str.split(":").str[0].unique()) == [battle_id]
     assert len(b.properties) == (p.battle_id == battle_id).sum()
+    verdicts = frames["verdicts"][frames["verdicts"].battle_id == battle_id]  # the rubric's, every behaviour
+    assert dict(zip(b.verdicts.behaviour, b.verdicts.status)) == dict(zip(verdicts.behaviour, verdicts.status))
+    assert {"summary", "apologetic"} <= set(b.verdicts.behaviour)
     styled = frames["style"].battle_id.iloc[0]  # a battle of the style view's source: its features, no properties
     b = explore.battle(con, styled)
     assert b.properties.empty and not b.row.described

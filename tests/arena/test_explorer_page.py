@@ -137,6 +137,7 @@ def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
     models = q(f"SELECT DISTINCT model_a FROM {EVERY} ORDER BY 1")
     fine = q("SELECT fine_cluster_id FROM arena.clustered_properties GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]
     category = q("SELECT broad_category FROM arena.prompt_categories LIMIT 1")[0]
+    measured = q("SELECT behaviour FROM arena.rubric_behaviours ORDER BY position LIMIT 1")[0]
     # each filter and the count the same filter gives in SQL, written here
     cases = [({}, f"SELECT count(*) FROM {EVERY}"),
              ({"model": models[0]}, f"SELECT count(*) FROM {EVERY} WHERE '{models[0]}' IN (model_a, model_b)"),
@@ -147,6 +148,8 @@ def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
                                             f"WHERE fine_cluster_id = {fine} AND side = 'B'"),
              ({"style": "code_blocks"}, "SELECT count(DISTINCT battle_id) FROM arena.response_style "
                                         "WHERE feature = 'code_blocks' AND shows"),
+             ({"rubric": measured}, "SELECT count(*) FROM arena.behaviour_verdicts "
+                                    f"WHERE behaviour = '{measured}' AND status IN ('A', 'B')"),
              ({"search": "python"}, f"SELECT count(*) FROM {EVERY} WHERE lower(prompt || response_a || "
                                     "response_b) LIKE '%python%'")]
     with streamlit_app(anchor_run, tmp_path) as url:
@@ -183,10 +186,12 @@ def test_explorer_leaderboard_and_links(anchor_run, tmp_path, page, artifacts):
         coded = q("SELECT battle_id FROM arena.battles WHERE response_a LIKE '%```%' ORDER BY 1 LIMIT 1")[0]
         page.goto(f"{url}/Arena_explorer?{urlencode({'battle': coded})}")
         page.locator('.vs-response[data-side="A"] pre').first.wait_for()  # a code block is a <pre>
+        page.get_by_text("Measured behaviours (the rubric").wait_for()  # its verdicts, both orders
         tall(page, artifacts / "app_arena_explorer.png")
 
-        # a cluster's link opens exactly its battles
+        # a cluster's link opens exactly its battles; the rubric's table above the clusters
         page.goto(f"{url}/Arena_behaviours")
+        page.get_by_text("Measured behaviours: the rubric on every battle").wait_for()
         button = page.get_by_role("link", name=re.compile(r"open the \d+ battles of this cluster"))
         button.wait_for()
         no_exception(page)

@@ -56,7 +56,8 @@ def test_round_trip_and_page(exported, tmp_path, monkeypatch, page, artifacts):
     run_config = {"ops": {
         "arena__battles": {"config": {"dataset": str(exported), "num_samples": 10_000}},
         "arena__battle_differences": {"config": {"describer_source": "file", "properties_path": str(exported)}},
-        "arena__property_clusters": {"config": {"enable_dim_reduction": False}}}}
+        "arena__property_clusters": {"config": {"enable_dim_reduction": False}},
+        "arena__behaviour_scores": {"config": {"scorer_source": "planted"}}}}  # fictional: its truth
     result = dg.materialize([*definitions.defs.assets], resources=build_resources(str(path)),
                             selection=dg.AssetSelection.groups("arena"), run_config=run_config)
     assert result.success

@@ -181,12 +181,17 @@ def test_an_anchor_that_is_no_model_is_refused_and_the_last_ratings_stay(setting
 
     battles = sample_battles().assign(broad_category=None, length=0.0, headers=0.0, lists=0.0, bold=0.0)
 
-    @dg.multi_asset(specs=[dg.AssetSpec(["arena", "rating_battles"]), dg.AssetSpec(["arena", "rating_behaviours"])])
+    read = ("rating_battles", "rating_behaviours", "behaviour_verdicts", "behaviour_scores")
+
+    @dg.multi_asset(specs=[dg.AssetSpec(["arena", t]) for t in read])
     def inputs(warehouse: Warehouse):
-        warehouse.write_tables({"arena.rating_battles": battles, "arena.rating_behaviours": pd.DataFrame(
-            {"battle_id": pd.Series(dtype=str), "cluster": pd.Series(dtype=str), "difference": pd.Series(dtype=int)})})
-        yield dg.MaterializeResult(asset_key=["arena", "rating_battles"])
-        yield dg.MaterializeResult(asset_key=["arena", "rating_behaviours"])
+        none = {c: pd.Series(dtype=t) for c, t in (("battle_id", str), ("cluster", str), ("difference", int))}
+        warehouse.write_tables({"arena.rating_battles": battles, "arena.rating_behaviours": pd.DataFrame(none),
+                                "arena.behaviour_verdicts": pd.DataFrame(none).rename(
+                                    columns={"cluster": "behaviour", "difference": "verdict"}),
+                                "arena.behaviour_scores": pd.DataFrame({"battle_id": pd.Series(dtype=str)})})
+        for t in read:
+            yield dg.MaterializeResult(asset_key=["arena", t])
 
     resources = build_resources(str(settings_file))
     rounds = {"bootstrap_rounds": 5}

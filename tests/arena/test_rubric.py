@@ -113,8 +113,8 @@ def position_follower(first: str, second: str, names: dict) -> dict:
     return {k: "A" for k in names} if follows else truth(first, second, names)
 
 
-def alone_run(folder, server=None) -> Warehouse:
-    """The user's behaviours alone (no describer) on N fictional battles, both for the rubric and the
+def alone_run(folder, server=None, n: int = N) -> Warehouse:
+    """The user's behaviours alone (no describer) on n fictional battles, both for the rubric and the
     ratings; the scorer planted, or a stand-in server's."""
     settings = write_settings(folder / "dagster_project.toml")
     if server is not None:
@@ -122,7 +122,7 @@ def alone_run(folder, server=None) -> Warehouse:
                                             f'base_url = "http://127.0.0.1:{server.server_port}/v1"', 1)
         settings.write_text(text)
     (folder / "behaviours.yaml").write_text(GIVEN)
-    battles = {"dataset": "fictional", "num_samples": N}
+    battles = {"dataset": "fictional", "num_samples": n}
     run = {"ops": {"arena__battles": {"config": battles}, "arena__response_style": {"config": battles},
                    "arena__battle_differences": {"config": {"describer_source": "none"}},
                    "arena__rubric_behaviours": {"config": {"behaviours_path": str(folder / "behaviours.yaml"),
@@ -136,6 +136,25 @@ def alone_run(folder, server=None) -> Warehouse:
                                 selection=dg.AssetSelection.groups("arena"), run_config=run)
     assert result.success
     return Warehouse(settings_file=str(settings))
+
+
+@pytest.mark.slow
+def test_the_rubric_goes_through_a_batch_file_answered_on_the_embedded_model(tmp_path, monkeypatch, capsys):
+    """`vibescope batch write arena/behaviour_scores`, `run-locally`, write again: the verdicts are in."""
+    from vibescope.__main__ import main
+
+    wh = alone_run(tmp_path, n=4)
+    monkeypatch.setenv("VIBESCOPE_SETTINGS", str(tmp_path / "dagster_project.toml"))
+    capsys.readouterr()
+    main(["batch", "write", "arena/behaviour_scores"])
+    assert "requested 8, answered 0" in capsys.readouterr().out  # 4 battles, both orders, one call each
+    main(["batch", "run-locally"])
+    assert "ok 8, failed 0" in capsys.readouterr().out
+    main(["batch", "write", "arena/behaviour_scores"])
+    assert "the asset completed" in capsys.readouterr().out
+    scores = wh.query("SELECT battle_id, answer_order, count(*) AS n, bool_and(answer IS NOT NULL OR error IS NOT NULL) "
+                      "AS kept FROM arena.behaviour_scores GROUP BY ALL")
+    assert len(scores) == 8 and (scores.n == 2).all() and scores.kept.all()
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
-"""Scalar functions the SQL models need for p-values and intervals, registered on every
-connection (writers and readers): vectorised over Arrow arrays, NULL in -> NULL out."""
+"""Scalar functions the SQL models need for p-values, intervals and multiple-testing corrections,
+registered on every connection (writers and readers): vectorised over Arrow arrays, NULL in ->
+NULL out. `holm(p_value, list(p_value) OVER family)` is the one Holm rule every SQL model uses."""
 
 import duckdb
 import numpy as np
@@ -57,6 +58,39 @@ UDFS = {
     "two_proportion_z": (_two_proportion_z, 4,
                          "pooled two-proportion z of k1 of n1 against k2 of n2 (NULL where undefined)"),
 }
+# registered beside them with its own signature (DOUBLE, DOUBLE[])
+LIST_UDFS = {"holm": "Holm-adjusted p of p_value within a family: holm(p_value, list(p_value) OVER (PARTITION BY ...))"}
+
+
+def holm_adjusted(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of one family (statsmodels' multipletests(method="holm")):
+    sorted ascending, (m - i) * p_(i) for i = 0..m-1, running maximum, capped at 1."""
+    order = np.argsort(p_values, kind="stable")
+    m = len(p_values)
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p_values[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return out
+
+
+def _holm(p: pa.Array, family: pa.Array) -> pa.Array:
+    """Row i's Holm-adjusted p among the non-null p-values of its family (a list); equal p-values
+    get equal adjusted ones, so the value alone says which it is. Families repeat row after row
+    (a window's list), so each distinct family is adjusted once."""
+    values = p.to_numpy(zero_copy_only=False).astype(float)
+    done: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    out = np.full(len(values), np.nan)
+    for i, members in enumerate(family.to_pylist()):
+        if np.isnan(values[i]) or members is None:
+            continue
+        key = tuple(sorted(x for x in members if x is not None and x == x))
+        if key not in done:
+            ps = np.array(key, dtype=float)
+            done[key] = (ps, holm_adjusted(ps))
+        ps, adjusted = done[key]
+        at = np.searchsorted(ps, values[i])
+        out[i] = adjusted[at] if at < len(ps) and ps[at] == values[i] else np.nan
+    return pa.array(out, mask=np.isnan(out))
 
 
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
@@ -65,3 +99,5 @@ def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
             name, _vectorised(fn, arity), [duckdb.sqltypes.DOUBLE] * arity, duckdb.sqltypes.DOUBLE,
             type="arrow", null_handling="special", side_effects=False,
         )
+    con.create_function("holm", _holm, [duckdb.sqltypes.DOUBLE, duckdb.list_type(duckdb.sqltypes.DOUBLE)],
+                        duckdb.sqltypes.DOUBLE, type="arrow", null_handling="special", side_effects=False)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from resources.settings import load_settings
 from resources.reader import ReadOnlyError, readonly_query
-from resources.sql_functions import UDFS
+from resources.sql_functions import LIST_UDFS, UDFS
 from snapshot import warehouse
 
 st.set_page_config(page_title="vibescope · SQL", layout="wide")
@@ -12,7 +12,7 @@ st.title("SQL")
 readers = load_settings().readers
 st.caption("Read-only: SELECT, WITH, PIVOT, DESCRIBE, SHOW, SUMMARIZE on the warehouse's tables (no files "
            f"or URLs); at most {readers.max_rows:,} rows shown, stopped after {readers.timeout_s:g} s. "
-           "Functions: " + ", ".join(f"`{name}`" for name in UDFS))
+           "Functions: " + ", ".join(f"`{name}`" for name in [*UDFS, *LIST_UDFS]))
 
 query = st.text_area("query", "SELECT * FROM core.llm_call_stats", height=160)
 if st.button("Run", type="primary"):

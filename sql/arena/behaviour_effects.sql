@@ -4,20 +4,9 @@
 -- each Holm-adjusted across the behaviours of its basis; the position bias of its verdicts; and
 -- Cohen's kappa of mention against verdict (-1, 0, +1 per battle, the battles with a consistent
 -- verdict): near 1 the mentions tell what the rubric measures, near 0 they do not.
-WITH ranked AS (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY basis ORDER BY p_value NULLS LAST, behaviour) AS p_rank,
-        count(p_value) OVER (PARTITION BY basis) AS m
+WITH adjusted AS (
+    SELECT *, holm(p_value, list(p_value) OVER (PARTITION BY basis)) AS p_holm
     FROM arena.behaviour_fits
-),
-
-adjusted AS (
-    SELECT
-        *,
-        CASE WHEN p_value IS NOT NULL THEN least(1, max((m - p_rank + 1) * p_value) OVER (
-            PARTITION BY basis ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) END AS p_holm
-    FROM ranked
 ),
 
 paired AS (

@@ -58,15 +58,6 @@ tested AS (
 with_p AS (
     SELECT *, 2 * norm_sf(abs(z)) AS p_value
     FROM tested
-),
-
-ranked AS (
-    SELECT
-        *,
-        row_number() OVER family_tests AS p_rank,
-        count(p_value) OVER (PARTITION BY family, category, model) AS m
-    FROM with_p
-    WINDOW family_tests AS (PARTITION BY family, category, model ORDER BY p_value NULLS LAST, item)
 )
 
 SELECT
@@ -82,7 +73,5 @@ SELECT
     wilson_high(wins_without, decided_without) AS win_rate_without_ci_high,
     z,
     p_value,
-    CASE WHEN p_value IS NOT NULL THEN least(1, max((m - p_rank + 1) * p_value) OVER (
-        PARTITION BY family, category, model ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) END
-        AS p_holm
-FROM ranked
+    holm(p_value, list(p_value) OVER (PARTITION BY family, category, model)) AS p_holm
+FROM with_p

@@ -6,19 +6,10 @@
 WITH tested AS (
     SELECT *, 2 * norm_sf(abs(coefficient / nullif(se, 0))) AS p_value
     FROM arena.rating_coefficients
-),
-
-ranked AS (
-    SELECT
-        *,
-        row_number() OVER (PARTITION BY control ORDER BY p_value NULLS LAST, covariate) AS p_rank,
-        count(p_value) OVER (PARTITION BY control) AS m
-    FROM tested
 )
 
 SELECT
     control, covariate, coefficient, se, ci_low, ci_high, battles, p_value,
-    CASE WHEN p_value IS NOT NULL THEN least(1, max((m - p_rank + 1) * p_value) OVER (
-        PARTITION BY control ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) END AS p_holm
-FROM ranked
+    holm(p_value, list(p_value) OVER (PARTITION BY control)) AS p_holm
+FROM tested
 ORDER BY control, p_value NULLS LAST, covariate

@@ -63,8 +63,7 @@ ranked AS (
 
 SELECT
     policy_a, policy_b, estimator, diff, se, t, df, n, p_value,
-    least(1, max((m - p_rank + 1) * p_value) OVER (
-        PARTITION BY estimator ORDER BY p_rank ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS p_holm,
+    holm(p_value, list(p_value) OVER (PARTITION BY estimator)) AS p_holm,
     least(1, min(m * p_value / p_rank) OVER (
         PARTITION BY estimator ORDER BY p_rank ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)) AS p_bh
 FROM ranked

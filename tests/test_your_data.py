@@ -156,6 +156,12 @@ def test_readme_recipe_runs_on_the_files_it_names_and_reads_nothing_else(command
             imported = con.sql("SELECT count(*) FROM arena.behavior_properties").fetchone()[0]
             assert imported == sum(bool(json.loads(line).get("property_description")) for line in
                                    (inputs / command[4].replace("/", "_")).read_text().splitlines())
+            # the recipe's own behaviours, scored on every battle in both orders (answered or the error kept)
+            given = command[command.index("--behaviours") + 1]
+            names = {line.split("name: ", 1)[1] for line in (ROOT / given).read_text().splitlines() if "name: " in line}
+            scored = con.sql("SELECT behaviour, count(*) AS calls, count(answer) + count(error) AS kept "
+                             "FROM arena.behaviour_scores GROUP BY behaviour").df().set_index("behaviour")
+            assert names <= set(scored.index) and (scored.calls == 2 * n).all() and (scored.kept == scored.calls).all()
         if command[1] == "acts":  # the README's sweep: every layer it names clustered, named and graded
             layers = [int(x) for x in command[command.index("--layers") + 1:] if x.isdigit()]
             assert len(layers) >= 2

@@ -1,6 +1,7 @@
 """Scalar functions the SQL models need for p-values, intervals and multiple-testing corrections,
 registered on every connection (writers and readers): vectorised over Arrow arrays, NULL in ->
-NULL out. `holm(p_value, list(p_value) OVER family)` is the one Holm rule every SQL model uses."""
+NULL out. `holm(p_value, list(p_value) OVER family)` is the one Holm rule every SQL model uses,
+`outcome_of(winner, side)` the one mapping of a battle's winner to a side's win, loss or tie."""
 
 import duckdb
 import numpy as np
@@ -58,8 +59,9 @@ UDFS = {
     "two_proportion_z": (_two_proportion_z, 4,
                          "pooled two-proportion z of k1 of n1 against k2 of n2 (NULL where undefined)"),
 }
-# registered beside them with its own signature (DOUBLE, DOUBLE[])
-LIST_UDFS = {"holm": "Holm-adjusted p of p_value within a family: holm(p_value, list(p_value) OVER (PARTITION BY ...))"}
+# registered beside them with their own signatures
+LIST_UDFS = {"holm": "Holm-adjusted p of p_value within a family: holm(p_value, list(p_value) OVER (PARTITION BY ...))",
+             "outcome_of": "a side's outcome, win, loss or tie: outcome_of(winner, 'A')"}
 
 
 def holm_adjusted(p_values: np.ndarray) -> np.ndarray:
@@ -93,6 +95,18 @@ def _holm(p: pa.Array, family: pa.Array) -> pa.Array:
     return pa.array(out, mask=np.isnan(out))
 
 
+def _outcome_of(winner: pa.Array, side: pa.Array) -> pa.Array:
+    """A side's outcome in its battle: `win`, `loss` or `tie` (any winner but model_a or model_b is
+    no decision), from the battle's winner and the side, A or B."""
+    import pyarrow.compute as pc
+
+    won = pc.or_(pc.and_(pc.equal(winner, "model_a"), pc.equal(side, "A")),
+                 pc.and_(pc.equal(winner, "model_b"), pc.equal(side, "B")))
+    decided = pc.is_in(winner, value_set=pa.array(["model_a", "model_b"]))
+    out = pc.if_else(won, "win", pc.if_else(decided, "loss", "tie"))
+    return pc.if_else(pc.or_(pc.is_null(winner), pc.is_null(side)), pa.scalar(None, pa.string()), out)
+
+
 def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
     for name, (fn, arity, _) in UDFS.items():
         con.create_function(
@@ -101,3 +115,5 @@ def register_udfs(con: duckdb.DuckDBPyConnection) -> None:
         )
     con.create_function("holm", _holm, [duckdb.sqltypes.DOUBLE, duckdb.list_type(duckdb.sqltypes.DOUBLE)],
                         duckdb.sqltypes.DOUBLE, type="arrow", null_handling="special", side_effects=False)
+    con.create_function("outcome_of", _outcome_of, [duckdb.sqltypes.VARCHAR, duckdb.sqltypes.VARCHAR],
+                        duckdb.sqltypes.VARCHAR, type="arrow", null_handling="special", side_effects=False)

@@ -43,3 +43,26 @@ def test_intervals_and_tests_equal_their_references():
     z = [proportions_ztest([a, b], [m, n])[0] if 0 < a + b < m + n else np.nan for a, m, b, n in zip(k1, n1, k2, n2)]
     np.testing.assert_allclose(out.z.astype(float), z, rtol=1e-9)
     assert abs(out.sf[0] - stats.norm.sf(1.5)) < 1e-15
+
+
+def test_outcome_of_maps_every_winner_and_side():
+    cases = {("model_a", "A"): "win", ("model_a", "B"): "loss", ("model_b", "A"): "loss", ("model_b", "B"): "win",
+             ("tie", "A"): "tie", ("tie (bothbad)", "B"): "tie", (None, "A"): None, ("model_a", None): None}
+    frame = pd.DataFrame([(w, s) for w, s in cases], columns=["winner", "side"])  # noqa: F841
+    out = connection().execute("SELECT winner, side, outcome_of(winner, side) AS o FROM frame").fetchall()
+    assert {(w, s): o for w, s, o in out} == cases
+
+
+def test_each_rule_is_written_once_in_the_sql():
+    """Holm and the winner -> outcome mapping live in resources/sql_functions.py; no SQL model writes
+    its own (the window that was copied in three files, the CASE that was copied in three)."""
+    import re
+
+    from tests.conftest import ROOT
+
+    for path in sorted((ROOT / "sql").rglob("*.sql")):
+        text = path.read_text()
+        assert "p_rank + 1" not in text and not re.search(r"THEN 'win'", text), path
+        for line in text.splitlines():
+            if re.search(r"\bAS p_holm\b", line):
+                assert "holm(" in line, (path, line)

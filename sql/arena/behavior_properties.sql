@@ -35,11 +35,7 @@ SELECT
     CASE f.side WHEN 'A' THEN b.model_a ELSE b.model_b END AS model,
     f.* EXCLUDE (battle_id, ordinal, side),
     b.winner,
-    CASE
-        WHEN b.winner = 'tie' THEN 'tie'
-        WHEN (b.winner = 'model_a') = (f.side = 'A') THEN 'win'
-        ELSE 'loss'
-    END AS outcome,
+    outcome_of(b.winner, f.side) AS outcome,
     c.broad_category,
     c.narrower_category
 FROM fields AS f

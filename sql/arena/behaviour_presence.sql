@@ -6,11 +6,11 @@
 -- this into shares and win-rate links, the same way for every family.
 WITH sides AS (
     SELECT battle_id, model_a AS model,
-           CASE winner WHEN 'model_a' THEN 'win' WHEN 'model_b' THEN 'loss' ELSE 'tie' END AS outcome
+           outcome_of(winner, 'A') AS outcome
     FROM arena.battles
     UNION ALL
     SELECT battle_id, model_b AS model,
-           CASE winner WHEN 'model_b' THEN 'win' WHEN 'model_a' THEN 'loss' ELSE 'tie' END AS outcome
+           outcome_of(winner, 'B') AS outcome
     FROM arena.battles
 ),
 

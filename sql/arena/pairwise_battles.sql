@@ -6,11 +6,11 @@
 -- layer: result
 WITH both_orders AS (
     SELECT battle_id, model_a AS model, model_b AS opponent,
-           CASE winner WHEN 'model_a' THEN 'win' WHEN 'model_b' THEN 'loss' ELSE 'tie' END AS outcome
+           outcome_of(winner, 'A') AS outcome
     FROM arena.rating_battles
     UNION ALL
     SELECT battle_id, model_b, model_a,
-           CASE winner WHEN 'model_b' THEN 'win' WHEN 'model_a' THEN 'loss' ELSE 'tie' END
+           outcome_of(winner, 'B')
     FROM arena.rating_battles
 )
 

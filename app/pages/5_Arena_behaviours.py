@@ -41,10 +41,15 @@ def measured_section(effects, bias, identity) -> None:
                "behaviours). Beside it the same fit on the describer's mentions, and Cohen's kappa of mention vs "
                "verdict: near 0, the mentions do not tell where the behaviour is.")
     shown = effects.assign(battles_link=[BattleFilter(rubric=b).link() for b in effects.behaviour])
-    st.dataframe(shown[["label", "source", "battles", "differing", "coefficient", "ci_low", "ci_high", "p_holm",
+    st.dataframe(shown[["label", "battles_link", "coefficient", "ci_low", "ci_high", "p_holm", "error", "differing",
                         "mentioned_coefficient", "mentioned_ci_low", "mentioned_ci_high", "kappa",
-                        "position_bias_rate", "inconsistent", "error", "battles_link"]],
-                 hide_index=True, use_container_width=True, column_config={"battles_link": EXPLORER})
+                        "position_bias_rate", "inconsistent", "battles", "source"]],
+                 hide_index=True, use_container_width=True, column_config={
+                     "battles_link": EXPLORER, "error": "why no fit", "differing": "battles differing",
+                     **{c: st.column_config.NumberColumn(format="%.2f") for c in (
+                         "coefficient", "ci_low", "ci_high", "mentioned_coefficient", "mentioned_ci_low",
+                         "mentioned_ci_high", "kappa", "position_bias_rate")},
+                     "p_holm": st.column_config.NumberColumn(format="%.3f")})
     biased = bias[bias.position_bias_ci_low > 0]
     if len(biased):
         st.warning(f"Position bias: for {len(biased)} of {len(bias)} behaviours the scorer named the same slot in "
@@ -54,8 +59,8 @@ def measured_section(effects, bias, identity) -> None:
     chosen = st.selectbox("which model shows it more", list(labels), format_func=lambda b: labels[b], key="rubric")
     one = identity[identity.behaviour == chosen]
     one = one.assign(battles_link=[BattleFilter(model=m, rubric=chosen, shows="model").link() for m in one.model])
-    st.dataframe(one.drop(columns="behaviour"), hide_index=True, use_container_width=True,
-                 column_config={"battles_link": EXPLORER})
+    st.dataframe(one.drop(columns="behaviour"), hide_index=True, use_container_width=True, column_config={
+        "battles_link": EXPLORER, **{c: st.column_config.NumberColumn(format="%.2f") for c in ("mean_score", "ci_low", "ci_high")}})
 
 
 def clusters_section(properties, labels, metrics) -> None:

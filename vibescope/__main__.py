@@ -39,7 +39,7 @@ from resources.reader import open_reader
 from resources.settings import load_settings
 from vibescope.batches import add_batch
 from vibescope.report import add_report
-from vibescope.findings import NO_LLM_SELECTION, print_findings
+from vibescope.findings import NO_LLM_SELECTION, print_findings, print_rubric_check
 from vibescope.run_report import latest_run_id, pipeline_of_steps, run_report
 from vibescope.slots import release_dead_runs
 
@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if status == 0 and code == 0:
         print("\n== tables written ==")
         warehouse_cli.main(["summary"])
+        with open_reader(load_settings()) as con:
+            print_rubric_check(con)
     return status or code
 
 

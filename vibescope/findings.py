@@ -47,3 +47,20 @@ def print_findings(con) -> None:
          con.sql(BASELINES).df())
     show("CJE (cje-eval's real Arena sample): doubly robust estimates, 95% intervals, probe truth",
          con.sql(CJE).df())
+
+
+RUBRIC = """
+    SELECT sum(battles) AS verdicts, sum(consistent) AS consistent, sum(follows_position) AS followed_position
+    FROM arena.behaviour_position_bias
+"""
+
+
+def print_rubric_check(con) -> None:
+    """After the demo's run: what the arena rubric's scorer did (machinery on the embedded model)."""
+    if not con.sql("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'arena' "
+                   "AND table_name = 'behaviour_position_bias'").fetchone()[0]:
+        return
+    verdicts, consistent, followed = con.sql(RUBRIC).fetchone()
+    if verdicts:
+        print(f"\narena rubric (every battle x behaviour, asked in both orders): {consistent} of {verdicts} verdicts "
+              f"consistent, {followed} followed the position (arena.behaviour_effects; app: Arena behaviours)")

@@ -209,3 +209,32 @@ def test_a_scorer_that_follows_the_position_in_30_percent_is_measured_at_30_perc
     assert ((bias.position_bias_ci_low < 0.3) & (0.3 < bias.position_bias_ci_high)).all()
     summary = wh.query("SELECT * FROM arena.behaviour_effects WHERE behaviour = 'summary'").iloc[0]
     assert summary.battles < N and summary.ci_low < fictional.SUMMARY_EFFECT < summary.ci_high
+
+
+def test_the_demo_says_what_the_scorer_did(fictional_warehouse, capsys):
+    from resources.reader import open_reader
+    from resources.settings import load_settings
+    from vibescope.findings import print_rubric_check
+
+    bias = fictional_warehouse.query("SELECT sum(battles) AS n, sum(consistent) AS c FROM arena.behaviour_position_bias")
+    with open_reader(load_settings(fictional_warehouse.settings_file)) as con:
+        print_rubric_check(con)
+    assert f"{int(bias.c[0])} of {int(bias.n[0])} verdicts consistent, 0 followed the position" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("step, config, said", [
+    ("arena__rubric_behaviours", {"discovered": False}, "discovered is false and no behaviours_path: nothing to score"),
+    ("arena__rubric_behaviours", {"behaviours_path": "/nonexistent/b.yaml"}, "/nonexistent/b.yaml: cannot read"),
+    ("arena__behaviour_scores", {"scorer_source": "oracle"}, "scorer_source 'oracle'; valid: llm, planted"),
+])
+def test_a_wrong_rubric_config_is_refused_and_the_tables_stay(fictional_warehouse, step, config, said):
+    import definitions
+
+    table = "arena." + step.split("__")[1]
+    before = fictional_warehouse.query(f"SELECT * FROM {table} ORDER BY ALL")
+    result = dg.materialize([*definitions.defs.assets], resources=build_resources(fictional_warehouse.settings_file),
+                            selection=[table.replace(".", "/")], raise_on_error=False,
+                            run_config={"ops": {step: {"config": config}}})
+    assert not result.success
+    assert said in result.get_step_failure_events()[0].event_specific_data.error.cause.message
+    pd.testing.assert_frame_equal(fictional_warehouse.query(f"SELECT * FROM {table} ORDER BY ALL"), before)
